@@ -1,0 +1,1 @@
+"""Public credit information sharing platform."""

@@ -1,0 +1,34 @@
+"""What lives as long as the app: pool, policy, catalog, token verifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from .auth.policy import Policy
+from .auth.tokens import TokenVerifier
+from .catalog import Catalog
+from .config import Settings
+from .disclosure.service import Disclosure
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    pool: asyncpg.Pool
+    policy: Policy
+    catalog: Catalog
+    verifier: TokenVerifier
+
+    @property
+    def disclosure(self) -> Disclosure:
+        return self._disclosure
+
+    def __post_init__(self) -> None:
+        self._disclosure = Disclosure(
+            pool=self.pool,
+            policy=self.policy,
+            catalog=self.catalog,
+            batch_max=self.settings.batch_max_subjects,
+        )

@@ -1,0 +1,143 @@
+"""Bearer tokens -> Principal. Fixed algorithm allow-list, issuer, audience, expiry and the
+platform's own claims; any failure is a 401 with a reason, never an anonymous request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from ..config import SYMMETRIC_ALGORITHMS, Settings
+from ..identifiers import IdentifierError, parse_subject_key, validate_uscc
+from .principal import ANONYMOUS, ROLES, Principal
+
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat")
+
+
+class TokenError(Exception):
+    """The token is refused; `str()` is the reason given to the caller."""
+
+
+@dataclass
+class TokenVerifier:
+    settings: Settings
+    _key: Any = None
+    _jwks: jwt.PyJWKClient | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if set(s.jwt_algorithms) & SYMMETRIC_ALGORITHMS:
+            self._key = s.jwt_secret
+        elif s.jwt_public_key_file:
+            self._key = s.jwt_public_key_file.read_text()
+        else:
+            self._jwks = jwt.PyJWKClient(s.jwt_jwks_url, cache_keys=True, lifespan=300)
+
+    def principal_from_header(self, authorization: str | None) -> Principal:
+        if authorization is None:
+            return ANONYMOUS
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise TokenError("Authorization header must be 'Bearer <token>'")
+        return self.verify(token.strip())
+
+    def verify(self, token: str) -> Principal:
+        s = self.settings
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as e:
+            raise TokenError(f"malformed token: {e}") from None
+        alg = header.get("alg")
+        if alg not in s.jwt_algorithms:
+            raise TokenError(f"token algorithm {alg!r} is not accepted here")
+        key = self._key
+        if self._jwks is not None:
+            try:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            except jwt.PyJWTError as e:
+                raise TokenError(f"no signing key for this token: {e}") from None
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(s.jwt_algorithms),
+                audience=s.jwt_audience,
+                issuer=s.jwt_issuer,
+                leeway=s.jwt_leeway_seconds,
+                options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("token has expired") from None
+        except jwt.InvalidAudienceError:
+            raise TokenError("token is not meant for this platform (audience)") from None
+        except jwt.InvalidIssuerError:
+            raise TokenError("token was issued by an issuer this platform does not trust") from None
+        except jwt.InvalidSignatureError:
+            raise TokenError("token signature does not verify") from None
+        except jwt.MissingRequiredClaimError as e:
+            raise TokenError(f"token lacks the required claim {e.claim!r}") from None
+        except jwt.ImmatureSignatureError:
+            raise TokenError("token is not valid yet (iat or nbf in the future)") from None
+        except jwt.PyJWTError as e:
+            raise TokenError(f"token refused: {e}") from None
+        return principal_from_claims(claims)
+
+
+def _text_claim(claims: dict[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise TokenError(f"token lacks the required claim {name!r}")
+    return value.strip()
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    roles = claims.get("roles")
+    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
+        raise TokenError("token claim 'roles' must be a non-empty list of role names")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise TokenError(f"token names unknown roles {unknown}; known roles are {list(ROLES)}")
+    org = _text_claim(claims, "org")
+    try:
+        org = validate_uscc(org)
+    except IdentifierError as e:
+        raise TokenError(f"token claim 'org' is not a valid unified social credit code: {e}") from None
+    subject_key = None
+    verified = False
+    if "subject" in roles:
+        try:
+            subject_key = parse_subject_key(_text_claim(claims, "subject_key")).value
+        except IdentifierError as e:
+            raise TokenError(f"token claim 'subject_key' is not a valid identifier: {e}") from None
+        if not isinstance(claims.get("real_name_verified"), bool):
+            raise TokenError("a subject's token needs the boolean claim 'real_name_verified'")
+        verified = claims["real_name_verified"]
+    return Principal(
+        user_id=_text_claim(claims, "sub"),
+        name=_text_claim(claims, "name"),
+        org_code=org,
+        org_name=_text_claim(claims, "org_name"),
+        roles=tuple(dict.fromkeys(roles)),
+        subject_key=subject_key,
+        real_name_verified=verified,
+    )
+
+
+def mint_token(
+    settings: Settings, claims: dict[str, Any], *, ttl_seconds: int = 3600, now: int | None = None
+) -> str:
+    """Local tokens for trying the API and for tests (HS* configurations only)."""
+    import time
+
+    if not set(settings.jwt_algorithms) & SYMMETRIC_ALGORITHMS:
+        raise TokenError("tokens can only be minted locally with an HS* secret")
+    issued = int(time.time()) if now is None else now
+    payload = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        **claims,
+    }
+    return jwt.encode(payload, settings.jwt_secret, algorithm=settings.jwt_algorithms[0])

@@ -1,0 +1,107 @@
+"""`credit`: serve, migrate, seed-demo, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from . import demo
+from .config import ConfigError, Settings
+from .db import MigrationError, create_pool, migrate, resolve_database_url
+
+# Who a locally minted token speaks for, per role (demo organisations; valid codes).
+TOKEN_PRESETS = {
+    "subject": {"name": "张伟", "org": demo.AGENCY2, "org_name": "个人（自助服务）",
+                "subject_key": demo.PERSON, "real_name_verified": True},
+    "state_organ": {"name": "王芳", "org": demo.HOUSING, "org_name": "沧州市住房和城乡建设局"},
+    "credit_service": {"name": "赵敏", "org": demo.AGENCY, "org_name": "沧州信达信用评估有限公司"},
+    "provider": {"name": "刘洋", "org": demo.MARKET, "org_name": "沧州市市场监督管理局"},
+    "credit_office": {"name": "陈静", "org": demo.CREDIT_OFFICE, "org_name": "沧州市行政审批局"},
+    "data_office": {"name": "杨帆", "org": demo.DATA_OFFICE, "org_name": "沧州市大数据服务中心"},
+    "auditor": {"name": "孙丽", "org": demo.AUDIT, "org_name": "沧州市审计局"},
+}
+
+
+async def _prepare(settings: Settings, *, seed: bool) -> None:
+    dsn = resolve_database_url(settings)
+    applied = await migrate(dsn, settings.migrations_dir)
+    for name in applied:
+        print(f"applied {name}")
+    if seed:
+        pool = await create_pool(dsn, min_size=1, max_size=2)
+        try:
+            counts = await demo.seed_demo(pool)
+        finally:
+            await pool.close()
+        print("demo data: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> str:
+    from .auth.tokens import mint_token
+
+    claims = dict(TOKEN_PRESETS[args.role])
+    claims["roles"] = [args.role]
+    claims["sub"] = args.user or f"demo-{args.role}"
+    if args.org:
+        claims["org"] = args.org
+    if args.org_name:
+        claims["org_name"] = args.org_name
+    if args.name:
+        claims["name"] = args.name
+    if args.role == "subject":
+        if args.subject_key:
+            claims["subject_key"] = args.subject_key
+        if args.unverified:
+            claims["real_name_verified"] = False
+    return mint_token(settings, claims, ttl_seconds=args.ttl)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="credit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the API (GraphiQL at /graphql)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="load the demo data first")
+    serve.add_argument("--workers", type=int, default=1)
+    sub.add_parser("migrate", help="apply pending migrations")
+    sub.add_parser("seed-demo", help="load the demo catalog, subjects, records, authorization")
+    tok = sub.add_parser("token", help="mint a local token for a role (HS256 set-ups only)")
+    tok.add_argument("--role", required=True, choices=sorted(TOKEN_PRESETS))
+    tok.add_argument("--user")
+    tok.add_argument("--name")
+    tok.add_argument("--org")
+    tok.add_argument("--org-name")
+    tok.add_argument("--subject-key")
+    tok.add_argument("--unverified", action="store_true", help="subject not real-name verified")
+    tok.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token is valid")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings.from_env()
+        if args.command == "token":
+            print(_token(settings, args))
+        elif args.command == "migrate":
+            asyncio.run(_prepare(settings, seed=False))
+        elif args.command == "seed-demo":
+            asyncio.run(_prepare(settings, seed=True))
+        elif args.command == "serve":
+            import uvicorn
+
+            asyncio.run(_prepare(settings, seed=args.demo))
+            if args.demo:
+                print(json.dumps({"try": f"http://{args.host}:{args.port}/graphql",
+                                  "token": "credit token --role state_organ"}, ensure_ascii=False))
+            uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers,
+                        log_level="info", access_log=False)
+    except (ConfigError, MigrationError) as e:
+        print(f"credit: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

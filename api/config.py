@@ -1,0 +1,105 @@
+"""Settings from the environment, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SYMMETRIC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
+
+
+class ConfigError(Exception):
+    """The environment does not describe a platform that can start safely."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    jwt_algorithms: tuple[str, ...]
+    jwt_secret: str | None
+    jwt_public_key_file: Path | None
+    jwt_jwks_url: str | None
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_leeway_seconds: int = 30
+    policy_dir: Path = ROOT / "policies"
+    migrations_dir: Path = ROOT / "migrations"
+    batch_max_subjects: int = 100
+    submit_max_records: int = 500
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    trusted_proxies: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("CREDIT_DATA_DIR", ROOT / ".credit"))
+        secret = env.get("CREDIT_JWT_SECRET") or None
+        key_file = env.get("CREDIT_JWT_PUBLIC_KEY_FILE") or None
+        jwks = env.get("CREDIT_JWT_JWKS_URL") or None
+        if not (secret or key_file or jwks):
+            secret = _local_secret(data_dir)
+        default_algs = "HS256" if secret and not (key_file or jwks) else "RS256,ES256"
+        algorithms = tuple(
+            a.strip() for a in env.get("CREDIT_JWT_ALGORITHMS", default_algs).split(",") if a.strip()
+        )
+        settings = cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=data_dir,
+            jwt_algorithms=algorithms,
+            jwt_secret=secret,
+            jwt_public_key_file=Path(key_file) if key_file else None,
+            jwt_jwks_url=jwks,
+            jwt_issuer=env.get("CREDIT_JWT_ISSUER", "credit-platform"),
+            jwt_audience=env.get("CREDIT_JWT_AUDIENCE", "credit-platform"),
+            pool_max_size=int(env.get("CREDIT_POOL_MAX_SIZE", "10")),
+            trusted_proxies=frozenset(
+                p.strip() for p in env.get("CREDIT_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse a token set-up that could be confused or bypassed."""
+        algs = set(self.jwt_algorithms)
+        unknown = algs - SYMMETRIC_ALGORITHMS - ASYMMETRIC_ALGORITHMS
+        if not algs or unknown:
+            raise ConfigError(
+                f"CREDIT_JWT_ALGORITHMS must name algorithms from "
+                f"{sorted(SYMMETRIC_ALGORITHMS | ASYMMETRIC_ALGORITHMS)}; got {sorted(unknown) or 'none'}"
+            )
+        if algs & SYMMETRIC_ALGORITHMS and algs & ASYMMETRIC_ALGORITHMS:
+            raise ConfigError(
+                "CREDIT_JWT_ALGORITHMS mixes HMAC and public-key algorithms; "
+                "that allows key-confusion attacks, choose one family"
+            )
+        if algs & SYMMETRIC_ALGORITHMS:
+            if not self.jwt_secret or len(self.jwt_secret) < 32:
+                raise ConfigError("HS* tokens need CREDIT_JWT_SECRET of at least 32 characters")
+        elif not (self.jwt_public_key_file or self.jwt_jwks_url):
+            raise ConfigError(
+                "public-key tokens need CREDIT_JWT_PUBLIC_KEY_FILE or CREDIT_JWT_JWKS_URL"
+            )
+
+
+def _local_secret(data_dir: Path) -> str:
+    """For local use only: a random HS256 secret kept in the data folder, so `credit token`
+    and `credit serve` on this machine agree. Deployments set a key explicitly."""
+    path = data_dir / "jwt-secret"
+    if not path.exists():
+        import secrets
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

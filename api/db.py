@@ -1,0 +1,138 @@
+"""The database: where it is (DATABASE_URL or an embedded PostgreSQL), the pool, and the
+migration runner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from .config import Settings
+
+log = logging.getLogger("credit.db")
+
+# Any fixed 64-bit number: every process that migrates takes this advisory lock first, so two
+# processes starting at once apply each migration exactly once.
+_MIGRATION_LOCK = 7_310_902_411
+
+
+class MigrationError(Exception):
+    pass
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """DATABASE_URL when given; otherwise start (or reuse) an embedded PostgreSQL whose data
+    lives in `<data_dir>/pgdata` and survives restarts."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_database_url(settings.data_dir / "pgdata", keep_running=True)
+
+
+def embedded_database_url(path: Path, *, keep_running: bool) -> str:
+    import pgserver  # imported here: only the embedded path needs it
+
+    path.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(path, cleanup_mode=None if keep_running else "stop")
+    return server.get_uri()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typ in ("jsonb", "json"):
+        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+    )
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One unit of work: a connection inside a transaction, committed when the block ends
+    without an exception, rolled back otherwise."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        version, _, _ = path.stem.partition("_")
+        if not version.isdigit():
+            raise MigrationError(f"{path.name}: migration files are named NNNN_description.sql")
+        found.append(Migration(version, path.name, path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migration files share a number in {directory}")
+    return found
+
+
+async def migrate(dsn: str, directory: Path) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction, under an advisory lock.
+    An already-applied file whose content changed stops start-up: migrations are never edited
+    once applied; a new numbered file carries the change."""
+    migrations = load_migrations(directory)
+    conn = await asyncpg.connect(dsn)
+    applied_now: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       version text PRIMARY KEY,
+                       name text NOT NULL,
+                       checksum text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
+            applied = {r["version"]: r for r in rows}
+            for m in migrations:
+                done = applied.get(m.version)
+                if done is not None:
+                    if done["checksum"] != m.checksum:
+                        raise MigrationError(
+                            f"migration {m.name} was edited after it was applied "
+                            f"(recorded checksum {done['checksum'][:12]}, file now "
+                            f"{m.checksum[:12]}). Restore the file and put the change in a new "
+                            "numbered migration."
+                        )
+                    continue
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1,$2,$3)",
+                        m.version,
+                        m.name,
+                        m.checksum,
+                    )
+                log.info("applied migration %s", m.name)
+                applied_now.append(m.name)
+            unknown = set(applied) - {m.version for m in migrations}
+            if unknown:
+                raise MigrationError(
+                    f"the database has migrations {sorted(unknown)} that this code does not know; "
+                    "it is newer than this checkout"
+                )
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    finally:
+        await conn.close()
+    return applied_now

@@ -1,0 +1,361 @@
+"""What a principal may see of one subject, and why the rest is withheld (Art. 17-20).
+
+Pure: the facts come in (principal, subject, records, authorizations, purpose, today), the
+policy decides, a view comes out. No I/O, so every rule is tested directly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..auth.policy import Decision, Entitlement, Policy, RecordFacts
+from ..auth.principal import Principal
+from ..catalog import CatalogItem
+from ..identifiers import looks_like_resident_id, mask_document_number, mask_resident_id
+
+# Art. 29: the duties for which state organs use credit information; a state organ's query
+# names one of them.
+PURPOSES: dict[str, str] = {
+    "administrative_licensing": "行政许可",
+    "administrative_inspection": "行政检查",
+    "administrative_penalty": "行政处罚",
+    "qualification_review": "资质审核",
+    "government_procurement": "政府采购",
+    "bidding": "招标投标",
+    "commendation": "表彰评优",
+    "public_resource_trading": "公共资源交易",
+    "state_land_transfer": "国有土地出让",
+    "financing_approval": "融资审批",
+    "government_funding": "政府资金扶持",
+    "investment_promotion": "招商引资",
+    "employment": "人员招录",
+    "social_security": "社会保障",
+}
+DISHONESTY_DISCLOSURE_YEARS = 5  # Art. 20
+CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "CST")  # decision dates are local dates
+MAX_PURPOSE_LENGTH = 200
+
+
+class Reason:
+    """Why something was withheld, and what the requester can do about it."""
+
+    NEEDS_AUTHORIZATION = "NEEDS_AUTHORIZATION"
+    NEEDS_VERIFICATION = "NEEDS_VERIFICATION"
+    STATE_ORGANS_ONLY = "STATE_ORGANS_ONLY"
+    NOT_FOR_ROLE = "NOT_FOR_ROLE"
+    NOT_ENTITLED = "NOT_ENTITLED"
+    FIELDS_NOT_ENTITLED = "FIELDS_NOT_ENTITLED"
+
+    TEXT = {
+        NEEDS_AUTHORIZATION: (
+            "Disclosed only under the subject's written authorization naming your organisation, "
+            "this purpose and this item or class (Art. 19). Ask the subject to grant one in the "
+            "self-service portal, or register the signed authorization with grantAuthorization."
+        ),
+        NEEDS_VERIFICATION: (
+            "Complete real-name verification to see your own non-public records (Art. 19)."
+        ),
+        STATE_ORGANS_ONLY: (
+            "Government-shared information: disclosed only to state organs performing a duty "
+            "named by an Art. 29 purpose (Art. 17)."
+        ),
+        NOT_FOR_ROLE: "Not disclosed to your role under the platform's disclosure rules.",
+        NOT_ENTITLED: (
+            "Your organisation is not entitled to this catalog item; the data office can extend "
+            "its entitlement."
+        ),
+        FIELDS_NOT_ENTITLED: (
+            "Fields of this item outside your organisation's entitlement were left out; the data "
+            "office can extend its entitlement."
+        ),
+    }
+
+
+def purpose_kind(purpose: str | None) -> str:
+    if not purpose:
+        return "none"
+    return "duty" if purpose in PURPOSES else "stated"
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def record_state(status: str, item: CatalogItem, decided_on: dt.date, today: dt.date) -> str:
+    """live | archived | repaired | deleted. Art. 20: dishonesty information is disclosed for
+    five years from the decision, then archived; an item's own publicity period ends public
+    display earlier."""
+    if status in ("deleted", "repaired", "archived"):
+        return status
+    if item.dishonest and add_months(decided_on, 12 * DISHONESTY_DISCLOSURE_YEARS) <= today:
+        return "archived"
+    if item.publicity_months and add_months(decided_on, item.publicity_months) <= today:
+        return "archived"
+    return "live"
+
+
+@dataclass(frozen=True)
+class Authorization:
+    id: str
+    grantee_org: str
+    purpose: str
+    scope_items: frozenset[str]
+    scope_classes: frozenset[str]
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    revoked_at: dt.datetime | None
+
+    def covers(self, *, org: str | None, purpose: str | None, item: CatalogItem, at: dt.datetime) -> bool:
+        """Art. 19: grantee, purpose, scope and time all match, and it was not revoked."""
+        return (
+            org is not None
+            and self.grantee_org == org
+            and purpose is not None
+            and self.purpose == purpose
+            and (item.code in self.scope_items or item.disclosure in self.scope_classes)
+            and self.valid_from <= at < self.valid_until
+            and (self.revoked_at is None or self.revoked_at > at)
+        )
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    id: str
+    item: CatalogItem
+    provider_org: str
+    decided_on: dt.date
+    data: dict[str, Any]
+    status: str
+
+
+@dataclass(frozen=True)
+class StoredSubject:
+    key: str
+    key_type: str
+    subject_type: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class RecordView:
+    id: str
+    item: CatalogItem
+    decided_on: dt.date
+    data: dict[str, Any]
+    status: str
+    state: str
+    basis: str  # the right it was disclosed under: public, government_sharing, authorization, ...
+    fields_withheld: int
+
+
+@dataclass(frozen=True)
+class Withheld:
+    disclosure: str
+    count: int
+    reason_code: str
+    scope: str  # "records" or "fields"
+    item_code: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return Reason.TEXT[self.reason_code]
+
+
+@dataclass
+class SubjectView:
+    subject: StoredSubject
+    name: str
+    records: list[RecordView] = field(default_factory=list)
+    withheld: list[Withheld] = field(default_factory=list)
+    authorization_ids: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if not self.withheld:
+            return "disclosed"
+        return "partial" if self.records else "refused"
+
+    def log_disclosed(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "record": r.id,
+                "item": r.item.code,
+                "basis": r.basis,
+                **({"fields": sorted(r.data)} if r.fields_withheld else {}),
+            }
+            for r in self.records
+        ]
+
+    def log_withheld(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {"records": {}, "fields": {}}
+        for w in self.withheld:
+            bucket = out[w.scope]
+            bucket[w.disclosure] = bucket.get(w.disclosure, 0) + w.count
+        return {k: v for k, v in out.items() if v}
+
+
+def relation(role: str, principal: Principal, subject_key: str, record: StoredRecord) -> str:
+    if role == "subject" and principal.subject_key == subject_key:
+        return "self_verified" if principal.real_name_verified else "self_unverified"
+    if role == "provider" and principal.org_code == record.provider_org:
+        return "own_provider"
+    # case_handler: the objection and repair workflows mark the offices that handle a case.
+    return "other"
+
+
+def _basis(rule: tuple[str, ...]) -> str:
+    role, rel, cls, _state, _purpose, authz = rule
+    if authz == "yes":
+        return "authorization"
+    if rel.startswith("self"):
+        return "own_data"
+    if rel == "own_provider":
+        return "own_provision"
+    if rel == "case_handler":
+        return "case_handling"
+    if cls == "public":
+        return "public"
+    return "government_sharing" if role == "state_organ" else "policy"
+
+
+def _withheld_reason(policy: Policy, tried: list[RecordFacts]) -> str | None:
+    """Ask the policy what would have disclosed it. None: the requester could not obtain it
+    at all and it is no longer public (archived, repaired), so even its existence stays hidden."""
+    for facts in tried:
+        if facts.authz == "no" and policy.decide(replace(facts, authz="yes")).allowed:
+            return Reason.NEEDS_AUTHORIZATION
+        if facts.rel == "self_unverified" and policy.decide(replace(facts, rel="self_verified")).allowed:
+            return Reason.NEEDS_VERIFICATION
+    facts = tried[0]
+    if facts.state != "live":
+        return None
+    if facts.cls == "shared":
+        return Reason.STATE_ORGANS_ONLY
+    if facts.cls == "authorized":
+        return Reason.NEEDS_AUTHORIZATION
+    return Reason.NOT_FOR_ROLE
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str) and looks_like_resident_id(value):
+        return mask_resident_id(value.upper())
+    return value
+
+
+def _withheld_order(entry: tuple[tuple[str, str, str, str | None], int]) -> tuple[str, ...]:
+    cls, reason, scope, item_code = entry[0]
+    return (cls, reason, scope, item_code or "")
+
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * max(len(name) - 1, 1)
+
+
+def disclose(
+    *,
+    policy: Policy,
+    principal: Principal,
+    subject: StoredSubject,
+    records: Iterable[StoredRecord],
+    authorizations: Iterable[Authorization],
+    purpose: str | None,
+    now: dt.datetime,
+) -> SubjectView:
+    """The whole disclosure decision for one subject in one request."""
+    today = now.astimezone(CHINA_TIME).date()
+    kind = purpose_kind(purpose)
+    auths = list(authorizations)
+    roles = principal.roles
+    is_self = principal.subject_key == subject.key
+    self_rel = "self_verified" if principal.real_name_verified else "self_unverified"
+    unmask = any(
+        policy.may_unmask(role, self_rel if role == "subject" and is_self else "other")
+        for role in roles
+    )
+    shown_name = subject.name
+    if subject.subject_type == "natural_person" and not unmask:
+        shown_name = mask_name(subject.name)
+    view = SubjectView(subject=subject, name=shown_name)
+    withheld: Counter[tuple[str, str, str, str | None]] = Counter()
+    used_auths: dict[str, None] = {}
+
+    for rec in records:
+        item = rec.item
+        state = record_state(rec.status, item, rec.decided_on, today)
+        if state == "deleted":
+            continue
+        covering = next(
+            (a for a in auths if a.covers(org=principal.org_code, purpose=purpose, item=item, at=now)),
+            None,
+        )
+        tried = [
+            RecordFacts(
+                role=role,
+                rel=relation(role, principal, subject.key, rec),
+                cls=item.disclosure,
+                state=state,
+                purpose=kind,
+                authz="yes" if covering else "no",
+            )
+            for role in roles
+        ]
+        allowed: tuple[str, Decision] | None = None
+        for facts in tried:
+            decision = policy.decide(facts)
+            if decision.allowed:
+                allowed = (facts.role, decision)
+                break
+        if allowed is None:
+            reason = _withheld_reason(policy, tried)
+            if reason is not None:
+                withheld[(item.disclosure, reason, "records", None)] += 1
+            continue
+        role, decision = allowed
+        ent: Entitlement = policy.entitlement(principal.org_code, role, item.code)
+        if not ent.item_allowed:
+            withheld[(item.disclosure, Reason.NOT_ENTITLED, "records", item.code)] += 1
+            continue
+        data = rec.data
+        hidden = 0
+        if ent.fields is not None:
+            hidden = sum(1 for k in data if k not in ent.fields)
+            data = {k: v for k, v in data.items() if k in ent.fields}
+            if hidden:
+                withheld[(item.disclosure, Reason.FIELDS_NOT_ENTITLED, "fields", item.code)] += hidden
+        if not unmask:
+            masked = item.masked_fields
+            data = {
+                k: (mask_document_number(str(v).upper()) if k in masked and v else _mask_value(v))
+                for k, v in data.items()
+            }
+        if decision.used_authorization and covering is not None:
+            used_auths[covering.id] = None
+        view.records.append(
+            RecordView(
+                id=rec.id,
+                item=item,
+                decided_on=rec.decided_on,
+                data=data,
+                status=rec.status,
+                state=state,
+                basis=_basis(decision.rule),
+                fields_withheld=hidden,
+            )
+        )
+    view.withheld = [
+        Withheld(disclosure=cls, count=n, reason_code=reason, scope=scope, item_code=item_code)
+        for (cls, reason, scope, item_code), n in sorted(withheld.items(), key=_withheld_order)
+    ]
+    view.authorization_ids = list(used_auths)
+    return view

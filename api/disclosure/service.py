@@ -1,0 +1,232 @@
+"""Looking up subjects: validate the request, read, decide, log, all in one transaction.
+
+Art. 21: no data leaves without its log row. The log rows are written in the transaction that
+read the data; if they cannot be written the transaction rolls back and the caller gets an
+error instead of data. Refused requests are logged too."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import asyncpg
+
+from ..audit.repository import LogEntry, record_queries
+from ..auth.policy import Policy
+from ..auth.principal import Principal, RequestInfo
+from ..catalog import Catalog
+from ..db import transaction
+from ..errors import (
+    AuditUnavailable,
+    DomainError,
+    InvalidInput,
+    InvalidPurpose,
+    PolicyUnavailable,
+    PurposeRequired,
+    TooMany,
+)
+from ..identifiers import IdentifierError, parse_subject_key
+from . import repository
+from .rules import (
+    MAX_PURPOSE_LENGTH,
+    PURPOSES,
+    Authorization,
+    StoredRecord,
+    StoredSubject,
+    SubjectView,
+    disclose,
+)
+
+log = logging.getLogger("credit.disclosure")
+
+
+@dataclass
+class Disclosure:
+    """Everything a lookup needs that lives as long as the app."""
+
+    pool: asyncpg.Pool
+    policy: Policy
+    catalog: Catalog
+    batch_max: int = 100
+
+
+def normalise_keys(raw_keys: list[str], batch_max: int) -> list[str]:
+    """Each key validated and normalised, in the order given (duplicates kept)."""
+    if not raw_keys:
+        raise InvalidInput("give at least one subject key", field="keys", rule="required")
+    if len(raw_keys) > batch_max:
+        raise TooMany(
+            f"a batch query takes at most {batch_max} subject keys; {len(raw_keys)} were given",
+            field="keys",
+            rule="batch_size",
+        )
+    keys: list[str] = []
+    for i, raw in enumerate(raw_keys):
+        try:
+            key = parse_subject_key(raw).value
+        except IdentifierError as e:
+            where = "key" if len(raw_keys) == 1 else f"keys[{i}]"
+            raise InvalidInput(f"{where} {raw!r}: {e}", field=where, rule=e.rule) from None
+        keys.append(key)
+    return keys
+
+
+def _check_purpose(principal: Principal, purpose: str | None, keys: list[str]) -> str | None:
+    """State organs query in performance of a duty and name it (Art. 17, 29)."""
+    purpose = (purpose or "").strip() or None
+    if purpose is not None and len(purpose) > MAX_PURPOSE_LENGTH:
+        raise InvalidInput(
+            f"purpose is at most {MAX_PURPOSE_LENGTH} characters", field="purpose", rule="length"
+        )
+    acting_for_self = principal.subject_key is not None and keys == [principal.subject_key]
+    if principal.has("state_organ") and not acting_for_self:
+        if purpose is None:
+            raise PurposeRequired(
+                "a state organ must state the duty it queries for: purpose is one of "
+                + ", ".join(PURPOSES),
+                field="purpose",
+                rule="art29_purpose_required",
+            )
+        if purpose not in PURPOSES:
+            raise InvalidPurpose(
+                f"purpose {purpose!r} is not an Art. 29 duty; choose one of " + ", ".join(PURPOSES),
+                field="purpose",
+                rule="art29_purpose",
+            )
+    return purpose
+
+
+async def look_up(
+    d: Disclosure,
+    principal: Principal,
+    request: RequestInfo,
+    *,
+    keys: list[str],
+    purpose: str | None,
+    operation: str,
+) -> list[SubjectView | None]:
+    """Disclose what the policy allows of each subject; one log row per distinct subject.
+    The result is aligned with `keys` (None where no such subject)."""
+    given = normalise_keys(keys, d.batch_max)
+    keys = list(dict.fromkeys(given))
+    try:
+        purpose = _check_purpose(principal, purpose, keys)
+    except DomainError as refusal:
+        await _log_refusal(d, principal, request, keys, purpose, operation, refusal)
+        raise
+    try:
+        async with transaction(d.pool) as conn:
+            now = await conn.fetchval("SELECT now()")
+            rows = await repository.subjects_with_records(conn, keys)
+            auth_rows = []
+            if principal.org_code and purpose:
+                auth_rows = await repository.grantee_authorizations(
+                    conn, keys, principal.org_code, purpose
+                )
+            views = await _decide(d, conn, principal, rows, auth_rows, purpose, now)
+            entries = [
+                _log_entry(operation, key, purpose, views.get(key)) for key in keys
+            ]
+            await _write_log(conn, principal, request, entries)
+    except (AuditUnavailable, PolicyUnavailable):
+        raise
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        log.error("lookup failed, nothing disclosed: %s", e)
+        raise AuditUnavailable(
+            "the query could not be recorded, so nothing was disclosed; try again later"
+        ) from e
+    return [views.get(key) for key in given]
+
+
+async def _write_log(conn, principal, request, entries) -> None:
+    try:
+        await record_queries(conn, principal, request, entries)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
+        log.error("query log write failed, nothing disclosed: %s", e)
+        raise AuditUnavailable(
+            "the query log could not be written, so nothing was disclosed (Art. 21); "
+            "try again later"
+        ) from e
+
+
+async def _decide(d, conn, principal, rows, auth_rows, purpose, now) -> dict[str, SubjectView]:
+    auths_by_subject: dict[str, list[Authorization]] = {}
+    for a in auth_rows:
+        auths_by_subject.setdefault(a["subject_key"], []).append(
+            Authorization(
+                id=str(a["id"]),
+                grantee_org=a["grantee_org"],
+                purpose=a["purpose"],
+                scope_items=frozenset(a["scope_items"]),
+                scope_classes=frozenset(a["scope_classes"]),
+                valid_from=a["valid_from"],
+                valid_until=a["valid_until"],
+                revoked_at=a["revoked_at"],
+            )
+        )
+    subjects: dict[str, StoredSubject] = {}
+    records: dict[str, list[StoredRecord]] = {}
+    for r in rows:
+        key = r["key"]
+        if key not in subjects:
+            subjects[key] = StoredSubject(
+                key=key,
+                key_type=r["key_type"],
+                subject_type=r["subject_type"],
+                name=r["name"],
+                status=r["status"],
+            )
+            records[key] = []
+        if r["record_id"] is None:
+            continue
+        item = await d.catalog.get(r["item_code"], conn)
+        if item is None:  # cannot happen with the foreign key; refuse rather than guess
+            raise PolicyUnavailable(f"catalog item {r['item_code']} is not loaded")
+        records[key].append(
+            StoredRecord(
+                id=str(r["record_id"]),
+                item=item,
+                provider_org=r["provider_org"],
+                decided_on=r["decided_on"],
+                data=r["data"],
+                status=r["record_status"],
+            )
+        )
+    return {
+        key: disclose(
+            policy=d.policy,
+            principal=principal,
+            subject=subject,
+            records=records[key],
+            authorizations=auths_by_subject.get(key, ()),
+            purpose=purpose,
+            now=now,
+        )
+        for key, subject in subjects.items()
+    }
+
+
+def _log_entry(operation: str, key: str, purpose: str | None, view: SubjectView | None) -> LogEntry:
+    if view is None:
+        return LogEntry(operation, key, purpose, "not_found")
+    return LogEntry(
+        operation,
+        key,
+        purpose,
+        view.outcome,
+        disclosed=view.log_disclosed(),
+        withheld=view.log_withheld(),
+        authorization_ids=view.authorization_ids,
+    )
+
+
+async def _log_refusal(d, principal, request, keys, purpose, operation, refusal: DomainError):
+    entries = [
+        LogEntry(operation, key, purpose, "refused", reason=f"{refusal.code}: {refusal.message}")
+        for key in keys
+    ]
+    try:
+        async with transaction(d.pool) as conn:
+            await _write_log(conn, principal, request, entries)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        raise AuditUnavailable("the refused query could not be recorded") from e

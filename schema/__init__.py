@@ -1,0 +1,67 @@
+"""The GraphQL schema and its HTTP view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from graphql import GraphQLError
+from starlette.requests import Request
+from strawberry.asgi import GraphQL
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+
+from api.app_state import AppState
+
+from .context import Context
+from .mutations import Mutation
+from .queries import Query
+
+
+def _mask(error: GraphQLError) -> bool:
+    """Hide unexpected failures (they may carry SQL or internals); keep our own errors and
+    GraphQL's validation messages."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    return not (error.extensions and "code" in error.extensions)
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        # factories: a fresh extension per request (shared instances leak state across requests)
+        lambda: QueryDepthLimiter(max_depth=8),
+        lambda: MaxAliasesLimiter(max_alias_count=20),
+        lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: MaskErrors(
+            should_mask_error=_mask, error_message="Internal error; nothing was disclosed."
+        ),
+    ],
+)
+
+
+class CreditGraphQL(GraphQL):
+    def __init__(self, get_state: Callable[[], AppState]):
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
+        self._get_state = get_state
+
+    async def get_context(self, request: Request, response) -> Context:
+        return Context(
+            state=self._get_state(),
+            principal=request.scope["state"]["principal"],
+            request=request.scope["state"]["request_info"],
+        )
+
+
+def build_graphql_app(get_state: Callable[[], AppState]) -> CreditGraphQL:
+    return CreditGraphQL(get_state)

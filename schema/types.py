@@ -1,0 +1,184 @@
+"""GraphQL types and their mapping from the domain's views."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.catalog import CatalogItem
+from api.disclosure.rules import RecordView, SubjectView, Withheld as WithheldView
+
+
+@strawberry.enum(description="Disclosure class of a catalog item (Art. 17-19).")
+class Disclosure(Enum):
+    PUBLIC = "public"
+    SHARED = "shared"
+    AUTHORIZED = "authorized"
+
+
+@strawberry.enum(description="Art. 10 categories; administrative acts split by kind.")
+class Category(Enum):
+    REGISTRATION = "registration"
+    LICENSING = "licensing"
+    PENALTY = "penalty"
+    ENFORCEMENT = "enforcement"
+    CONFIRMATION = "confirmation"
+    INSPECTION = "inspection"
+    LEVY = "levy"
+    REWARD = "reward"
+    PAYMENT = "payment"
+    DEFAULT_JUDGMENT = "default_judgment"
+    COMMENDATION = "commendation"
+    VOLUNTEER = "volunteer"
+    DONATION = "donation"
+    OTHER = "other"
+
+
+@strawberry.enum
+class RecordStatus(Enum):
+    ACTIVE = "active"
+    DISPUTED = "disputed"
+    REPAIRED = "repaired"
+    ARCHIVED = "archived"
+    DELETED = "deleted"
+
+
+@strawberry.enum
+class SubjectType(Enum):
+    NATURAL_PERSON = "natural_person"
+    LEGAL_PERSON = "legal_person"
+    UNINCORPORATED_ORG = "unincorporated_org"
+    INDIVIDUAL_BUSINESS = "individual_business"
+
+
+@strawberry.enum
+class WithheldScope(Enum):
+    RECORDS = "records"
+    FIELDS = "fields"
+
+
+@strawberry.type
+class Organisation:
+    code: str
+    name: str
+
+
+@strawberry.type
+class Item:
+    code: str
+    name: str
+    category: Category
+    disclosure: Disclosure
+    dishonest: bool
+
+    @classmethod
+    def of(cls, item: CatalogItem) -> Item:
+        return cls(
+            code=item.code,
+            name=item.name,
+            category=Category(item.category),
+            disclosure=Disclosure(item.disclosure),
+            dishonest=item.dishonest,
+        )
+
+
+@strawberry.type
+class Record:
+    id: strawberry.ID
+    item: Item
+    disclosure: Disclosure
+    dishonest: bool
+    decided_on: dt.date
+    provider: Organisation
+    data: JSON
+    status: RecordStatus
+    disputed: bool = strawberry.field(description="Under objection (Art. 38): shown with this mark.")
+    basis: str = strawberry.field(
+        description="The right it was disclosed under: public, government_sharing, "
+        "authorization, own_data, own_provision or case_handling."
+    )
+    fields_withheld: int = strawberry.field(
+        description="Fields of this record left out because they are outside your entitlement."
+    )
+
+    @classmethod
+    def of(cls, r: RecordView) -> Record:
+        return cls(
+            id=strawberry.ID(r.id),
+            item=Item.of(r.item),
+            disclosure=Disclosure(r.item.disclosure),
+            dishonest=r.item.dishonest,
+            decided_on=r.decided_on,
+            provider=Organisation(code=r.item.provider_org, name=r.item.provider_name),
+            data=r.data,
+            status=RecordStatus(r.status),
+            disputed=r.status == "disputed",
+            basis=r.basis,
+            fields_withheld=r.fields_withheld,
+        )
+
+
+@strawberry.type(description="What exists but was not disclosed, and how to obtain it; never content.")
+class Withheld:
+    disclosure: Disclosure
+    count: int
+    reason: str
+    code: str
+    scope: WithheldScope
+    item_code: str | None
+
+    @classmethod
+    def of(cls, w: WithheldView) -> Withheld:
+        return cls(
+            disclosure=Disclosure(w.disclosure),
+            count=w.count,
+            reason=w.reason,
+            code=w.reason_code,
+            scope=WithheldScope(w.scope),
+            item_code=w.item_code,
+        )
+
+
+@strawberry.type
+class Subject:
+    key: strawberry.ID
+    type: SubjectType
+    key_type: str
+    name: str
+    status: str
+    _view: strawberry.Private[SubjectView]
+
+    @strawberry.field
+    def records(self, category: Category | None = None) -> list[Record]:
+        return [
+            Record.of(r)
+            for r in self._view.records
+            if category is None or r.item.category == category.value
+        ]
+
+    @strawberry.field
+    def withheld(self) -> list[Withheld]:
+        return [Withheld.of(w) for w in self._view.withheld]
+
+    @classmethod
+    def of(cls, v: SubjectView | None) -> Subject | None:
+        if v is None:
+            return None
+        s = v.subject
+        return cls(
+            key=strawberry.ID(s.key),
+            type=SubjectType(s.subject_type),
+            key_type=s.key_type,
+            name=v.name,
+            status=s.status,
+            _view=v,
+        )
+
+
+@strawberry.type
+class Purpose:
+    code: str
+    name: str
