@@ -18,6 +18,7 @@ from strawberry.extensions import (
 )
 
 from api.app_state import AppState
+from api.errors import DomainError
 
 from .context import Context
 from .mutations import Mutation
@@ -33,7 +34,15 @@ def _mask(error: GraphQLError) -> bool:
     return not (error.extensions and "code" in error.extensions)
 
 
-schema = strawberry.Schema(
+class CreditSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Expected refusals are answers, not faults: log only the unexpected."""
+        unexpected = [e for e in errors if not isinstance(e.original_error, DomainError)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+schema = CreditSchema(
     query=Query,
     mutation=Mutation,
     extensions=[
