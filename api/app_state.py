@@ -31,4 +31,5 @@ class AppState:
             policy=self.policy,
             catalog=self.catalog,
             batch_max=self.settings.batch_max_subjects,
+            legacy_uscc=self.settings.legacy_uscc,
         )

@@ -33,6 +33,7 @@ class Settings:
     pool_min_size: int = 2
     pool_max_size: int = 10
     trusted_proxies: frozenset[str] = field(default_factory=frozenset)
+    legacy_uscc: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -59,6 +60,9 @@ class Settings:
             pool_max_size=int(env.get("CREDIT_POOL_MAX_SIZE", "10")),
             trusted_proxies=frozenset(
                 p.strip() for p in env.get("CREDIT_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
+            legacy_uscc=frozenset(
+                c.strip().upper() for c in env.get("CREDIT_LEGACY_USCC", "").split(",") if c.strip()
             ),
         )
         settings.check()
@@ -89,17 +93,24 @@ class Settings:
 
 def _local_secret(data_dir: Path) -> str:
     """For local use only: a random HS256 secret kept in the data folder, so `credit token`
-    and `credit serve` on this machine agree. Deployments set a key explicitly."""
+    and `credit serve` on this machine agree. Deployments set a key explicitly. The file
+    appears whole or not at all (written aside, then linked into place)."""
     path = data_dir / "jwt-secret"
     if not path.exists():
         import secrets
 
         data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = data_dir / f".jwt-secret.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
+            os.link(tmp, path)
+        except FileExistsError:  # another process made it first; use theirs
             pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+        finally:
+            tmp.unlink()
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise ConfigError(f"{path} does not hold a usable secret; delete it to make a new one")
+    return secret

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ log = logging.getLogger("credit.db")
 # Any fixed 64-bit number: every process that migrates takes this advisory lock first, so two
 # processes starting at once apply each migration exactly once.
 _MIGRATION_LOCK = 7_310_902_411
+_MIGRATION_NAME = re.compile(r"^\d{4}_[A-Za-z0-9_\-]+\.sql$")
 
 
 class MigrationError(Exception):
@@ -75,9 +77,11 @@ class Migration:
 def load_migrations(directory: Path) -> list[Migration]:
     found = []
     for path in sorted(directory.glob("*.sql")):
-        version, _, _ = path.stem.partition("_")
-        if not version.isdigit():
-            raise MigrationError(f"{path.name}: migration files are named NNNN_description.sql")
+        if not _MIGRATION_NAME.match(path.name):
+            raise MigrationError(
+                f"{path.name}: migration files are named NNNN_description.sql (four digits)"
+            )
+        version = path.name[:4]
         found.append(Migration(version, path.name, path.read_text(encoding="utf-8")))
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
@@ -116,7 +120,10 @@ async def migrate(dsn: str, directory: Path) -> list[str]:
                         )
                     continue
                 async with conn.transaction():
-                    await conn.execute(m.sql)
+                    try:
+                        await conn.execute(m.sql)
+                    except asyncpg.PostgresError as e:
+                        raise MigrationError(f"migration {m.name} failed and was rolled back: {e}") from e
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1,$2,$3)",
                         m.version,

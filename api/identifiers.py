@@ -111,8 +111,12 @@ def validate_resident_id(raw: str, *, today: dt.date | None = None) -> str:
 def parse_subject_key(
     raw: str, *, document_type: str | None = None, legacy_uscc: frozenset[str] = frozenset()
 ) -> SubjectKey:
-    """Classify and validate a subject key. 18 digits (or 17 and X) is a resident ID; any
-    other 18-character key is a USCC; other identity documents need their type stated."""
+    """Classify and validate a subject key. Other identity documents need their type stated.
+
+    Without a stated type, 17 digits and X is a resident ID and a key with a letter is a USCC.
+    18 digits can be either (USCCs such as 121200004013590816 are all digits): the key is a
+    resident ID if it passes that check, otherwise a USCC if it passes that one; if neither,
+    the error is the resident-ID one, the likelier intent of an all-digit key."""
     value = (raw or "").strip()
     if not value:
         raise IdentifierError("required", "a subject key is required")
@@ -123,8 +127,25 @@ def parse_subject_key(
     if document_type not in (None, RESIDENT_ID, USCC):
         raise IdentifierError("document_type", f"unknown identity document type {document_type!r}")
     upper = value.upper()
-    if document_type == RESIDENT_ID or (document_type is None and _RID_RE.match(upper)):
+    if document_type == RESIDENT_ID:
         return SubjectKey(validate_resident_id(upper), RESIDENT_ID)
+    if document_type == USCC:
+        return SubjectKey(validate_uscc(upper, legacy_allow=legacy_uscc), USCC)
+    if upper.isdigit() and len(upper) != 18:
+        raise IdentifierError(
+            "length",
+            f"a resident ID number or unified social credit code has 18 characters, not {len(upper)}",
+        )
+    if _RID_RE.match(upper):
+        try:
+            return SubjectKey(validate_resident_id(upper), RESIDENT_ID)
+        except IdentifierError as as_resident_id:
+            if not upper.isdigit():
+                raise
+            try:
+                return SubjectKey(validate_uscc(upper, legacy_allow=legacy_uscc), USCC)
+            except IdentifierError:
+                raise as_resident_id from None
     return SubjectKey(validate_uscc(upper, legacy_allow=legacy_uscc), USCC)
 
 
@@ -134,8 +155,8 @@ def mask_resident_id(rid: str) -> str:
 
 
 def mask_document_number(value: str) -> str:
-    """Mask any identity document number: resident IDs as above, shorter numbers keep only
-    their first and last two characters."""
+    """Mask any identity document number: resident IDs as above; shorter numbers keep only
+    their first character and last two."""
     if len(value) >= 15:
         return mask_resident_id(value)
     if len(value) <= 4:

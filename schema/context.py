@@ -26,7 +26,8 @@ class Context:
         self, keys: list[str], purpose: str | None, operation: str
     ) -> list[SubjectView | None]:
         """Look up each subject at most once per request and purpose."""
-        keys = normalise_keys(keys, self.state.disclosure.batch_max)
+        d = self.state.disclosure
+        keys = normalise_keys(keys, d.batch_max, d.legacy_uscc)
         async with self._lock:
             wanted = [k for k in dict.fromkeys(keys) if (k, purpose) not in self._lookups]
             if wanted:

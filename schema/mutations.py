@@ -143,6 +143,7 @@ class Mutation:
                     for r in records
                 ],
                 max_records=ctx.state.settings.submit_max_records,
+                legacy_uscc=ctx.state.settings.legacy_uscc,
             )
         )
         return [
@@ -181,6 +182,7 @@ class Mutation:
                     document_digest=input.document_digest,
                     document_ref=input.document_ref,
                 ),
+                legacy_uscc=ctx.state.settings.legacy_uscc,
             )
         except DomainError as e:
             return UserError.of(e)

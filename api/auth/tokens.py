@@ -81,7 +81,7 @@ class TokenVerifier:
             raise TokenError("token is not valid yet (iat or nbf in the future)") from None
         except jwt.PyJWTError as e:
             raise TokenError(f"token refused: {e}") from None
-        return principal_from_claims(claims)
+        return principal_from_claims(claims, legacy_uscc=s.legacy_uscc)
 
 
 def _text_claim(claims: dict[str, Any], name: str) -> str:
@@ -91,7 +91,9 @@ def _text_claim(claims: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
+def principal_from_claims(
+    claims: dict[str, Any], *, legacy_uscc: frozenset[str] = frozenset()
+) -> Principal:
     roles = claims.get("roles")
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
         raise TokenError("token claim 'roles' must be a non-empty list of role names")
@@ -100,14 +102,16 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise TokenError(f"token names unknown roles {unknown}; known roles are {list(ROLES)}")
     org = _text_claim(claims, "org")
     try:
-        org = validate_uscc(org)
+        org = validate_uscc(org, legacy_allow=legacy_uscc)
     except IdentifierError as e:
         raise TokenError(f"token claim 'org' is not a valid unified social credit code: {e}") from None
     subject_key = None
     verified = False
     if "subject" in roles:
         try:
-            subject_key = parse_subject_key(_text_claim(claims, "subject_key")).value
+            subject_key = parse_subject_key(
+                _text_claim(claims, "subject_key"), legacy_uscc=legacy_uscc
+            ).value
         except IdentifierError as e:
             raise TokenError(f"token claim 'subject_key' is not a valid identifier: {e}") from None
         if not isinstance(claims.get("real_name_verified"), bool):

@@ -68,14 +68,19 @@ def _who_grants(principal: Principal, subject_key: str, grantee_org: str) -> str
 
 
 async def grant_authorization(
-    pool: asyncpg.Pool, catalog: Catalog, principal: Principal, g: GrantInput
+    pool: asyncpg.Pool,
+    catalog: Catalog,
+    principal: Principal,
+    g: GrantInput,
+    *,
+    legacy_uscc: frozenset[str] = frozenset(),
 ) -> asyncpg.Record:
     try:
-        subject_key = parse_subject_key(g.subject_key).value
+        subject_key = parse_subject_key(g.subject_key, legacy_uscc=legacy_uscc).value
     except IdentifierError as e:
         raise InvalidInput(f"subjectKey: {e}", field="subjectKey", rule=e.rule) from None
     try:
-        grantee = validate_uscc(g.grantee_org)
+        grantee = validate_uscc(g.grantee_org, legacy_allow=legacy_uscc)
     except IdentifierError as e:
         raise InvalidInput(f"granteeOrg: {e}", field="granteeOrg", rule=e.rule) from None
     purpose = g.purpose.strip()

@@ -48,9 +48,12 @@ class Disclosure:
     policy: Policy
     catalog: Catalog
     batch_max: int = 100
+    legacy_uscc: frozenset[str] = frozenset()  # pilot-era codes that fail the standard check
 
 
-def normalise_keys(raw_keys: list[str], batch_max: int) -> list[str]:
+def normalise_keys(
+    raw_keys: list[str], batch_max: int, legacy_uscc: frozenset[str] = frozenset()
+) -> list[str]:
     """Each key validated and normalised, in the order given (duplicates kept)."""
     if not raw_keys:
         raise InvalidInput("give at least one subject key", field="keys", rule="required")
@@ -63,7 +66,7 @@ def normalise_keys(raw_keys: list[str], batch_max: int) -> list[str]:
     keys: list[str] = []
     for i, raw in enumerate(raw_keys):
         try:
-            key = parse_subject_key(raw).value
+            key = parse_subject_key(raw, legacy_uscc=legacy_uscc).value
         except IdentifierError as e:
             where = "key" if len(raw_keys) == 1 else f"keys[{i}]"
             raise InvalidInput(f"{where} {raw!r}: {e}", field=where, rule=e.rule) from None
@@ -107,7 +110,7 @@ async def look_up(
 ) -> list[SubjectView | None]:
     """Disclose what the policy allows of each subject; one log row per distinct subject.
     The result is aligned with `keys` (None where no such subject)."""
-    given = normalise_keys(keys, d.batch_max)
+    given = normalise_keys(keys, d.batch_max, d.legacy_uscc)
     keys = list(dict.fromkeys(given))
     try:
         purpose = _check_purpose(principal, purpose, keys)

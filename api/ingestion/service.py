@@ -41,7 +41,13 @@ class SubmitResult:
 
 
 async def submit_records(
-    pool: asyncpg.Pool, catalog: Catalog, principal: Principal, records: list[RecordInput], *, max_records: int
+    pool: asyncpg.Pool,
+    catalog: Catalog,
+    principal: Principal,
+    records: list[RecordInput],
+    *,
+    max_records: int,
+    legacy_uscc: frozenset[str] = frozenset(),
 ) -> list[SubmitResult]:
     if not principal.has("provider") or not principal.org_code:
         raise Forbidden("only a provider (信息提供单位) submits records", rule="provider_role")
@@ -55,7 +61,10 @@ async def submit_records(
     async with transaction(pool) as conn:
         today = (await conn.fetchval("SELECT now()")).astimezone(CHINA_TIME).date()
         for i, rec in enumerate(records):
-            checked = validate_record(rec, await catalog.get(rec.item_code, conn), principal.org_code, today)
+            item = await catalog.get(rec.item_code, conn)
+            checked = validate_record(
+                rec, item, principal.org_code, today, legacy_uscc=legacy_uscc
+            )
             if isinstance(checked, Rejection):
                 results.append(SubmitResult(i, "rejected", rejection=checked))
                 continue

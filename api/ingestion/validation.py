@@ -76,7 +76,12 @@ def _check_value(field: str, type_: str, codes: tuple[str, ...], value: Any) -> 
 
 
 def validate_record(
-    rec: RecordInput, item: CatalogItem | None, provider_org: str, today: dt.date
+    rec: RecordInput,
+    item: CatalogItem | None,
+    provider_org: str,
+    today: dt.date,
+    *,
+    legacy_uscc: frozenset[str] = frozenset(),
 ) -> ValidRecord | Rejection:
     if item is None:
         return Rejection("itemCode", "catalog", f"{rec.item_code!r} is not an item of the catalog")
@@ -88,7 +93,9 @@ def validate_record(
             "not to your organisation",
         )
     try:
-        key = parse_subject_key(rec.subject_key, document_type=rec.document_type)
+        key = parse_subject_key(
+            rec.subject_key, document_type=rec.document_type, legacy_uscc=legacy_uscc
+        )
     except IdentifierError as e:
         return Rejection("subjectKey", e.rule, f"subject key {rec.subject_key!r}: {e}")
     if rec.subject_type not in SUBJECT_TYPES:
