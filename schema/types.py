@@ -9,7 +9,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.catalog import CatalogItem
-from api.disclosure.rules import RecordView, SubjectView, Withheld as WithheldView
+from api.disclosure.rules import RecordView, SubjectView
+from api.disclosure.rules import Withheld as WithheldView
 
 
 @strawberry.enum(description="Disclosure class of a catalog item (Art. 17-19).")

@@ -26,7 +26,7 @@ from tests.conftest import log_rows, token
 
 PURPOSES_Q = "{ purposes { code } }"
 # A query that would be logged if the request ran at all (as anyone, anonymous included).
-LOGGED_Q = '{ purposes { code } subject(key: "%s") { key } }' % demo.COMPANY
+LOGGED_Q = f'{{ purposes {{ code }} subject(key: "{demo.COMPANY}") {{ key }} }}'
 ROLE = "credit_service"
 
 
@@ -133,7 +133,7 @@ async def test_valid_token_queries_are_logged_as_its_user(client, settings, pool
 
 
 async def test_no_authorization_header_is_the_public_role(client, pool):
-    r = await client.post("/graphql", json={"query": '{ subject(key: "%s") { key } }' % demo.COMPANY})
+    r = await client.post("/graphql", json={"query": f'{{ subject(key: "{demo.COMPANY}") {{ key }} }}'})
     assert r.status_code == 200, r.text
     assert "errors" not in r.json(), r.json()
     assert r.json()["data"]["subject"]["key"] == demo.COMPANY

@@ -13,9 +13,9 @@ import asyncpg
 from ..auth.principal import Principal
 from ..catalog import DISCLOSURE_CLASSES, Catalog
 from ..db import transaction
+from ..disclosure.rules import MAX_PURPOSE_LENGTH
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..identifiers import IdentifierError, parse_subject_key, validate_uscc
-from ..disclosure.rules import MAX_PURPOSE_LENGTH
 
 MAX_VALIDITY = dt.timedelta(days=366 * 5)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -10,9 +10,9 @@ import asyncpg
 from ..auth.principal import Principal
 from ..catalog import Catalog
 from ..db import transaction
+from ..disclosure.rules import CHINA_TIME
 from ..errors import Forbidden, TooMany
 from .validation import RecordInput, Rejection, ValidRecord, validate_record
-from ..disclosure.rules import CHINA_TIME
 
 UPSERT_SUBJECT = """
 INSERT INTO subjects (key, key_type, subject_type, name) VALUES ($1, $2, $3, $4)
