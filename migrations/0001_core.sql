@@ -92,8 +92,9 @@ CREATE TABLE query_log (
     org_code          text,
     org_name          text,
     roles             text[] NOT NULL,
+    kind              text NOT NULL DEFAULT 'query',  -- query, or an act: collection, catalog, ...
     operation         text NOT NULL,
-    subject_key       text NOT NULL,
+    subject_key       text,                   -- NULL for an act about no one subject
     purpose           text,
     outcome           text NOT NULL CHECK (outcome IN ('disclosed', 'partial', 'refused',
                           'not_found')),
@@ -103,6 +104,7 @@ CREATE TABLE query_log (
     authorization_ids uuid[] NOT NULL DEFAULT '{}',
     client_addr       text,
     channel           text NOT NULL DEFAULT 'graphql',
+    details           jsonb,                  -- what an act did
     retention         text NOT NULL CHECK (retention IN ('three_years', 'long_term'))
 );
 CREATE INDEX query_log_subject_idx ON query_log (subject_key, at);
