@@ -1,4 +1,4 @@
-"""`credit`: serve, migrate, seed-demo, token."""
+"""`credit`: serve, migrate, seed-demo, token, and the commands each capability registers."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 
 from . import demo
 from .config import ConfigError, Settings
 from .db import MigrationError, create_pool, migrate, resolve_database_url
+from .errors import DomainError
 
 # Who a locally minted token speaks for, per role (demo organisations; valid codes).
 TOKEN_PRESETS = {
@@ -24,11 +26,15 @@ TOKEN_PRESETS = {
     "auditor": {"name": "孙丽", "org": demo.AUDIT, "org_name": "沧州市审计局"},
 }
 
+# Modules with `register(subparsers)`: each adds its commands with set_defaults(run=fn), where
+# fn(settings, args) returns an exit code or None.
+COMMAND_MODULES: list[str] = []
 
-async def _prepare(settings: Settings, *, seed: bool) -> None:
+
+async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
+    """Migrate (and optionally seed the demo); returns the DSN."""
     dsn = resolve_database_url(settings)
-    applied = await migrate(dsn, settings.migrations_dir)
-    for name in applied:
+    for name in await migrate(dsn, settings.migrations_dir):
         print(f"applied {name}")
     if seed:
         pool = await create_pool(dsn, min_size=1, max_size=2)
@@ -37,29 +43,35 @@ async def _prepare(settings: Settings, *, seed: bool) -> None:
         finally:
             await pool.close()
         print("demo data: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    return dsn
 
 
-def _token(settings: Settings, args: argparse.Namespace) -> str:
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    asyncio.run(prepare_database(settings, seed=args.demo))
+    if args.demo:
+        print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",
+                          "token": "credit token --role state_organ"}, ensure_ascii=False))
+    uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers,
+                log_level="info", access_log=False)
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> None:
     from .auth.tokens import mint_token
 
     claims = dict(TOKEN_PRESETS[args.role])
     claims["roles"] = [args.role]
     claims["sub"] = args.user or f"demo-{args.role}"
-    if args.org:
-        claims["org"] = args.org
-    if args.org_name:
-        claims["org_name"] = args.org_name
-    if args.name:
-        claims["name"] = args.name
-    if args.role == "subject":
-        if args.subject_key:
-            claims["subject_key"] = args.subject_key
-        if args.unverified:
-            claims["real_name_verified"] = False
-    return mint_token(settings, claims, ttl_seconds=args.ttl)
+    for claim in ("org", "org_name", "name", "subject_key"):
+        if getattr(args, claim):
+            claims[claim] = getattr(args, claim)
+    if args.role == "subject" and args.unverified:
+        claims["real_name_verified"] = False
+    print(mint_token(settings, claims, ttl_seconds=args.ttl))
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="credit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the API (GraphiQL at /graphql)")
@@ -67,8 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="load the demo data first")
     serve.add_argument("--workers", type=int, default=1)
-    sub.add_parser("migrate", help="apply pending migrations")
-    sub.add_parser("seed-demo", help="load the demo catalog, subjects, records, authorization")
+    serve.set_defaults(run=_serve)
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(
+        run=lambda s, a: asyncio.run(prepare_database(s)) and None
+    )
+    sub.add_parser("seed-demo", help="load the demo catalog, subjects, records, authorization").set_defaults(
+        run=lambda s, a: asyncio.run(prepare_database(s, seed=True)) and None
+    )
     tok = sub.add_parser("token", help="mint a local token for a role (HS256 set-ups only)")
     tok.add_argument("--role", required=True, choices=sorted(TOKEN_PRESETS))
     tok.add_argument("--user")
@@ -78,29 +95,23 @@ def main(argv: list[str] | None = None) -> int:
     tok.add_argument("--subject-key")
     tok.add_argument("--unverified", action="store_true", help="subject not real-name verified")
     tok.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token is valid")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        settings = Settings.from_env()
-        if args.command == "token":
-            print(_token(settings, args))
-        elif args.command == "migrate":
-            asyncio.run(_prepare(settings, seed=False))
-        elif args.command == "seed-demo":
-            asyncio.run(_prepare(settings, seed=True))
-        elif args.command == "serve":
-            import uvicorn
+    tok.set_defaults(run=_token)
+    import importlib
 
-            asyncio.run(_prepare(settings, seed=args.demo))
-            if args.demo:
-                print(json.dumps({"try": f"http://{args.host}:{args.port}/graphql",
-                                  "token": "credit token --role state_organ"}, ensure_ascii=False))
-            uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                        log_level="info", access_log=False)
-    except (ConfigError, MigrationError) as e:
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run: Callable[[Settings, argparse.Namespace], int | None] = args.run
+    try:
+        return run(Settings.from_env(), args) or 0
+    except (ConfigError, MigrationError, DomainError) as e:
         print(f"credit: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

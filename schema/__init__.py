@@ -20,9 +20,16 @@ from strawberry.extensions import (
 from api.app_state import AppState
 from api.errors import DomainError
 
+from strawberry.tools import merge_types
+
+from . import mutations, queries
 from .context import Context
-from .mutations import Mutation
-from .queries import Query
+
+# Each capability contributes its own Query and Mutation classes; the roots are assembled here.
+QUERIES: tuple[type, ...] = (queries.Query,)
+MUTATIONS: tuple[type, ...] = (mutations.Mutation,)
+Query = merge_types("Query", QUERIES)
+Mutation = merge_types("Mutation", MUTATIONS)
 
 
 def _mask(error: GraphQLError) -> bool:
