@@ -16,11 +16,10 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.tools import merge_types
 
 from api.app_state import AppState
 from api.errors import DomainError
-
-from strawberry.tools import merge_types
 
 from . import mutations, queries
 from .context import Context
