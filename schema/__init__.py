@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -40,6 +41,14 @@ def _mask(error: GraphQLError) -> bool:
     return not (error.extensions and "code" in error.extensions)
 
 
+# Built once: the validation cache is keyed by the rule classes, so rules made anew for every
+# request would never hit it (each request would re-validate its document from scratch).
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=8).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=20).validation_rules,
+]
+
+
 class CreditSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Expected refusals are answers, not faults: log only the unexpected."""
@@ -53,8 +62,7 @@ schema = CreditSchema(
     mutation=Mutation,
     extensions=[
         # factories: a fresh extension per request (shared instances leak state across requests)
-        lambda: QueryDepthLimiter(max_depth=8),
-        lambda: MaxAliasesLimiter(max_alias_count=20),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=2000),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
