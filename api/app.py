@@ -3,6 +3,8 @@ loads the policy and the catalog; a token is checked before GraphQL sees the req
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -17,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app_state import AppState
+from .audit.upkeep import ensure_partitions, seal_periodically
 from .auth.policy import Policy
 from .auth.principal import RequestInfo
 from .auth.tokens import TokenError, TokenVerifier
@@ -103,7 +106,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         policy = Policy.load(settings.policy_dir)  # fail closed: no policy, no start
         dsn = resolve_database_url(settings)
         await migrate(dsn, settings.migrations_dir)
-        pool = await create_pool(dsn, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+        await ensure_partitions(dsn)
+        pool = await create_pool(
+            dsn,
+            audit_key=settings.audit_key,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+        )
+        sealer = asyncio.create_task(seal_periodically(pool, settings.audit_key))
         try:
             catalog = Catalog(pool)
             await catalog.reload()
@@ -119,6 +129,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             holder.pop("state", None)
+            sealer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sealer
             await pool.close()
 
     def get_state() -> AppState:

@@ -28,7 +28,7 @@ TOKEN_PRESETS = {
 
 # Modules with `register(subparsers)`: each adds its commands with set_defaults(run=fn), where
 # fn(settings, args) returns an exit code or None.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["api.audit.cli"]
 
 
 async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
@@ -37,7 +37,7 @@ async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
     for name in await migrate(dsn, settings.migrations_dir):
         print(f"applied {name}")
     if seed:
-        pool = await create_pool(dsn, min_size=1, max_size=2)
+        pool = await create_pool(dsn, audit_key=settings.audit_key, min_size=1, max_size=2)
         try:
             counts = await demo.seed_demo(pool)
         finally:

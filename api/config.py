@@ -34,6 +34,8 @@ class Settings:
     pool_max_size: int = 10
     trusted_proxies: frozenset[str] = field(default_factory=frozenset)
     legacy_uscc: frozenset[str] = field(default_factory=frozenset)
+    # HMAC key for the audit trail (Art. 41); the database never holds it
+    audit_key: bytes = b""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -43,7 +45,10 @@ class Settings:
         key_file = env.get("CREDIT_JWT_PUBLIC_KEY_FILE") or None
         jwks = env.get("CREDIT_JWT_JWKS_URL") or None
         if not (secret or key_file or jwks):
-            secret = _local_secret(data_dir)
+            secret = _local_secret(data_dir, "jwt-secret")
+        audit_key = env.get("CREDIT_AUDIT_KEY") or _local_secret(data_dir, "audit-key")
+        if len(audit_key) < 32:
+            raise ConfigError("CREDIT_AUDIT_KEY must be at least 32 characters")
         default_algs = "HS256" if secret and not (key_file or jwks) else "RS256,ES256"
         algorithms = tuple(
             a.strip() for a in env.get("CREDIT_JWT_ALGORITHMS", default_algs).split(",") if a.strip()
@@ -61,6 +66,7 @@ class Settings:
             trusted_proxies=frozenset(
                 p.strip() for p in env.get("CREDIT_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
+            audit_key=audit_key.encode(),
             legacy_uscc=frozenset(
                 c.strip().upper() for c in env.get("CREDIT_LEGACY_USCC", "").split(",") if c.strip()
             ),
@@ -91,16 +97,16 @@ class Settings:
             )
 
 
-def _local_secret(data_dir: Path) -> str:
-    """For local use only: a random HS256 secret kept in the data folder, so `credit token`
-    and `credit serve` on this machine agree. Deployments set a key explicitly. The file
-    appears whole or not at all (written aside, then linked into place)."""
-    path = data_dir / "jwt-secret"
+def _local_secret(data_dir: Path, name: str) -> str:
+    """For local use only: a random secret kept in the data folder (`jwt-secret` so that
+    `credit token` and `credit serve` agree, `audit-key` for the trail's macs). Deployments set
+    their keys explicitly. The file appears whole or not at all (written aside, then linked)."""
+    path = data_dir / name
     if not path.exists():
         import secrets
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = data_dir / f".jwt-secret.{os.getpid()}.tmp"
+        tmp = data_dir / f".{name}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))

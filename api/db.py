@@ -44,14 +44,42 @@ def embedded_database_url(path: Path, *, keep_running: bool) -> str:
     return server.get_uri()
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    for typ in ("jsonb", "json"):
-        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+class CreditConnection(asyncpg.Connection):
+    """A connection of the platform's pool: it carries the audit trail's mac key, so whoever
+    writes a trail row through it signs it (api/audit/integrity.py)."""
+
+    audit_key: bytes = b""
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str,
+    *,
+    audit_key: bytes,
+    min_size: int = 2,
+    max_size: int = 10,
+    app_role: bool = True,
+) -> asyncpg.Pool:
+    """The pool. With app_role, every connection acts as `credit_app`, which may only read and
+    insert audit rows (Art. 41); owner connections (app_role=False) are for upkeep and purge."""
+
+    async def init(conn: CreditConnection) -> None:
+        conn.audit_key = audit_key
+        for typ in ("jsonb", "json"):
+            await conn.set_type_codec(
+                typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            )
+        if app_role:
+            await conn.execute("SET ROLE credit_app")
+
+    if not audit_key:
+        raise ValueError("the pool needs the audit trail's key")
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init,
+        command_timeout=30,
+        connection_class=CreditConnection,
     )
 
 

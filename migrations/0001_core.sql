@@ -81,32 +81,131 @@ CREATE TABLE authorizations (
 );
 CREATE INDEX authorizations_subject_idx ON authorizations (subject_key, grantee_org);
 
--- Art. 21, 22: one row per subject looked up per request, written in the transaction that
--- read the data.
+-- The application's own database role. The app connects as the owner and then SET ROLE
+-- credit_app (or logs in as a member of it): it may read and insert audit rows, never change or
+-- delete them (Art. 41). Purging and partition upkeep run as the owner.
+DO $$
+BEGIN
+    CREATE ROLE credit_app NOLOGIN;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$;
+DO $$
+BEGIN
+    EXECUTE format('GRANT credit_app TO %I', current_user);
+EXCEPTION WHEN others THEN NULL;  -- a superuser needs no membership
+END $$;
+GRANT USAGE ON SCHEMA public TO credit_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON organisations, subjects, catalog_items, records,
+    authorizations TO credit_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO credit_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO credit_app;
+
+-- Art. 21, 22, 33, 41: the query log and the audit trail, one table. One row per subject looked
+-- up per request (kind 'query'), written in the transaction that read the data; and one row per
+-- act (collection, catalog publication, authorization, correction, deletion, purge, ...).
+-- Partitioned by retention class, then by month, so a purge drops whole expired partitions.
+-- Each row carries an HMAC (`mac`) of its content made by the application with a key the
+-- database never holds; committed rows are sealed in batches into audit_seals, a chain.
+CREATE SEQUENCE query_log_id_seq AS bigint;
 CREATE TABLE query_log (
-    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    at                timestamptz NOT NULL DEFAULT now(),
+    id                bigint NOT NULL DEFAULT nextval('query_log_id_seq'),
+    entry             uuid NOT NULL,          -- made by the application, covered by the mac
+    at                timestamptz NOT NULL,
+    xact              xid8 NOT NULL DEFAULT pg_current_xact_id(),  -- for sealing in commit order
     request_id        uuid NOT NULL,
     user_id           text,                   -- NULL for anonymous
     user_name         text,
     org_code          text,
     org_name          text,
     roles             text[] NOT NULL,
-    kind              text NOT NULL DEFAULT 'query',  -- query, or an act: collection, catalog, ...
+    kind              text NOT NULL DEFAULT 'query',
     operation         text NOT NULL,
     subject_key       text,                   -- NULL for an act about no one subject
     purpose           text,
     outcome           text NOT NULL CHECK (outcome IN ('disclosed', 'partial', 'refused',
-                          'not_found')),
+                          'not_found', 'recorded')),
     reason            text,                   -- why refused, in words
-    disclosed         jsonb NOT NULL DEFAULT '[]',   -- [{record, item, fields}]
-    withheld          jsonb NOT NULL DEFAULT '{}',   -- {class: count}
+    disclosed         jsonb NOT NULL DEFAULT '[]',   -- [{record, item, basis, fields}]
+    withheld          jsonb NOT NULL DEFAULT '{}',   -- {records|fields: {class: count}}
     authorization_ids uuid[] NOT NULL DEFAULT '{}',
     client_addr       text,
-    channel           text NOT NULL DEFAULT 'graphql',
+    channel           text NOT NULL,
     details           jsonb,                  -- what an act did
-    retention         text NOT NULL CHECK (retention IN ('three_years', 'long_term'))
-);
+    retention         text NOT NULL,
+    mac               bytea NOT NULL
+) PARTITION BY LIST (retention);
+ALTER SEQUENCE query_log_id_seq OWNED BY query_log.id;
+CREATE TABLE query_log_three_years PARTITION OF query_log FOR VALUES IN ('three_years')
+    PARTITION BY RANGE (at);
+CREATE TABLE query_log_long_term PARTITION OF query_log FOR VALUES IN ('long_term')
+    PARTITION BY RANGE (at);
 CREATE INDEX query_log_subject_idx ON query_log (subject_key, at);
 CREATE INDEX query_log_org_idx ON query_log (org_code, at);
 CREATE INDEX query_log_at_idx ON query_log (at);
+CREATE INDEX query_log_id_idx ON query_log (id);
+CREATE INDEX query_log_xact_idx ON query_log (xact);
+REVOKE ALL ON query_log, query_log_three_years, query_log_long_term FROM credit_app;
+GRANT SELECT, INSERT ON query_log TO credit_app;
+
+-- Month partitions are made ahead of time (start-up, `credit audit maintain`); the app role
+-- gets no rights on them directly, so it cannot bypass the parent's insert-only grant.
+CREATE FUNCTION credit_audit_partitions(first_month date, last_month date) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    m date := date_trunc('month', first_month)::date;
+    made integer := 0;
+    cls text;
+    part text;
+BEGIN
+    WHILE m <= last_month LOOP
+        FOREACH cls IN ARRAY ARRAY['three_years', 'long_term'] LOOP
+            part := format('query_log_%s_%s', cls, to_char(m, 'YYYY_MM'));
+            IF to_regclass(part) IS NULL
+               AND NOT EXISTS (SELECT 1 FROM audit_purges p WHERE p.partition = part) THEN
+                EXECUTE format(
+                    'CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                    part, 'query_log_' || cls,
+                    m::timestamp AT TIME ZONE 'UTC',
+                    (m + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+                EXECUTE format('REVOKE ALL ON %I FROM credit_app', part);
+                made := made + 1;
+            END IF;
+        END LOOP;
+        m := (m + interval '1 month')::date;
+    END LOOP;
+    RETURN made;
+END $$;
+
+-- Seals: each covers the rows of one partition written by transactions in [xact_from, xact_to),
+-- all finished when it was made. `ids` lists the covered row ids (varint deltas), `digest`
+-- commits to their macs in id order, and each seal's mac commits to the previous seal's.
+CREATE TABLE audit_seals (
+    seq        bigint PRIMARY KEY,
+    sealed_at  timestamptz NOT NULL DEFAULT now(),
+    partition  text NOT NULL,
+    xact_from  xid8 NOT NULL,
+    xact_to    xid8 NOT NULL,
+    row_count  integer NOT NULL,
+    ids        bytea NOT NULL,
+    digest     bytea NOT NULL,
+    prev_mac   bytea NOT NULL,
+    mac        bytea NOT NULL
+);
+CREATE INDEX audit_seals_partition_idx ON audit_seals (partition);
+REVOKE ALL ON audit_seals FROM credit_app;
+GRANT SELECT, INSERT ON audit_seals TO credit_app;
+
+-- Partitions dropped by a purge (Art. 21: three years), with the root of their seals, so that
+-- verification still spans the gap.
+CREATE TABLE audit_purges (
+    partition  text PRIMARY KEY,
+    purged_at  timestamptz NOT NULL DEFAULT now(),
+    row_count  bigint NOT NULL,
+    seal_count integer NOT NULL,
+    root       bytea NOT NULL
+);
+REVOKE ALL ON audit_purges FROM credit_app;
+GRANT SELECT ON audit_purges TO credit_app;
+
+SELECT credit_audit_partitions((now() - interval '1 month')::date, (now() + interval '24 months')::date);

@@ -21,7 +21,8 @@ from api.db import embedded_database_url
 from api.demo import seed_demo
 
 TEST_SECRET = "test-secret-" + "x" * 40
-DATA_TABLES = ("query_log", "authorizations", "records", "subjects", "catalog_items", "organisations")
+DATA_TABLES = ("query_log", "audit_seals", "authorizations", "records", "subjects", "catalog_items", "organisations")
+TEST_AUDIT_KEY = "test-audit-key-" + "k" * 40
 
 
 def _with_database(dsn: str, name: str) -> str:
@@ -58,6 +59,7 @@ def settings(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
         {
             "DATABASE_URL": dsn,
             "CREDIT_JWT_SECRET": TEST_SECRET,
+            "CREDIT_AUDIT_KEY": TEST_AUDIT_KEY,
             "CREDIT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         }
     )
@@ -88,10 +90,23 @@ async def demo_data(request: pytest.FixtureRequest) -> None:
     if "app" not in request.fixturenames and "state" not in request.fixturenames:
         return
     state = request.getfixturevalue("state")
-    async with state.pool.acquire() as conn:
-        await conn.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " CASCADE")
+    owner = await asyncpg.connect(request.getfixturevalue("dsn"))
+    try:  # the app's own role may not truncate the audit trail; the owner may
+        await owner.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " CASCADE")
+    finally:
+        await owner.close()
     await seed_demo(state.pool)
     await state.catalog.reload()
+
+
+@pytest.fixture
+async def owner(dsn) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the database owner (DDL, and what the app's role may not do)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

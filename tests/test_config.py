@@ -160,7 +160,16 @@ def test_local_secret_is_reused_on_the_next_start(data_dir):
     first = Settings.from_env(env(data_dir))
     second = Settings.from_env(env(data_dir))
     assert first.jwt_secret == second.jwt_secret
-    assert [p.name for p in data_dir.iterdir()] == ["jwt-secret"]
+    assert first.audit_key == second.audit_key
+    assert sorted(p.name for p in data_dir.iterdir()) == ["audit-key", "jwt-secret"]
+
+
+def test_audit_key_from_the_environment_wins_and_must_be_long(data_dir):
+    s = Settings.from_env({**env(data_dir), "CREDIT_AUDIT_KEY": "a" * 40})
+    assert s.audit_key == b"a" * 40
+    assert not (data_dir / "audit-key").exists()
+    with pytest.raises(ConfigError, match="CREDIT_AUDIT_KEY"):
+        Settings.from_env({**env(data_dir), "CREDIT_AUDIT_KEY": "short"})
 
 
 def test_local_secrets_differ_between_data_dirs(tmp_path):

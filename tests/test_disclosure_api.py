@@ -331,14 +331,13 @@ async def test_batch_query_is_refused_to_the_public(gql):
     assert out["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_when_the_log_cannot_be_written_the_query_returns_an_error_and_no_data(gql, pool):
-    async with pool.acquire() as conn:
-        await conn.execute(
-            """CREATE FUNCTION refuse_log() RETURNS trigger LANGUAGE plpgsql AS
-               $$ BEGIN RAISE EXCEPTION 'query log unavailable (test)'; END $$;
-               CREATE TRIGGER refuse_log BEFORE INSERT ON query_log
-               FOR EACH ROW EXECUTE FUNCTION refuse_log();"""
-        )
+async def test_when_the_log_cannot_be_written_the_query_returns_an_error_and_no_data(gql, pool, owner):
+    await owner.execute(
+        """CREATE FUNCTION refuse_log() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'query log unavailable (test)'; END $$;
+           CREATE TRIGGER refuse_log BEFORE INSERT ON query_log
+           FOR EACH ROW EXECUTE FUNCTION refuse_log();"""
+    )
     try:
         out = await gql(SUBJECT_Q, {"key": demo.COMPANY})
         assert out["data"]["subject"] is None
@@ -346,8 +345,7 @@ async def test_when_the_log_cannot_be_written_the_query_returns_an_error_and_no_
         assert err["extensions"]["code"] == "AUDIT_UNAVAILABLE"
         assert "沧州" not in str(out) and "cf_" not in str(out)
     finally:
-        async with pool.acquire() as conn:
-            await conn.execute("DROP TRIGGER refuse_log ON query_log; DROP FUNCTION refuse_log();")
+        await owner.execute("DROP TRIGGER refuse_log ON query_log; DROP FUNCTION refuse_log();")
     assert await log_rows(pool) == []
 
 

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from ..auth.principal import Principal, RequestInfo
+from .integrity import row_mac
 
 INSERT_QUERY_LOG = """
-INSERT INTO query_log (request_id, user_id, user_name, org_code, org_name, roles, operation,
-    subject_key, purpose, outcome, reason, disclosed, withheld, authorization_ids, client_addr,
-    channel, retention)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+INSERT INTO query_log (entry, at, request_id, user_id, user_name, org_code, org_name, roles,
+    kind, operation, subject_key, purpose, outcome, reason, disclosed, withheld,
+    authorization_ids, client_addr, channel, details, retention, mac)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+    $20, $21, $22)
 """
+_INSERT_ORDER = (
+    "entry", "at", "request_id", "user_id", "user_name", "org_code", "org_name", "roles", "kind",
+    "operation", "subject_key", "purpose", "outcome", "reason", "disclosed", "withheld",
+    "authorization_ids", "client_addr", "channel", "details", "retention",
+)
 
 
 @dataclass(frozen=True)
@@ -32,37 +40,91 @@ class LogEntry:
     authorization_ids: list[str] | None = None
 
 
-def _args(principal: Principal, request: RequestInfo, e: LogEntry) -> tuple[Any, ...]:
-    return (
-        request.request_id,
-        principal.user_id,
-        principal.name,
-        principal.org_code,
-        principal.org_name,
-        list(principal.roles),
-        e.operation,
-        e.subject_key,
-        e.purpose,
-        e.outcome,
-        e.reason,
-        e.disclosed or [],
-        e.withheld or {},
-        e.authorization_ids or [],
-        request.client_addr,
-        request.channel,
-        principal.retention,
-    )
+def trail_row(
+    principal: Principal,
+    request: RequestInfo | None,
+    at: dt.datetime,
+    *,
+    kind: str,
+    operation: str,
+    subject_key: str | None,
+    outcome: str,
+    purpose: str | None = None,
+    reason: str | None = None,
+    disclosed: list[dict[str, Any]] | None = None,
+    withheld: dict[str, Any] | None = None,
+    authorization_ids: list[str] | None = None,
+    details: dict[str, Any] | None = None,
+    retention: str | None = None,
+) -> dict[str, Any]:
+    """One row of the trail, as written and as its mac covers it."""
+    return {
+        "entry": uuid.uuid4(),
+        "at": at,
+        "request_id": uuid.UUID(request.request_id) if request else uuid.uuid4(),
+        "user_id": principal.user_id,
+        "user_name": principal.name,
+        "org_code": principal.org_code,
+        "org_name": principal.org_name,
+        "roles": list(principal.roles),
+        "kind": kind,
+        "operation": operation,
+        "subject_key": subject_key,
+        "purpose": purpose,
+        "outcome": outcome,
+        "reason": reason,
+        "disclosed": disclosed or [],
+        "withheld": withheld or {},
+        "authorization_ids": [uuid.UUID(a) for a in authorization_ids or ()],
+        "client_addr": request.client_addr if request else None,
+        "channel": request.channel if request else "cli",
+        "details": details,
+        "retention": retention or principal.retention,
+    }
+
+
+async def write_rows(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> None:
+    """Sign and insert trail rows inside the caller's open transaction."""
+    key = getattr(conn, "audit_key", b"")
+    if not key:
+        raise RuntimeError("this connection cannot sign audit rows (not from the platform's pool)")
+    args = [(*(r[c] for c in _INSERT_ORDER), row_mac(key, r)) for r in rows]
+    if len(args) == 1:
+        await conn.execute(INSERT_QUERY_LOG, *args[0])
+    elif args:
+        await conn.executemany(INSERT_QUERY_LOG, args)
 
 
 async def record_queries(
-    conn: asyncpg.Connection, principal: Principal, request: RequestInfo, entries: list[LogEntry]
+    conn: asyncpg.Connection,
+    principal: Principal,
+    request: RequestInfo,
+    entries: list[LogEntry],
+    *,
+    at: dt.datetime,
 ) -> None:
     """Write the log rows inside the caller's open transaction; the caller's read commits only
     if these rows do."""
-    if len(entries) == 1:
-        await conn.execute(INSERT_QUERY_LOG, *_args(principal, request, entries[0]))
-    elif entries:
-        await conn.executemany(INSERT_QUERY_LOG, [_args(principal, request, e) for e in entries])
+    await write_rows(
+        conn,
+        [
+            trail_row(
+                principal,
+                request,
+                at,
+                kind="query",
+                operation=e.operation,
+                subject_key=e.subject_key,
+                outcome=e.outcome,
+                purpose=e.purpose,
+                reason=e.reason,
+                disclosed=e.disclosed,
+                withheld=e.withheld,
+                authorization_ids=e.authorization_ids,
+            )
+            for e in entries
+        ],
+    )
 
 
 @dataclass(frozen=True)

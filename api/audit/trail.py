@@ -4,22 +4,17 @@ in the same trail as the query log."""
 
 from __future__ import annotations
 
-import uuid
+import datetime as dt
 from typing import Any
 
 import asyncpg
 
 from ..auth.principal import Principal, RequestInfo
-
-INSERT_ACT = """
-INSERT INTO query_log (request_id, user_id, user_name, org_code, org_name, roles, kind,
-    operation, subject_key, outcome, details, client_addr, channel, retention)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'disclosed', $10, $11, $12, 'long_term')
-"""
+from .repository import trail_row, write_rows
 
 KINDS = frozenset(
     {"collection", "catalog", "policy", "correction", "deletion", "authorization", "objection",
-     "repair", "subject_change", "purge", "calendar"}
+     "repair", "subject_change", "purge", "calendar", "audit_read"}
 )
 
 
@@ -37,18 +32,15 @@ async def record_act(
     trail row commit together or not at all."""
     if kind not in KINDS:
         raise ValueError(f"unknown act kind {kind!r}")
-    await conn.execute(
-        INSERT_ACT,
-        request.request_id if request else str(uuid.uuid4()),
-        actor.user_id,
-        actor.name,
-        actor.org_code,
-        actor.org_name,
-        list(actor.roles),
-        kind,
-        operation,
-        subject_key,
-        details or {},
-        request.client_addr if request else None,
-        request.channel if request else "cli",
+    row = trail_row(
+        actor,
+        request,
+        dt.datetime.now(dt.UTC),
+        kind=kind,
+        operation=operation,
+        subject_key=subject_key,
+        outcome="recorded",
+        details=details or {},
+        retention="long_term",
     )
+    await write_rows(conn, [row])

@@ -130,7 +130,7 @@ async def look_up(
             entries = [
                 _log_entry(operation, key, purpose, views.get(key)) for key in keys
             ]
-            await _write_log(conn, principal, request, entries)
+            await _write_log(conn, principal, request, entries, now)
     except (AuditUnavailable, PolicyUnavailable):
         raise
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
@@ -141,9 +141,9 @@ async def look_up(
     return [views.get(key) for key in given]
 
 
-async def _write_log(conn, principal, request, entries) -> None:
+async def _write_log(conn, principal, request, entries, at) -> None:
     try:
-        await record_queries(conn, principal, request, entries)
+        await record_queries(conn, principal, request, entries, at=at)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
         log.error("query log write failed, nothing disclosed: %s", e)
         raise AuditUnavailable(
@@ -230,6 +230,7 @@ async def _log_refusal(d, principal, request, keys, purpose, operation, refusal:
     ]
     try:
         async with transaction(d.pool) as conn:
-            await _write_log(conn, principal, request, entries)
+            now = await conn.fetchval("SELECT now()")
+            await _write_log(conn, principal, request, entries, now)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
         raise AuditUnavailable("the refused query could not be recorded") from e

@@ -1,0 +1,106 @@
+"""`credit audit ...`: seal, verify, purge, maintain. Run `credit audit maintain` daily (it
+makes partitions ahead, seals, and purges what Art. 21 lets go); see README "Retention"."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import getpass
+import json
+
+import asyncpg
+
+from ..auth.principal import Principal
+from ..config import Settings
+from ..db import create_pool, migrate, resolve_database_url
+from .integrity import seal, verify
+from .upkeep import ensure_partitions, purge_expired
+
+
+def _operator(args: argparse.Namespace) -> Principal:
+    from ..demo import DATA_OFFICE
+
+    return Principal(
+        user_id=f"os:{getpass.getuser()}",
+        name=args.operator_name,
+        org_code=args.org or DATA_OFFICE,
+        org_name=args.org_name,
+        roles=("data_office",),
+    )
+
+
+async def _with_db(settings: Settings, work):
+    dsn = resolve_database_url(settings)
+    await migrate(dsn, settings.migrations_dir)
+    pool = await create_pool(dsn, audit_key=settings.audit_key, min_size=1, max_size=2)
+    owner = await asyncpg.connect(dsn)
+    try:
+        return await work(dsn, pool, owner)
+    finally:
+        await owner.close()
+        await pool.close()
+
+
+def _verify(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(dsn, pool, owner):
+        async with pool.acquire() as conn:
+            return await verify(conn, settings.audit_key)
+
+    report = asyncio.run(_with_db(settings, work))
+    print(f"checked {report.rows_checked} entries, {report.seals_checked} seals, "
+          f"{report.partitions_purged} purged partitions; {report.unsealed_rows} entries not "
+          "sealed yet")
+    if report.ok:
+        print("audit trail verified: no entry altered, removed or inserted")
+        return 0
+    first = report.findings[0]
+    print(f"AUDIT TRAIL BROKEN: {len(report.findings)} finding(s); first: {first.message}")
+    for f in report.findings[: args.show]:
+        print(f"- [{f.what}] {f.message}")
+    return 1
+
+
+def _seal(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(dsn, pool, owner):
+        async with pool.acquire() as conn:
+            return await seal(conn, settings.audit_key)
+
+    made = asyncio.run(_with_db(settings, work))
+    print(f"sealed {sum(s['row_count'] for s in made)} entries in {len(made)} seal(s)")
+    return 0
+
+
+def _purge(settings: Settings, args: argparse.Namespace, *, maintain: bool = False) -> int:
+    today = dt.date.fromisoformat(args.today) if args.today else None
+
+    async def work(dsn, pool, owner):
+        if maintain:
+            made = await ensure_partitions(dsn)
+            print(f"partitions made ahead: {made}")
+        async with pool.acquire() as conn:
+            return await purge_expired(owner, conn, settings.audit_key, _operator(args), today=today)
+
+    done = asyncio.run(_with_db(settings, work))
+    print(json.dumps({"purged": [p.__dict__ for p in done]}, ensure_ascii=False))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    audit = sub.add_parser("audit", help="the audit trail: verify, seal, purge, maintain")
+    cmds = audit.add_subparsers(dest="audit_command", required=True)
+    v = cmds.add_parser("verify", help="report the first altered, removed or inserted entry")
+    v.add_argument("--show", type=int, default=20, help="findings to list")
+    v.set_defaults(run=_verify)
+    cmds.add_parser("seal", help="seal committed entries now").set_defaults(run=_seal)
+    for name, maintain in (("purge", False), ("maintain", True)):
+        p = cmds.add_parser(
+            name,
+            help="drop expired three-year partitions (Art. 21)" if not maintain
+            else "daily upkeep: partitions ahead, seal, purge",
+        )
+        p.add_argument("--operator-name", required=True, help="who runs it (logged)")
+        p.add_argument("--org", help="operator's organisation code (default: the data office)")
+        p.add_argument("--org-name", default="沧州市大数据服务中心")
+        p.add_argument("--today", help="YYYY-MM-DD, to purge as of another day")
+        p.set_defaults(run=lambda s, a, m=maintain: _purge(s, a, maintain=m))

@@ -1,0 +1,110 @@
+"""Keeping the trail: month partitions made ahead, rows sealed soon after they commit, expired
+three-year partitions purged (Art. 21, 22, 33, 41)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+
+import asyncpg
+
+from ..auth.principal import Principal
+from .integrity import purge_root, seal
+from .trail import record_act
+
+log = logging.getLogger("credit.audit")
+
+MONTHS_AHEAD = 24
+SEAL_EVERY_SECONDS = 10.0
+RETENTION_YEARS = 3  # Art. 21
+_PARTITION = re.compile(r"^query_log_three_years_(\d{4})_(\d{2})$")
+
+
+async def ensure_partitions(dsn: str, *, first: dt.date | None = None, last: dt.date | None = None) -> int:
+    """Make the month partitions from `first` (default: last month) to `last` (default: 24
+    months ahead). Needs the owner's rights; returns how many were made."""
+    today = dt.datetime.now(dt.UTC).date()
+    first = first or (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    last = last or _add_months(today.replace(day=1), MONTHS_AHEAD)
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval("SELECT credit_audit_partitions($1, $2)", first, last)
+    finally:
+        await conn.close()
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    m = day.month - 1 + months
+    return dt.date(day.year + m // 12, m % 12 + 1, 1)
+
+
+async def seal_periodically(pool: asyncpg.Pool, key: bytes, every: float = SEAL_EVERY_SECONDS) -> None:
+    """The app's background sealer. A failure is logged and retried; it never blocks queries."""
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                await seal(conn, key)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            log.warning("sealing the audit trail failed, will retry: %s", e)
+        await asyncio.sleep(every)
+
+
+@dataclass(frozen=True)
+class Purged:
+    partition: str
+    rows: int
+    seals: int
+
+
+def expired_partitions(names: list[str], today: dt.date) -> list[str]:
+    """Three-year partitions whose every row is more than three years old (Art. 21: kept three
+    years from creation). Long-term partitions are never returned."""
+    cutoff = today.replace(year=today.year - RETENTION_YEARS) if not (
+        today.month == 2 and today.day == 29) else dt.date(today.year - RETENTION_YEARS, 2, 28)
+    out = []
+    for name in names:
+        m = _PARTITION.match(name)
+        if m and _add_months(dt.date(int(m[1]), int(m[2]), 1), 1) <= cutoff:
+            out.append(name)
+    return sorted(out)
+
+
+async def purge_expired(
+    owner: asyncpg.Connection, app_conn: asyncpg.Connection, key: bytes, operator: Principal,
+    *, today: dt.date | None = None,
+) -> list[Purged]:
+    """Drop expired three-year partitions. Each drop seals what is left unsealed first, keeps
+    the partition's seals and records their root, and is itself an act in the trail. The cost
+    does not depend on the number of rows: a partition is detached and dropped whole."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    await seal(app_conn, key)
+    names = [r["name"] for r in await owner.fetch(
+        """SELECT c.relname AS name FROM pg_inherits i
+           JOIN pg_class c ON c.oid = i.inhrelid
+           JOIN pg_class p ON p.oid = i.inhparent
+           WHERE p.relname = 'query_log_three_years'""")]
+    done: list[Purged] = []
+    for name in expired_partitions(names, today):
+        seals = await owner.fetch(
+            "SELECT mac, row_count FROM audit_seals WHERE partition = $1 ORDER BY seq", name
+        )
+        rows = sum(s["row_count"] for s in seals)
+        async with owner.transaction():
+            await owner.execute(
+                "INSERT INTO audit_purges (partition, row_count, seal_count, root) VALUES ($1, $2, $3, $4)",
+                name, rows, len(seals), purge_root(bytes(s["mac"]) for s in seals),
+            )
+            await owner.execute(f'ALTER TABLE query_log_three_years DETACH PARTITION "{name}"')
+            await owner.execute(f'DROP TABLE "{name}"')
+        async with app_conn.transaction():
+            await record_act(
+                app_conn, operator, kind="purge", operation="audit.purge",
+                details={"partition": name, "rows": rows, "seals": len(seals),
+                         "rule": "Art. 21: query records kept three years from creation"},
+            )
+        log.info("purged %s (%d rows, %d seals)", name, rows, len(seals))
+        done.append(Purged(name, rows, len(seals)))
+    return done

@@ -1,0 +1,196 @@
+"""Art. 41: the app may only insert and read the trail; altering, removing or forging an entry
+directly in the database is reported by `credit audit verify`, naming the entry; Art. 21
+purges drop whole expired partitions and verification still passes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+
+import asyncpg
+import pytest
+
+from api import demo
+from api.audit.integrity import decode_ids, encode_ids, seal, verify
+from api.audit.repository import trail_row, write_rows
+from api.audit.upkeep import expired_partitions, purge_expired
+from api.auth.principal import ANONYMOUS, Principal
+from api.cli import main as credit
+from tests.conftest import TEST_AUDIT_KEY
+
+KEY = TEST_AUDIT_KEY.encode()
+Q = 'query($k: ID!) { subject(key: $k) { key } }'
+OPERATOR = Principal("os:test", "测试员", demo.DATA_OFFICE, "沧州市大数据服务中心", ("data_office",))
+
+
+async def lookups(gql, n: int) -> None:
+    for key in [demo.COMPANY, demo.PERSON, demo.PERSON2][:n]:
+        await gql(Q, {"k": key})
+
+
+async def sealed_trail(gql, pool) -> None:
+    await lookups(gql, 3)
+    async with pool.acquire() as conn:
+        made = await seal(conn, KEY)
+    assert sum(s["row_count"] for s in made) == 3
+
+
+async def check(pool) -> object:
+    async with pool.acquire() as conn:
+        return await verify(conn, KEY)
+
+
+@pytest.mark.parametrize("ids", [[1], [1, 2, 3], [5, 130, 131, 100_000, 2**40]])
+def test_id_lists_round_trip(ids):
+    assert decode_ids(encode_ids(ids)) == ids
+
+
+async def test_the_apps_role_cannot_change_or_delete_log_rows(gql, pool):
+    await lookups(gql, 1)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT current_user") == "credit_app"
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("UPDATE query_log SET purpose = 'x'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM query_log")
+        part = await conn.fetchval("SELECT tableoid::regclass::text FROM query_log LIMIT 1")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(f'DELETE FROM "{part}"')
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM audit_seals")
+
+
+async def test_an_untouched_trail_verifies(gql, pool):
+    await sealed_trail(gql, pool)
+    await lookups(gql, 1)  # one entry not sealed yet is fine
+    report = await check(pool)
+    assert report.ok, report.findings
+    assert report.rows_checked == 4 and report.unsealed_rows == 1
+
+
+async def test_an_altered_entry_is_named(gql, pool, owner):
+    await sealed_trail(gql, pool)
+    target = await owner.fetchval("SELECT id FROM query_log WHERE subject_key = $1", demo.PERSON)
+    await owner.execute("UPDATE query_log SET purpose = 'nothing to see' WHERE id = $1", target)
+    report = await check(pool)
+    assert not report.ok
+    assert report.findings[0].what == "altered_or_forged"
+    assert report.findings[0].entry_id == target
+    assert f"entry {target}" in report.findings[0].message
+
+
+async def test_an_altered_entry_with_a_recomputed_hash_is_still_named(gql, pool, owner):
+    """Without the key, even someone who knows the scheme cannot make a matching mac."""
+    await sealed_trail(gql, pool)
+    target = await owner.fetchval("SELECT id FROM query_log WHERE subject_key = $1", demo.COMPANY)
+    await owner.execute(
+        "UPDATE query_log SET user_name = '某人', mac = sha256(mac) WHERE id = $1", target
+    )
+    report = await check(pool)
+    assert [f.entry_id for f in report.findings if f.what == "altered_or_forged"] == [target]
+
+
+async def test_a_removed_entry_is_named(gql, pool, owner):
+    await sealed_trail(gql, pool)
+    target = await owner.fetchval("SELECT id FROM query_log WHERE subject_key = $1", demo.PERSON2)
+    await owner.execute("DELETE FROM query_log WHERE id = $1", target)
+    report = await check(pool)
+    assert [(f.what, f.entry_id) for f in report.findings] == [("removed", target)]
+
+
+async def test_a_forged_entry_is_named(gql, pool, owner):
+    await sealed_trail(gql, pool)
+    forged = await owner.fetchval(
+        """INSERT INTO query_log (entry, at, request_id, roles, operation, subject_key, outcome,
+               channel, retention, mac)
+           SELECT gen_random_uuid(), now(), gen_random_uuid(), '{public}', 'subject', $1,
+                  'not_found', 'graphql', 'three_years', mac
+           FROM query_log LIMIT 1
+           RETURNING id""",
+        demo.COMPANY,
+    )
+    report = await check(pool)
+    assert [(f.what, f.entry_id) for f in report.findings] == [("altered_or_forged", forged)]
+
+
+async def test_a_copied_entry_is_named(gql, pool, owner):
+    """A replay of a genuine row under a new id: its mac is valid, but no seal covers it."""
+    await sealed_trail(gql, pool)
+    cols = ("entry, at, request_id, user_id, user_name, org_code, org_name, roles, kind, operation, "
+            "subject_key, purpose, outcome, reason, disclosed, withheld, authorization_ids, "
+            "client_addr, channel, details, retention, mac")
+    copy = await owner.fetchval(
+        f"INSERT INTO query_log ({cols}) SELECT {cols} FROM query_log ORDER BY id LIMIT 1 RETURNING id"
+    )
+    async with pool.acquire() as conn:
+        await seal(conn, KEY)  # even once sealed, a copy is two rows with one entry
+    report = await check(pool)
+    assert copy in [f.entry_id for f in report.findings]
+
+
+async def test_a_removed_seal_breaks_the_chain(gql, pool, owner):
+    await sealed_trail(gql, pool)
+    await lookups(gql, 1)
+    async with pool.acquire() as conn:
+        await seal(conn, KEY)
+    await owner.execute("DELETE FROM audit_seals WHERE seq = 1")
+    report = await check(pool)
+    assert any(f.what == "seal_broken" for f in report.findings)
+
+
+async def test_verify_command_names_the_entry_and_fails(gql, pool, owner, settings, capsys, monkeypatch):
+    await sealed_trail(gql, pool)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CREDIT_AUDIT_KEY", TEST_AUDIT_KEY)
+    monkeypatch.setenv("CREDIT_JWT_SECRET", "s" * 40)
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(settings.data_dir))
+    assert await asyncio.to_thread(credit, ["audit", "verify"]) == 0
+    target = await owner.fetchval("SELECT max(id) FROM query_log")
+    await owner.execute("DELETE FROM query_log WHERE id = $1", target)
+    assert await asyncio.to_thread(credit, ["audit", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert f"entry {target} (sealed in seal" in out and "removed" in out
+
+
+def test_only_three_year_partitions_wholly_past_three_years_expire():
+    names = ["query_log_three_years_2023_10", "query_log_three_years_2023_11",
+             "query_log_three_years_2023_12", "query_log_long_term_2020_01",
+             "query_log_three_years_2026_11"]
+    assert expired_partitions(names, dt.date(2026, 11, 27)) == ["query_log_three_years_2023_10"]
+    assert expired_partitions(names, dt.date(2026, 12, 1)) == [
+        "query_log_three_years_2023_10", "query_log_three_years_2023_11"]
+
+
+async def _old_rows(pool, owner, at: dt.datetime, principal: Principal, n: int) -> None:
+    await owner.execute("SELECT credit_audit_partitions($1, $1)", at.date())
+    async with pool.acquire() as conn, conn.transaction():
+        await write_rows(conn, [
+            trail_row(principal, None, at, kind="query", operation="subject",
+                      subject_key=demo.COMPANY, outcome="partial")
+            for _ in range(n)
+        ])
+
+
+async def test_purge_drops_expired_three_year_rows_only_and_verification_still_passes(gql, pool, owner):
+    state_organ = Principal("u1", "王芳", demo.HOUSING, "住建局", ("state_organ",))
+    old = dt.datetime(2023, 5, 10, 8, 0, tzinfo=dt.UTC)
+    await _old_rows(pool, owner, old, ANONYMOUS, 5)  # three-year class, expired
+    await _old_rows(pool, owner, old, state_organ, 2)  # long-term class, same month
+    await _old_rows(pool, owner, dt.datetime(2024, 2, 1, tzinfo=dt.UTC), ANONYMOUS, 3)  # not yet
+    await lookups(gql, 2)  # recent
+    async with pool.acquire() as conn:
+        done = await purge_expired(owner, conn, KEY, OPERATOR, today=dt.date(2026, 11, 27))
+    assert [(p.partition, p.rows) for p in done] == [("query_log_three_years_2023_05", 5)]
+    counts = dict(await owner.fetch(
+        "SELECT retention || ':' || to_char(at, 'YYYY-MM'), count(*) FROM query_log "
+        "WHERE kind = 'query' GROUP BY 1"))
+    assert counts == {"long_term:2023-05": 2, "three_years:2024-02": 3, f"three_years:{dt.date.today():%Y-%m}": 2}
+    assert await owner.fetchval("SELECT to_regclass('query_log_three_years_2023_05')") is None
+    act = await owner.fetchrow("SELECT * FROM query_log WHERE kind = 'purge'")
+    assert act["retention"] == "long_term" and json.loads(act["details"])["rows"] == 5
+    report = await check(pool)
+    assert report.ok, report.findings
+    assert report.partitions_purged == 1
+    # a purged month is not made again by partition upkeep
+    assert await owner.fetchval("SELECT credit_audit_partitions('2023-05-01', '2023-05-01')") == 0
