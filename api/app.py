@@ -19,7 +19,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app_state import AppState
-from .audit.upkeep import ensure_partitions, seal_periodically
+from .audit.http import ExportEndpoint
+from .audit.upkeep import ensure_partitions, record_policy_version, seal_periodically
 from .auth.policy import Policy
 from .auth.principal import RequestInfo
 from .auth.tokens import TokenError, TokenVerifier
@@ -113,6 +114,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
         )
+        async with pool.acquire() as conn:
+            await record_policy_version(conn, policy)
         sealer = asyncio.create_task(seal_periodically(pool, settings.audit_key))
         try:
             catalog = Catalog(pool)
@@ -154,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/", lambda request: RedirectResponse("/graphql")),
             Route("/health", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/audit/export", TokenGate(ExportEndpoint(get_state), get_state), methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -22,11 +22,11 @@ from strawberry.tools import merge_types
 from api.app_state import AppState
 from api.errors import DomainError
 
-from . import mutations, queries
+from . import audit, mutations, queries
 from .context import Context
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
-QUERIES: tuple[type, ...] = (queries.Query,)
+QUERIES: tuple[type, ...] = (queries.Query, audit.Query)
 MUTATIONS: tuple[type, ...] = (mutations.Mutation,)
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
@@ -49,10 +49,19 @@ LIMIT_RULES = [
 ]
 
 
+def _from_domain(error: BaseException | None) -> bool:
+    """A located GraphQL error wraps ours, which wraps the DomainError: look down the chain."""
+    while error is not None:
+        if isinstance(error, DomainError):
+            return True
+        error = getattr(error, "original_error", None)
+    return False
+
+
 class CreditSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Expected refusals are answers, not faults: log only the unexpected."""
-        unexpected = [e for e in errors if not isinstance(e.original_error, DomainError)]
+        unexpected = [e for e in errors if not _from_domain(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 

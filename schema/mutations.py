@@ -183,6 +183,7 @@ class Mutation:
                     document_ref=input.document_ref,
                 ),
                 legacy_uscc=ctx.state.settings.legacy_uscc,
+                request=ctx.request,
             )
         except DomainError as e:
             return UserError.of(e)
@@ -194,7 +195,9 @@ class Mutation:
     ) -> AuthorizationResult:
         ctx = info.context
         try:
-            row = await revoke_authorization(ctx.state.pool, ctx.principal, str(id), reason)
+            row = await revoke_authorization(
+                ctx.state.pool, ctx.principal, str(id), reason, request=ctx.request
+            )
         except DomainError as e:
             return UserError.of(e)
         return Authorization.of(row)

@@ -8,9 +8,13 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
+from api.audit.service import encode_cursor, queries_of_me
 from api.catalog import CatalogItem
 from api.disclosure.rules import RecordView, SubjectView
 from api.disclosure.rules import Withheld as WithheldView
+from api.errors import Forbidden
+
+from .errors import call, to_graphql_error
 
 
 @strawberry.enum(description="Disclosure class of a catalog item (Art. 17-19).")
@@ -47,6 +51,40 @@ class RecordStatus(Enum):
     DELETED = "deleted"
 
 
+@strawberry.type
+class Organisation:
+    code: str
+    name: str
+
+
+@strawberry.enum
+class Outcome(Enum):
+    DISCLOSED = "disclosed"
+    PARTIAL = "partial"
+    REFUSED = "refused"
+    NOT_FOUND = "not_found"
+
+
+@strawberry.type(description="Art. 36: one look at your data: who, when, why, under what right.")
+class QueryOfMe:
+    at: dt.datetime
+    organisation: Organisation | None = strawberry.field(
+        description="Null when the public looked, without a token."
+    )
+    purpose: str | None
+    rights: list[str] = strawberry.field(
+        description="public, government_sharing, authorization, own_data, ..."
+    )
+    outcome: Outcome
+
+
+@strawberry.type
+class QueriesOfMe:
+    items: list[QueryOfMe]
+    has_next_page: bool
+    end_cursor: str | None
+
+
 @strawberry.enum
 class SubjectType(Enum):
     NATURAL_PERSON = "natural_person"
@@ -59,12 +97,6 @@ class SubjectType(Enum):
 class WithheldScope(Enum):
     RECORDS = "records"
     FIELDS = "fields"
-
-
-@strawberry.type
-class Organisation:
-    code: str
-    name: str
 
 
 @strawberry.type
@@ -163,6 +195,35 @@ class Subject:
     @strawberry.field
     def withheld(self) -> list[Withheld]:
         return [Withheld.of(w) for w in self._view.withheld]
+
+    @strawberry.field(
+        description="Who queried this subject (Art. 36): only for the subject itself, verified. "
+        "Staff names are not shown."
+    )
+    async def queried_by(
+        self, info: strawberry.Info, first: int = 50, after: str | None = None
+    ) -> QueriesOfMe:
+        ctx = info.context
+        if ctx.principal.subject_key != self._view.subject.key:
+            raise to_graphql_error(
+                Forbidden("only the subject itself sees who queried it", rule="self_verified")
+            )
+        items, more = await call(queries_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
+        return QueriesOfMe(
+            items=[
+                QueryOfMe(
+                    at=q.at,
+                    organisation=Organisation(code=q.org_code, name=q.org_name or "")
+                    if q.org_code else None,
+                    purpose=q.purpose,
+                    rights=list(q.rights),
+                    outcome=Outcome(q.outcome),
+                )
+                for q in items
+            ],
+            has_next_page=more,
+            end_cursor=encode_cursor(items[-1].id) if items else None,
+        )
 
     @classmethod
     def of(cls, v: SubjectView | None) -> Subject | None:

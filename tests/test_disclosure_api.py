@@ -363,10 +363,10 @@ async def test_auditor_finds_every_lookup_of_a_subject_including_refusals(gql):
     page2 = (await gql(q, {"f": {"subjectKey": demo.COMPANY}, "after": page1["pageInfo"]["endCursor"]},
                        as_="auditor"))["data"]["queryLog"]
     nodes = [e["node"] for e in page1["edges"] + page2["edges"]]
-    assert [n["outcome"] for n in nodes] == ["PARTIAL", "REFUSED", "PARTIAL"]
+    assert [n["outcome"] for n in nodes] == ["partial", "refused", "partial"]
     assert [n["purpose"] for n in nodes] == ["bidding", None, None]
     assert page2["pageInfo"]["hasNextPage"] is False
-    refused = (await gql(q, {"f": {"outcome": "REFUSED"}}, as_="auditor"))["data"]["queryLog"]
+    refused = (await gql(q, {"f": {"outcome": "REFUSED", "kind": "QUERY"}}, as_="auditor"))["data"]["queryLog"]
     assert [e["node"]["userName"] for e in refused["edges"]] == ["王芳"]
 
 

@@ -33,22 +33,22 @@ _SEAL_LOCK = 7_310_902_412
 _GENESIS = b"\x00" * 32
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 
 def canonical(row: dict[str, Any]) -> bytes:
     """The bytes the mac covers: the same for the values written and the values read back."""
     return json.dumps(
-        [_plain(row.get(c)) for c in MAC_COLUMNS],
+        [plain(row.get(c)) for c in MAC_COLUMNS],
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),

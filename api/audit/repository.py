@@ -136,44 +136,86 @@ class LogFilter:
     purpose: str | None = None
     outcome: str | None = None
     authorization_id: str | None = None
+    kind: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+
+    def where(self, args: list[Any]) -> str:
+        """SQL conditions for this filter, appending their values to `args`."""
+        conds: list[str] = []
+
+        def add(sql: str, value: Any) -> None:
+            args.append(value)
+            conds.append(sql.format(f"${len(args)}"))
+
+        for column in ("subject_key", "org_code", "user_id", "purpose", "outcome", "kind"):
+            value = getattr(self, column)
+            if value:
+                add(f"{column} = {{}}", value)
+        if self.role:
+            add("{} = ANY(roles)", self.role)
+        if self.authorization_id:
+            add("{}::uuid = ANY(authorization_ids)", self.authorization_id)
+        if self.since:
+            add("at >= {}", self.since)
+        if self.until:
+            add("at < {}", self.until)
+        return " AND ".join(conds) or "true"
 
 
 async def read_log(
     conn: asyncpg.Connection, f: LogFilter, *, first: int, after_id: int | None
 ) -> list[asyncpg.Record]:
     """Newest first, keyset-paginated on id."""
-    where, args = [], []
-
-    def add(sql: str, value: Any) -> None:
-        args.append(value)
-        where.append(sql.format(f"${len(args)}"))
-
-    if f.subject_key:
-        add("subject_key = {}", f.subject_key)
-    if f.org_code:
-        add("org_code = {}", f.org_code)
-    if f.user_id:
-        add("user_id = {}", f.user_id)
-    if f.role:
-        add("{} = ANY(roles)", f.role)
-    if f.purpose:
-        add("purpose = {}", f.purpose)
-    if f.outcome:
-        add("outcome = {}", f.outcome)
-    if f.authorization_id:
-        add("{}::uuid = ANY(authorization_ids)", f.authorization_id)
-    if f.since:
-        add("at >= {}", f.since)
-    if f.until:
-        add("at < {}", f.until)
+    args: list[Any] = []
+    where = f.where(args)
     if after_id is not None:
-        add("id < {}", after_id)
+        args.append(after_id)
+        where += f" AND id < ${len(args)}"
     args.append(first)
-    sql = (
-        "SELECT * FROM query_log"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY id DESC LIMIT ${len(args)}"
+    return await conn.fetch(
+        f"SELECT * FROM query_log WHERE {where} ORDER BY id DESC LIMIT ${len(args)}", *args
     )
-    return await conn.fetch(sql, *args)
+
+
+async def daily_totals(conn: asyncpg.Connection, f: LogFilter) -> list[asyncpg.Record]:
+    """Lookups per organisation per day (China time), by outcome."""
+    args: list[Any] = []
+    where = f.where(args)
+    return await conn.fetch(
+        f"""SELECT (at AT TIME ZONE 'Asia/Shanghai')::date AS day, org_code,
+                   max(org_name) AS org_name, count(*) AS total,
+                   count(*) FILTER (WHERE outcome = 'disclosed') AS disclosed,
+                   count(*) FILTER (WHERE outcome = 'partial') AS partial,
+                   count(*) FILTER (WHERE outcome = 'refused') AS refused,
+                   count(*) FILTER (WHERE outcome = 'not_found') AS not_found
+            FROM query_log WHERE {where}
+            GROUP BY 1, 2 ORDER BY 1 DESC, 2 NULLS FIRST""",
+        *args,
+    )
+
+
+EXPORT_COLUMNS = (
+    "id", "entry", "at", "kind", "request_id", "user_id", "user_name", "org_code", "org_name",
+    "roles", "operation", "subject_key", "purpose", "outcome", "reason", "disclosed", "withheld",
+    "authorization_ids", "client_addr", "channel", "details", "retention",
+)
+
+
+def export_cursor(conn: asyncpg.Connection, f: LogFilter, *, prefetch: int = 1000):
+    """Rows oldest first, streamed from a server-side cursor (call inside a transaction)."""
+    args: list[Any] = []
+    where = f.where(args)
+    return conn.cursor(
+        f"SELECT {', '.join(EXPORT_COLUMNS)} FROM query_log WHERE {where} ORDER BY id",
+        *args,
+        prefetch=prefetch,
+    )
+
+
+QUERIES_OF_SUBJECT = """
+SELECT id, at, org_code, org_name, purpose, outcome, disclosed, authorization_ids
+FROM query_log
+WHERE subject_key = $1 AND kind = 'query' AND ($2::bigint IS NULL OR id < $2)
+ORDER BY id DESC LIMIT $3
+"""

@@ -1,16 +1,35 @@
-"""Auditors' read of the query log (Art. 41). Auditors see log rows, never record content."""
+"""Reading the trail: auditors (Art. 41; logs, never record content) and the subject itself
+(Art. 36: who queried me). Auditors' own reads are acts in the trail too."""
 
 from __future__ import annotations
 
 import base64
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import asyncpg
 
-from ..auth.principal import Principal
+from ..auth.principal import Principal, RequestInfo
+from ..db import transaction
 from ..errors import Forbidden, InvalidInput
-from .repository import LogFilter, read_log
+from .integrity import plain
+from .repository import (
+    EXPORT_COLUMNS,
+    QUERIES_OF_SUBJECT,
+    LogFilter,
+    daily_totals,
+    export_cursor,
+    read_log,
+)
+from .trail import record_act
 
 MAX_PAGE = 500
+EXPORT_FORMATS = ("csv", "ndjson")
 
 
 def encode_cursor(log_id: int) -> str:
@@ -27,15 +46,136 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput("after is not a cursor this API gave out", field="after", rule="cursor") from None
 
 
-async def query_log_page(
-    pool: asyncpg.Pool, principal: Principal, f: LogFilter, *, first: int, after: str | None
-) -> tuple[list[asyncpg.Record], bool]:
-    """A page of log rows (newest first) and whether more follow."""
+def _auditor(principal: Principal) -> None:
     if not principal.has("auditor"):
         raise Forbidden("only auditors read the query log", rule="auditor_role")
+
+
+def _page_size(first: int) -> None:
     if not 1 <= first <= MAX_PAGE:
         raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first", rule="range")
+
+
+def _filter_details(f: LogFilter) -> dict[str, Any]:
+    return {k: plain(v) for k, v in asdict(f).items() if v is not None}
+
+
+async def query_log_page(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    f: LogFilter,
+    *,
+    first: int,
+    after: str | None,
+    request: RequestInfo | None = None,
+) -> tuple[list[asyncpg.Record], bool]:
+    """A page of log rows (newest first) and whether more follow."""
+    _auditor(principal)
+    _page_size(first)
+    after_id = decode_cursor(after) if after else None
+    async with transaction(pool) as conn:
+        rows = await read_log(conn, f, first=first + 1, after_id=after_id)
+        await record_act(
+            conn, principal, kind="audit_read", operation="queryLog", request=request,
+            details={"filter": _filter_details(f), "rows": min(len(rows), first)},
+        )
+    return rows[:first], len(rows) > first
+
+
+async def query_log_totals(
+    pool: asyncpg.Pool, principal: Principal, f: LogFilter, *, request: RequestInfo | None = None
+) -> list[asyncpg.Record]:
+    _auditor(principal)
+    async with transaction(pool) as conn:
+        rows = await daily_totals(conn, f)
+        await record_act(
+            conn, principal, kind="audit_read", operation="queryLogTotals", request=request,
+            details={"filter": _filter_details(f)},
+        )
+    return rows
+
+
+def _csv_line(values: list[Any]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf).writerow(values)
+    return buf.getvalue()
+
+
+def _export_value(v: Any) -> Any:
+    v = plain(v)
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+
+
+async def export_log(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    f: LogFilter,
+    fmt: str,
+    *,
+    request: RequestInfo | None = None,
+) -> AsyncIterator[str]:
+    """The log rows matching `f`, oldest first, as CSV or NDJSON lines, streamed from a cursor
+    (memory does not grow with the range). The export is an act in the trail."""
+    _auditor(principal)
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"format is one of {', '.join(EXPORT_FORMATS)}", field="format", rule="format")
+    async with transaction(pool) as conn:
+        await record_act(
+            conn, principal, kind="audit_read", operation="queryLog.export", request=request,
+            details={"filter": _filter_details(f), "format": fmt},
+        )
+    return _stream(pool, f, fmt)
+
+
+async def _stream(pool: asyncpg.Pool, f: LogFilter, fmt: str) -> AsyncIterator[str]:
+    if fmt == "csv":
+        yield _csv_line(list(EXPORT_COLUMNS))
+    async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
+        async for r in export_cursor(conn, f):
+            if fmt == "csv":
+                yield _csv_line([_export_value(r[c]) for c in EXPORT_COLUMNS])
+            else:
+                yield json.dumps({c: plain(r[c]) for c in EXPORT_COLUMNS}, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class QueryOfMe:
+    """Art. 36: one look at the subject's data, as the subject sees it. Decision: staff names
+    are not shown to the subject (the organisation answers for its staff; auditors and the
+    credit office see names)."""
+
+    id: int
+    at: dt.datetime
+    org_code: str | None  # None: the public, without a token
+    org_name: str | None
+    purpose: str | None
+    rights: tuple[str, ...]  # the bases records were disclosed under
+    outcome: str
+
+
+async def queries_of_me(
+    pool: asyncpg.Pool, principal: Principal, *, first: int, after: str | None
+) -> tuple[list[QueryOfMe], bool]:
+    """Who queried the caller's own data: only its own subject key, only once verified."""
+    if not (principal.has("subject") and principal.subject_key and principal.real_name_verified):
+        raise Forbidden(
+            "only the subject itself, real-name verified, sees who queried it (Art. 36)",
+            rule="self_verified",
+        )
+    _page_size(first)
     after_id = decode_cursor(after) if after else None
     async with pool.acquire() as conn:
-        rows = await read_log(conn, f, first=first + 1, after_id=after_id)
-    return rows[:first], len(rows) > first
+        rows = await conn.fetch(QUERIES_OF_SUBJECT, principal.subject_key, after_id, first + 1)
+    out = [
+        QueryOfMe(
+            id=r["id"],
+            at=r["at"],
+            org_code=r["org_code"],
+            org_name=r["org_name"],
+            purpose=r["purpose"],
+            rights=tuple(sorted({d["basis"] for d in r["disclosed"] if "basis" in d})),
+            outcome=r["outcome"],
+        )
+        for r in rows[:first]
+    ]
+    return out, len(rows) > first

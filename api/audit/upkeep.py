@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from ..auth.policy import Policy
 from ..auth.principal import Principal
 from .integrity import purge_root, seal
 from .trail import record_act
@@ -108,3 +109,27 @@ async def purge_expired(
         log.info("purged %s (%d rows, %d seals)", name, rows, len(seals))
         done.append(Purged(name, rows, len(seals)))
     return done
+
+
+PLATFORM = Principal(
+    user_id="system:platform", name="公共信用信息平台", org_code=None, org_name=None,
+    roles=("data_office",),
+)
+_LAST_POLICY = """
+SELECT details->>'digest' FROM query_log
+WHERE kind = 'policy' AND retention = 'long_term' ORDER BY id DESC LIMIT 1
+"""
+
+
+async def record_policy_version(conn: asyncpg.Connection, policy: Policy) -> bool:
+    """A policy that differs from the last one the trail knows is an act: who-sees-what
+    changed. Called at start-up; returns whether a new version was recorded."""
+    async with conn.transaction():
+        previous = await conn.fetchval(_LAST_POLICY)
+        if previous == policy.digest:
+            return False
+        await record_act(
+            conn, PLATFORM, kind="policy", operation="policy.load",
+            details={"digest": policy.digest, "previous": previous, "rules": policy.rule_counts()},
+        )
+    return True

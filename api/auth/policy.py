@@ -4,6 +4,7 @@ pure function of those facts, and the set of distinct facts is small)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -49,8 +50,9 @@ UNLIMITED = Entitlement(True, ALL_FIELDS)
 
 
 class Policy:
-    def __init__(self, enforcer: casbin.Enforcer):
+    def __init__(self, enforcer: casbin.Enforcer, digest: str = ""):
         self._enforcer = enforcer
+        self.digest = digest  # sha256 of model.conf and policy.csv: which policy decided
         self._ctx2 = enforcer.new_enforce_context("2")
         self._ctx3 = enforcer.new_enforce_context("3")
         self._limited_who = frozenset(rule[0] for rule in enforcer.get_named_policy("p2"))
@@ -68,7 +70,13 @@ class Policy:
         enforcer = casbin.Enforcer(str(model), str(rules))
         if not enforcer.get_policy():
             raise PolicyUnavailable(f"{rules} has no disclosure rules; refusing to start")
-        return cls(enforcer)
+        digest = hashlib.sha256(model.read_bytes() + b"\0" + rules.read_bytes()).hexdigest()
+        return cls(enforcer, digest)
+
+    def rule_counts(self) -> dict[str, int]:
+        return {
+            ptype: len(self._enforcer.get_named_policy(ptype)) for ptype in ("p", "p2", "p3")
+        }
 
     def _enforce(self, *rvals):
         # Fail closed: an enforcer that was switched off answers "allow" to everything.

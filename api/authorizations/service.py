@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from ..auth.principal import Principal
+from ..audit.trail import record_act
+from ..auth.principal import Principal, RequestInfo
 from ..catalog import DISCLOSURE_CLASSES, Catalog
 from ..db import transaction
 from ..disclosure.rules import MAX_PURPOSE_LENGTH
@@ -74,6 +75,7 @@ async def grant_authorization(
     g: GrantInput,
     *,
     legacy_uscc: frozenset[str] = frozenset(),
+    request: RequestInfo | None = None,
 ) -> asyncpg.Record:
     try:
         subject_key = parse_subject_key(g.subject_key, legacy_uscc=legacy_uscc).value
@@ -138,7 +140,7 @@ async def grant_authorization(
             )
         if not await conn.fetchval("SELECT true FROM subjects WHERE key = $1", subject_key):
             raise NotFound(f"no subject {subject_key} on the platform", field="subjectKey")
-        return await conn.fetchrow(
+        row = await conn.fetchrow(
             INSERT,
             subject_key,
             grantee,
@@ -153,10 +155,35 @@ async def grant_authorization(
             principal.user_id,
             principal.name,
         )
+        await record_act(
+            conn, principal, kind="authorization", operation="authorization.grant",
+            subject_key=subject_key, request=request, details=_act_details(row),
+        )
+        return row
+
+
+def _act_details(row: asyncpg.Record) -> dict:
+    return {
+        "authorization": str(row["id"]),
+        "grantee_org": row["grantee_org"],
+        "purpose": row["purpose"],
+        "scope_items": list(row["scope_items"]),
+        "scope_classes": list(row["scope_classes"]),
+        "valid_from": row["valid_from"].isoformat(),
+        "valid_until": row["valid_until"].isoformat(),
+        "evidence": row["evidence_kind"],
+        "document_ref": row["evidence_ref"],
+        "revoke_reason": row["revoke_reason"],
+    }
 
 
 async def revoke_authorization(
-    pool: asyncpg.Pool, principal: Principal, authorization_id: str, reason: str | None
+    pool: asyncpg.Pool,
+    principal: Principal,
+    authorization_id: str,
+    reason: str | None,
+    *,
+    request: RequestInfo | None = None,
 ) -> asyncpg.Record:
     async with transaction(pool) as conn:
         try:
@@ -179,4 +206,9 @@ async def revoke_authorization(
                 field="id",
                 rule="already_revoked",
             )
-        return await conn.fetchrow(REVOKE, row["id"], principal.user_id, reason)
+        revoked = await conn.fetchrow(REVOKE, row["id"], principal.user_id, reason)
+        await record_act(
+            conn, principal, kind="authorization", operation="authorization.revoke",
+            subject_key=revoked["subject_key"], request=request, details=_act_details(revoked),
+        )
+        return revoked
