@@ -27,6 +27,7 @@ from .auth.tokens import TokenError, TokenVerifier
 from .catalog import Catalog
 from .config import Settings
 from .db import create_pool, migrate, resolve_database_url
+from .ingestion.upload import BulkUpload
 
 log = logging.getLogger("credit.app")
 
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/audit/export", TokenGate(ExportEndpoint(get_state), get_state), methods=["GET"]),
+            Route("/upload/records", TokenGate(BulkUpload(get_state), get_state), methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -1,15 +1,19 @@
-"""`credit seed-demo`: a small Cangzhou catalog, organisations, subjects with valid
+"""`credit seed-demo`: the default catalog published for this year, organisations, subjects with valid
 identifiers, records of every disclosure class, and one written authorization. Idempotent."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from .catalog_admin import repository as catalog_repo
+from .catalog_admin.definition import load_yaml
 from .db import transaction
+from .ingestion.values import canonical_json
 
 # Organisations (codes are valid USCCs; 1309xx is Cangzhou).
 MARKET = "111309000000020224"  # 沧州市市场监督管理局
@@ -39,93 +43,9 @@ ORGANISATIONS = [
 ]
 
 
-def _f(name: str, label: str, type_: str = "string", required: bool = False, **kw: Any) -> dict:
-    return {"name": name, "label": label, "type": type_, "required": required, **kw}
-
-
-PARTY_CODES = ["01", "02", "03", "04"]
-DOC_CODES = ["01", "02", "03", "04", "05"]
-
-
-def _party(p: str) -> list[dict]:
-    return [
-        _f(f"{p}_xdr_mc", "行政相对人名称", required=True),
-        _f(f"{p}_xdr_lb", "行政相对人类别", "code", True, codes=PARTY_CODES),
-        _f(f"{p}_xdr_shxym", "统一社会信用代码"),
-        _f(f"{p}_frdb", "法定代表人"),
-        _f(f"{p}_fr_zjlx", "法定代表人证件类型", "code", codes=DOC_CODES),
-        _f(f"{p}_fr_zjhm", "法定代表人证件号码", sensitivity="id_number"),
-        _f(f"{p}_xdr_zjlx", "证件类型", "code", codes=DOC_CODES),
-        _f(f"{p}_xdr_zjhm", "证件号码", sensitivity="id_number"),
-    ]
-
-
-PENALTY_FIELDS = _party("cf") + [
-    _f("cf_wsh", "行政处罚决定书文号", required=True),
-    _f("cf_wfxw", "违法行为类型", required=True),
-    _f("cf_sy", "违法事实"),
-    _f("cf_yj", "处罚依据"),
-    _f("cf_cflb", "处罚类别", required=True),
-    _f("cf_nr", "处罚内容", required=True),
-    _f("cf_nr_fk", "罚款金额（万元）", "amount"),
-    _f("cf_nr_wfff", "没收违法所得、没收非法财物的金额（万元）", "amount"),
-    _f("cf_nr_zkdx", "暂扣或吊销证照名称及编号"),
-    _f("cf_jdrq", "处罚决定日期", "date", True),
-    _f("cf_yxq", "处罚有效期", "date"),
-    _f("cf_gsjzq", "公示截止期", "date"),
-    _f("cf_cfjg", "处罚机关", required=True),
-    _f("cf_cfjgdm", "处罚机关统一社会信用代码", required=True),
-    _f("cf_sjly", "数据来源单位"),
-    _f("cf_sjlydm", "数据来源单位统一社会信用代码"),
-    _f("bz", "备注"),
-]
-LICENSING_FIELDS = _party("xk") + [
-    _f("xk_xkws", "行政许可决定文书名称", required=True),
-    _f("xk_wsh", "行政许可决定文书号", required=True),
-    _f("xk_xklb", "许可类别", "code", True, codes=["01", "02", "03", "04", "05", "06"]),
-    _f("xk_xkzs", "许可证书名称"),
-    _f("xk_xkbh", "许可编号"),
-    _f("xk_nr", "许可内容", required=True),
-    _f("xk_jdrq", "许可决定日期", "date", True),
-    _f("xk_yxqz", "有效期自", "date", True),
-    _f("xk_yxqzi", "有效期至", "date", True),
-    _f("xk_xkjg", "许可机关", required=True),
-    _f("xk_xkjgdm", "许可机关统一社会信用代码", required=True),
-    _f("xk_zt", "当前状态", "code", True, codes=["1", "2", "3", "4", "9"]),
-    _f("xk_lydw", "数据来源单位"),
-    _f("xk_lydwdm", "数据来源单位统一社会信用代码"),
-    _f("bz", "备注"),
-]
-
-# code, name, category, disclosure, provider, dishonest, list meaning, publicity months, fields
-CATALOG = [
-    ("REGISTRATION", "市场主体登记信息", "registration", "public", MARKET, False, "none", None,
-     [_f("reg_status", "登记状态", required=True), _f("reg_authority", "登记机关"),
-      _f("established_on", "成立日期", "date"), _f("legal_rep", "法定代表人"),
-      _f("legal_rep_id", "法定代表人身份证号", sensitivity="id_number")]),
-    ("ADM_LICENSING", "行政许可信息", "licensing", "public", MARKET, False, "none", None,
-     LICENSING_FIELDS),
-    ("ADM_PENALTY", "行政处罚信息", "penalty", "public", MARKET, True, "none", 36, PENALTY_FIELDS),
-    ("DEFAULT_JUDGMENT", "失信被执行人信息", "default_judgment", "public", COURT, True, "black",
-     None,
-     [_f("case_no", "案号", required=True), _f("court", "执行法院", required=True),
-      _f("obligation", "生效法律文书确定的义务", required=True),
-      _f("performance", "履行情况", required=True), _f("filed_on", "立案日期", "date")]),
-    ("TAX_ARREARS", "欠税信息", "levy", "shared", TAX, True, "none", None,
-     [_f("tax_type", "欠税税种", required=True), _f("arrears", "欠税余额（万元）", "amount", True),
-      _f("period", "所属期", required=True)]),
-    ("SOCIAL_INSURANCE", "社会保险缴费信息", "payment", "shared", TAX, False, "none", None,
-     [_f("insured_count", "参保人数", "integer", True), _f("status", "缴费状态", required=True),
-      _f("period", "所属期", required=True)]),
-    ("UTILITY_PAYMENT", "公用事业缴费信息", "payment", "authorized", UTILITY, False, "none", None,
-     [_f("account", "户号", required=True), _f("kind", "缴费类别", required=True),
-      _f("overdue_months", "欠费月数", "integer", True), _f("overdue_amount", "欠费金额（元）", "amount"),
-      _f("period", "统计期", required=True)]),
-    ("VOLUNTEER_SERVICE", "志愿服务信息", "volunteer", "public", CIVIL, False, "red", None,
-     [_f("hours", "服务时长（小时）", "integer", True), _f("organisation", "志愿服务组织", required=True)]),
-    ("COMMENDATION", "表彰奖励信息", "commendation", "public", CIVIL, False, "red", None,
-     [_f("title", "荣誉名称", required=True), _f("awarded_by", "授予机关", required=True)]),
-]
+# The catalog is the shipped default catalog (api/catalog_admin/default_catalog.yaml),
+# published for the current year.
+DEFAULT_CATALOG = Path(__file__).resolve().parent / "catalog_admin" / "default_catalog.yaml"
 
 COMPANY = "91130902MA0DEM0135"  # 沧州运河示范商贸有限公司
 PERSON = "130902198503120213"  # 张伟
@@ -204,24 +124,37 @@ async def seed_demo(pool: asyncpg.Pool, today: dt.date | None = None) -> dict[st
             "ON CONFLICT (code) DO NOTHING",
             ORGANISATIONS,
         )
-        await conn.executemany(
-            "INSERT INTO catalog_items (code, name, category, disclosure, provider_org, dishonest, "
-            "list_meaning, publicity_months, fields) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
-            "ON CONFLICT (code) DO NOTHING",
-            CATALOG,
-        )
+        year = today.year
+        if not await catalog_repo.get_year(conn, year):
+            document = load_yaml(DEFAULT_CATALOG.read_text(encoding="utf-8"))
+            await catalog_repo.upsert_providers(conn, document.providers)
+            await catalog_repo.create_draft(conn, year, "demo: the default catalog", "seed-demo")
+            await catalog_repo.replace_entries(conn, year, document.items)
+            await catalog_repo.publish(conn, year, "seed-demo")
         await conn.executemany(
             "INSERT INTO subjects (key, key_type, subject_type, name) VALUES ($1,$2,$3,$4) "
             "ON CONFLICT (key) DO NOTHING",
             SUBJECTS,
         )
+        names = {key: name for key, _, _, name in SUBJECTS}
         for subject, item, provider, ref, decided, data in _records(today):
-            await conn.execute(
-                "INSERT INTO records (subject_key, item_code, provider_org, source_ref, decided_on, "
-                "data, submitted_by) VALUES ($1,$2,$3,$4,$5,$6,'seed-demo') "
-                "ON CONFLICT (provider_org, source_ref) DO NOTHING",
-                subject, item, provider, ref, dt.date.fromisoformat(decided), data,
+            decided_on = dt.date.fromisoformat(decided)
+            record_id = await conn.fetchval(
+                "INSERT INTO records (subject_key, subject_name, item_code, provider_org, source_ref, "
+                "decided_on, data, submitted_by, catalog_year, channel, received_on) "
+                "VALUES ($1,$2,$3,$4,$5,$6,$7::text::jsonb,'seed-demo',$8,'seed-demo',$9) "
+                "ON CONFLICT (provider_org, source_ref) DO NOTHING RETURNING id",
+                subject, names[subject], item, provider, ref, decided_on, canonical_json(data), year,
+                today,
             )
+            if record_id is not None:
+                await conn.execute(
+                    "INSERT INTO record_versions (record_id, version, subject_key, subject_name, "
+                    "item_code, decided_on, data, catalog_year, submitted_by, channel) "
+                    "SELECT id, 1, subject_key, subject_name, item_code, decided_on, data, "
+                    "catalog_year, submitted_by, channel FROM records WHERE id = $1",
+                    record_id,
+                )
         if not await conn.fetchval(
             "SELECT true FROM authorizations WHERE subject_key = $1 AND grantee_org = $2",
             COMPANY, AGENCY,
@@ -235,6 +168,6 @@ async def seed_demo(pool: asyncpg.Pool, today: dt.date | None = None) -> dict[st
                 COMPANY, AGENCY, now, now + dt.timedelta(days=365),
                 hashlib.sha256(b"demo signed authorization").hexdigest(),
             )
-        for table in ("organisations", "catalog_items", "subjects", "records", "authorizations"):
+        for table in ("organisations", "catalog_entries", "subjects", "records", "authorizations"):
             counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
     return counts

@@ -22,12 +22,12 @@ from strawberry.tools import merge_types
 from api.app_state import AppState
 from api.errors import DomainError
 
-from . import audit, mutations, queries
+from . import audit, catalog, ingestion, mutations, queries
 from .context import Context
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
-QUERIES: tuple[type, ...] = (queries.Query, audit.Query)
-MUTATIONS: tuple[type, ...] = (mutations.Mutation,)
+QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery)
+MUTATIONS: tuple[type, ...] = (mutations.Mutation, catalog.CatalogMutation, ingestion.IngestionMutation)
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
 

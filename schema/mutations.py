@@ -3,54 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
 from typing import Annotated
 
 import strawberry
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.authorizations.service import GrantInput, grant_authorization, revoke_authorization
 from api.errors import DomainError
-from api.ingestion.service import submit_records
-from api.ingestion.validation import RecordInput as RecordInputData
 
 from .context import Context
-from .errors import call
-from .types import Disclosure, SubjectType
-
-
-@strawberry.input
-class RecordInput:
-    subject_key: str
-    subject_type: SubjectType
-    subject_name: str
-    item_code: str
-    source_ref: str = strawberry.field(description="The provider's own reference; identifies the record.")
-    decided_on: dt.date
-    data: JSON
-    document_type: str | None = strawberry.field(
-        default=None,
-        description="For natural persons without a resident ID: passport, hk_macao_permit, "
-        "taiwan_permit or foreign_permanent_residence.",
-    )
-
-
-@strawberry.enum
-class SubmitStatus(Enum):
-    CREATED = "created"
-    UNCHANGED = "unchanged"
-    REJECTED = "rejected"
-
-
-@strawberry.type
-class SubmitResult:
-    index: int
-    status: SubmitStatus
-    record_id: strawberry.ID | None
-    field: str | None
-    rule: str | None
-    message: str | None
+from .types import Disclosure
 
 
 @strawberry.input
@@ -119,45 +81,6 @@ AuthorizationResult = Annotated[Authorization | UserError, strawberry.union("Aut
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="A provider submits records of items assigned to it; at most 500.")
-    async def submit_records(
-        self, info: Info[Context, None], records: list[RecordInput]
-    ) -> list[SubmitResult]:
-        ctx = info.context
-        results = await call(
-            submit_records(
-                ctx.state.pool,
-                ctx.state.catalog,
-                ctx.principal,
-                [
-                    RecordInputData(
-                        subject_key=r.subject_key,
-                        subject_type=r.subject_type.value,
-                        subject_name=r.subject_name,
-                        item_code=r.item_code,
-                        source_ref=r.source_ref,
-                        decided_on=r.decided_on,
-                        data=r.data,
-                        document_type=r.document_type,
-                    )
-                    for r in records
-                ],
-                max_records=ctx.state.settings.submit_max_records,
-                legacy_uscc=ctx.state.settings.legacy_uscc,
-            )
-        )
-        return [
-            SubmitResult(
-                index=r.index,
-                status=SubmitStatus(r.status),
-                record_id=strawberry.ID(r.record_id) if r.record_id else None,
-                field=r.rejection.field if r.rejection else None,
-                rule=r.rejection.rule if r.rejection else None,
-                message=r.rejection.message if r.rejection else None,
-            )
-            for r in results
-        ]
-
     @strawberry.mutation(
         description="Art. 19: the subject (real-name verified) grants, or the grantee organisation "
         "registers the signed document by digest and reference."

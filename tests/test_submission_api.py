@@ -8,7 +8,7 @@ from api import demo
 
 SUBMIT = """
 mutation($records: [RecordInput!]!) {
-  submitRecords(records: $records) { index status recordId field rule message }
+  submitRecords(records: $records) { index sourceRef status recordId version field rule message dueOn late provisional }
 }
 """
 
@@ -56,13 +56,25 @@ async def test_resending_the_same_record_is_unchanged_and_not_duplicated(gql, po
     assert await count_records(pool) == before
 
 
-async def test_changed_content_under_the_same_reference_is_refused_not_overwritten(gql, pool):
+async def test_changed_content_without_a_reason_is_refused_not_overwritten(gql, pool):
     await gql(SUBMIT, {"records": [licence()]}, as_="provider")
     (res,) = (await gql(SUBMIT, {"records": [licence(data={"xk_nr": "改了"})]}, as_="provider"))[
         "data"]["submitRecords"]
-    assert (res["status"], res["field"], res["rule"]) == ("REJECTED", "sourceRef", "already_submitted")
+    assert (res["status"], res["field"], res["rule"]) == ("REJECTED", "changeReason", "reason_required")
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT data->>'xk_nr' FROM records WHERE source_ref = 'XK-2026-1001'") == "建材销售"
+
+
+async def test_changed_content_with_a_reason_is_a_new_version(gql, pool):
+    first = (await gql(SUBMIT, {"records": [licence()]}, as_="provider"))["data"]["submitRecords"][0]
+    fix = licence(data={"xk_nr": "建材及五金销售"}, changeReason="许可内容录入有误，按决定书更正")
+    (res,) = (await gql(SUBMIT, {"records": [fix]}, as_="provider"))["data"]["submitRecords"]
+    assert (res["status"], res["recordId"], res["version"]) == ("UPDATED", first["recordId"], 2)
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT version, data->>'xk_nr' AS nr, reason FROM record_versions WHERE record_id = $1 "
+            "ORDER BY version", first["recordId"])
+    assert [tuple(r) for r in rows] == [(1, "建材销售", None), (2, "建材及五金销售", "许可内容录入有误，按决定书更正")]
 
 
 @pytest.mark.parametrize(
@@ -79,7 +91,9 @@ async def test_changed_content_under_the_same_reference_is_refused_not_overwritt
         ({"data": {"xk_wsh": ""}}, "data.xk_wsh", "required"),
         ({"data": {"xk_jdrq": "2026-02-30"}}, "data.xk_jdrq", "date"),
         ({"data": {"xk_xklb": "09"}}, "data.xk_xklb", "code_list"),
-        ({"data": {"religion": "x"}}, "data.religion", "unknown_field"),
+        ({"data": {"colour": "x"}}, "data.colour", "unknown_field"),
+        ({"data": {"religion": "x"}}, "data.religion", "art11_forbidden"),
+        ({"data": {"xk_jdrq": "2026-11-01"}}, "data.xk_jdrq", "decision_date_mismatch"),
     ],
 )
 async def test_bad_records_are_rejected_with_field_rule_and_message(gql, pool, over, field, rule):

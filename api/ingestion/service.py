@@ -1,43 +1,317 @@
-"""submitRecords: a provider submits records of items the catalog assigns to it (Art. 13-14).
-One transaction per batch: each record is stored or rejected, nothing is half-written."""
+"""Collection (Art. 11-16): a provider's records are validated against the catalog, then written
+batch by batch, each batch in its own transaction together with its line in the collection log
+(Art. 33). A record's result is known, and may be acknowledged, only once its batch committed.
+
+(provider, source reference) identifies a record. The same content again is "unchanged";
+changed content with a reason is a new version ("updated"); every version is kept (Art. 16).
+
+Every path (submitRecords, the bulk upload, `credit ingest`) goes through `Collector`."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-from ..auth.principal import Principal
-from ..catalog import Catalog
-from ..db import transaction
-from ..disclosure.rules import CHINA_TIME
+from ..audit.trail import record_act
+from ..auth.principal import Principal, RequestInfo
+from ..catalog import CHINA_TIME, Catalog
 from ..errors import Forbidden, TooMany
-from .validation import RecordInput, Rejection, ValidRecord, validate_record
+from . import repository as repo
+from .subjects import apply_registrations
+from .timeliness import Deadlines
+from .validation import RecordInput, Rejection, Validator, ValidRecord
 
-UPSERT_SUBJECT = """
-INSERT INTO subjects (key, key_type, subject_type, name) VALUES ($1, $2, $3, $4)
-ON CONFLICT (key) DO NOTHING
-"""
-SUBJECT_TYPE = "SELECT subject_type FROM subjects WHERE key = $1"
-EXISTING = """
-SELECT id, subject_key, item_code, decided_on, data FROM records
-WHERE provider_org = $1 AND source_ref = $2
-"""
-INSERT_RECORD = """
-INSERT INTO records (subject_key, item_code, provider_org, source_ref, decided_on, data,
-    submitted_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (provider_org, source_ref) DO NOTHING
-RETURNING id
-"""
+log = logging.getLogger("credit.ingestion")
+
+CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
+RETRIES = 3
+_RETRYABLE = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.UniqueViolationError,
+)
 
 
-@dataclass(frozen=True)
-class SubmitResult:
-    index: int
-    status: str  # created | unchanged | rejected
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one submitted record; `line` is its index (submitRecords) or its line in
+    the uploaded file."""
+
+    line: int
+    source_ref: str | None
+    status: str
     record_id: str | None = None
+    version: int | None = None
     rejection: Rejection | None = None
+    due_on: dt.date | None = None
+    provisional: bool = False
+    late: bool | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The NDJSON form streamed back by the bulk upload."""
+        out: dict[str, Any] = {"line": self.line, "sourceRef": self.source_ref, "status": self.status}
+        if self.record_id:
+            out["recordId"] = self.record_id
+            out["version"] = self.version
+        if self.rejection:
+            out["field"] = self.rejection.field
+            out["rule"] = self.rejection.rule
+            out["message"] = self.rejection.message
+        if self.due_on:
+            out["dueOn"] = self.due_on.isoformat()
+            out["late"] = self.late
+            if self.provisional:
+                out["provisional"] = True
+        return out
+
+
+class _Conflict(Exception):
+    """Another transaction changed a record of this batch meanwhile: run the batch again."""
+
+
+@dataclass
+class Prepared:
+    """A batch after validation (pure work), ready to be written."""
+
+    lines: list[tuple[int, str | None]]
+    rejected: dict[int, Rejection]
+    valid: list[tuple[int, ValidRecord, tuple[dt.date, bool] | None]]
+    received_on: dt.date
+
+
+def require_provider(principal: Principal) -> str:
+    if not principal.has("provider") or not principal.org_code:
+        raise Forbidden("only a provider (信息提供单位) submits records", rule="provider_role")
+    return principal.org_code
+
+
+class Collector:
+    """One provider's submission through one path (channel)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        catalog: Catalog,
+        principal: Principal,
+        *,
+        calendar=None,
+        request: RequestInfo | None = None,
+        operation: str,
+        legacy_uscc: frozenset[str] = frozenset(),
+        clock: Callable[[], dt.datetime] | None = None,
+    ):
+        self.provider_org = require_provider(principal)
+        self.pool = pool
+        self.catalog = catalog
+        self.principal = principal
+        self.request = request
+        self.channel = request.channel if request else "cli"
+        self.operation = operation
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.deadlines = Deadlines(calendar)
+        self.legacy_uscc = legacy_uscc
+        self.batches = 0
+        self.counts = {CREATED: 0, UPDATED: 0, UNCHANGED: 0, REJECTED: 0}
+        self._validator: Validator | None = None
+
+    def _today(self) -> dt.date:
+        return self.clock().astimezone(CHINA_TIME).date()
+
+    async def refresh_catalog(self) -> None:
+        async with self.pool.acquire() as conn:
+            await self.catalog.refresh(conn)
+
+    def prepare(self, rows: list[tuple[int, RecordInput | Rejection]]) -> Prepared:
+        """Validate a batch: CPU only, so the next batch is checked while one is written."""
+        today = self._today()
+        if self._validator is None or self._validator.today != today:
+            self._validator = Validator(self.catalog, self.provider_org, today, legacy_uscc=self.legacy_uscc)
+        lines, rejected, valid = [], {}, []
+        for line, rec in rows:
+            if isinstance(rec, Rejection):
+                lines.append((line, None))
+                rejected[line] = rec
+                continue
+            ref = rec.source_ref.strip() if isinstance(rec.source_ref, str) else None
+            lines.append((line, ref or None))
+            checked = self._validator.validate(rec)
+            if isinstance(checked, Rejection):
+                rejected[line] = checked
+            else:
+                valid.append(
+                    (line, checked, self.deadlines.due(checked.decided_on, checked.item.deadline_working_days))
+                )
+        return Prepared(lines=lines, rejected=rejected, valid=valid, received_on=today)
+
+    async def write(self, batch: Prepared) -> list[Outcome]:
+        """Store a validated batch in one transaction with its collection-log line; retried
+        when a concurrent submission touched the same records."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    outcomes = await self._write(conn, batch)
+                    await self._log(conn, outcomes)
+                break
+            except (_Conflict, *_RETRYABLE) as e:
+                if attempt == RETRIES:
+                    raise
+                log.info("batch conflicted with another submission (%s); running it again", e)
+        self.batches += 1
+        for o in outcomes:
+            self.counts[o.status] += 1
+        return outcomes
+
+    async def submit(self, rows: list[tuple[int, RecordInput | Rejection]]) -> list[Outcome]:
+        return await self.write(self.prepare(rows))
+
+    async def _write(self, conn: asyncpg.Connection, batch: Prepared) -> list[Outcome]:
+        results: dict[int, Outcome] = {
+            line: Outcome(line, ref, REJECTED, rejection=batch.rejected[line])
+            for line, ref in batch.lines
+            if line in batch.rejected
+        }
+        # a reference given twice in a batch: the later one is written after the earlier one
+        segments: list[list[tuple[int, ValidRecord, tuple[dt.date, bool] | None]]] = [[]]
+        seen: set[str] = set()
+        for entry in batch.valid:
+            if entry[1].source_ref in seen:
+                segments.append([])
+                seen = set()
+            seen.add(entry[1].source_ref)
+            segments[-1].append(entry)
+        for n, segment in enumerate(s for s in segments if s):
+            for o in await self._write_segment(conn, segment, batch.received_on, first=n == 0):
+                results[o.line] = o
+        return [results[line] for line, _ in batch.lines]
+
+    async def _write_segment(self, conn, segment, received_on: dt.date, *, first: bool) -> list[Outcome]:
+        rows = []
+        for line, v, due in segment:
+            due_on, provisional = due if due else (None, None)
+            rows.append((
+                line, v.subject_key, v.key_type, v.subject_type, v.subject_name, v.item.code,
+                v.source_ref, v.decided_on, v.data_json, v.consent_ref, v.change_reason,
+                v.item.year, due_on, provisional,
+                None if due_on is None else received_on > due_on,
+            ))
+        await repo.stage(conn, rows, first=first)
+        await repo.upsert_subjects(conn)
+        by_line = {line: (v, due) for line, v, due in segment}
+        out: list[Outcome] = []
+        new_lines: list[int] = []
+        changes: list[tuple[int, str, int]] = []
+        existing = {r["idx"]: r for r in await repo.classify(conn, self.provider_org)}
+        for line, v, _due in segment:
+            r = existing.get(line)
+            if r is None:
+                new_lines.append(line)
+                continue
+            reject = None
+            if r["known_type"] != v.subject_type:
+                reject = Rejection(
+                    "subjectType", "subject_type_known",
+                    f"the platform knows {v.subject_key} as a {r['known_type']}, not a {v.subject_type}",
+                )
+            elif r["id"] is None:
+                new_lines.append(line)
+                continue
+            elif r["status"] == "deleted":
+                reject = Rejection(
+                    "sourceRef", "record_deleted",
+                    f"the record {v.source_ref} was deleted and is not collected again under this reference",
+                )
+            elif r["identity_changed"]:
+                reject = Rejection(
+                    "sourceRef", "identity_change",
+                    f"{v.source_ref} is stored for another subject or item; a reference stays with "
+                    "its subject and item — use a new reference",
+                )
+            elif r["same"]:
+                out.append(Outcome(line, v.source_ref, UNCHANGED, str(r["id"]), r["version"]))
+                continue
+            elif not v.change_reason:
+                reject = Rejection(
+                    "changeReason", "reason_required",
+                    f"{v.source_ref} is stored with different content; a stored record is corrected "
+                    "only with a reason (changeReason), and its earlier version is kept (Art. 16)",
+                )
+            else:
+                changes.append((line, r["id"], r["version"]))
+                continue
+            out.append(Outcome(line, v.source_ref, REJECTED, rejection=reject))
+        user = (self.principal.user_id, self.principal.name)
+        request_id = self.request.request_id if self.request else None
+        if new_lines:
+            ids = await repo.insert_new(
+                conn, provider_org=self.provider_org, user_id=user[0], user_name=user[1],
+                channel=self.channel, received_on=received_on,
+                indexes=None if len(new_lines) == len(segment) else new_lines, request_id=request_id,
+            )
+            if len(ids) != len(new_lines):
+                raise _Conflict("a record of this batch was stored meanwhile")
+            for line in new_lines:
+                v, due = by_line[line]
+                out.append(_stored(line, v, CREATED, ids[v.source_ref], 1, due, received_on))
+        if changes:
+            updated = await repo.update_changed(
+                conn, user_id=user[0], user_name=user[1], channel=self.channel, changes=changes,
+                request_id=request_id,
+            )
+            if len(updated) != len(changes):
+                raise _Conflict("a record of this batch was corrected meanwhile")
+            for u in updated:
+                v, _ = by_line[u["idx"]]
+                out.append(Outcome(
+                    u["idx"], v.source_ref, UPDATED, str(u["id"]), u["version"],
+                    due_on=u["due_on"], provisional=u["due_provisional"], late=u["late"],
+                ))
+        registrations = [
+            (v, o.record_id) for o in out if o.status in (CREATED, UPDATED)
+            for v in (by_line[o.line][0],) if v.item.category == "registration"
+        ]
+        if registrations:
+            await apply_registrations(conn, self.principal, self.request, self.catalog, registrations)
+        return out
+
+    async def _log(self, conn: asyncpg.Connection, outcomes: list[Outcome]) -> None:
+        """Art. 33: who submitted what, when, by which path, and each record's outcome."""
+        by_status: dict[str, list] = {CREATED: [], UPDATED: [], UNCHANGED: [], REJECTED: []}
+        for o in outcomes:
+            if o.status == REJECTED:
+                by_status[REJECTED].append(
+                    {"line": o.line, "ref": o.source_ref, "field": o.rejection.field, "rule": o.rejection.rule}
+                )
+            else:
+                by_status[o.status].append(o.source_ref)
+        await record_act(
+            conn,
+            self.principal,
+            kind="collection",
+            operation=self.operation,
+            details={
+                "provider": self.provider_org,
+                "channel": self.channel,
+                "batch": self.batches + 1,
+                "lines": [outcomes[0].line, outcomes[-1].line] if outcomes else [],
+                "counts": {s: len(v) for s, v in by_status.items()},
+                "outcomes": by_status,
+            },
+            request=self.request,
+        )
+
+
+def _stored(line, v: ValidRecord, status, record_id, version, due, received_on) -> Outcome:
+    due_on, provisional = due if due else (None, False)
+    return Outcome(
+        line, v.source_ref, status, record_id, version, due_on=due_on, provisional=provisional,
+        late=None if due_on is None else received_on > due_on,
+    )
 
 
 async def submit_records(
@@ -47,74 +321,27 @@ async def submit_records(
     records: list[RecordInput],
     *,
     max_records: int,
+    calendar=None,
+    request: RequestInfo | None = None,
     legacy_uscc: frozenset[str] = frozenset(),
-) -> list[SubmitResult]:
-    if not principal.has("provider") or not principal.org_code:
-        raise Forbidden("only a provider (信息提供单位) submits records", rule="provider_role")
+    clock: Callable[[], dt.datetime] | None = None,
+) -> list[Outcome]:
+    """submitRecords: a bounded batch, one transaction, one line in the collection log."""
+    collector = Collector(
+        pool, catalog, principal, calendar=calendar, request=request, operation="submitRecords",
+        legacy_uscc=legacy_uscc, clock=clock,
+    )
     if len(records) > max_records:
         raise TooMany(
             f"submitRecords takes at most {max_records} records; use the bulk upload for more",
             field="records",
             rule="batch_size",
         )
-    results: list[SubmitResult] = []
-    async with transaction(pool) as conn:
-        today = (await conn.fetchval("SELECT now()")).astimezone(CHINA_TIME).date()
-        for i, rec in enumerate(records):
-            item = await catalog.get(rec.item_code, conn)
-            checked = validate_record(
-                rec, item, principal.org_code, today, legacy_uscc=legacy_uscc
-            )
-            if isinstance(checked, Rejection):
-                results.append(SubmitResult(i, "rejected", rejection=checked))
-                continue
-            results.append(await _store(conn, principal, i, checked))
-    return results
+    if not records:
+        return []
+    await collector.refresh_catalog()
+    return await collector.submit(list(enumerate(records)))
 
 
-async def _store(conn: asyncpg.Connection, principal: Principal, i: int, v: ValidRecord) -> SubmitResult:
-    await conn.execute(UPSERT_SUBJECT, v.subject_key, v.key_type, v.subject_type, v.subject_name)
-    stored_type = await conn.fetchval(SUBJECT_TYPE, v.subject_key)
-    if stored_type != v.subject_type:
-        return SubmitResult(
-            i,
-            "rejected",
-            rejection=Rejection(
-                "subjectType",
-                "subject_type_known",
-                f"the platform knows {v.subject_key} as a {stored_type}, not a {v.subject_type}",
-            ),
-        )
-    record_id = await conn.fetchval(
-        INSERT_RECORD,
-        v.subject_key,
-        v.item.code,
-        principal.org_code,
-        v.source_ref,
-        v.decided_on,
-        v.data,
-        principal.user_id,
-    )
-    if record_id is not None:
-        return SubmitResult(i, "created", record_id=str(record_id))
-    # (provider, source reference) identifies a record: the same content again is "unchanged"
-    existing = await conn.fetchrow(EXISTING, principal.org_code, v.source_ref)
-    same = (
-        existing["subject_key"] == v.subject_key
-        and existing["item_code"] == v.item.code
-        and existing["decided_on"] == v.decided_on
-        and existing["data"] == v.data
-    )
-    if same:
-        return SubmitResult(i, "unchanged", record_id=str(existing["id"]))
-    return SubmitResult(
-        i,
-        "rejected",
-        record_id=str(existing["id"]),
-        rejection=Rejection(
-            "sourceRef",
-            "already_submitted",
-            f"a different record with reference {v.source_ref} is already stored; a stored "
-            "record is never overwritten (Art. 16)",
-        ),
-    )
+def with_channel(request: RequestInfo | None, channel: str) -> RequestInfo | None:
+    return dataclasses.replace(request, channel=channel) if request else None

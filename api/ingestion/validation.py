@@ -1,41 +1,47 @@
-"""Catalog conformance of one submitted record (Art. 9, 11-14). Pure: returns the stored form
-or the first broken rule, named by field and rule, in words a clerk understands."""
+"""Catalog conformance of one submitted record (Art. 9, 11-14). Pure: the stored form of the
+record, or the first broken rule, named by field and rule, in words a clerk understands.
+
+Every submission path (submitRecords, the bulk upload, `credit ingest`) runs this same check."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..catalog import CatalogItem
-from ..identifiers import RESIDENT_ID, USCC, IdentifierError, parse_subject_key
+from ..catalog import Catalog, CatalogItem
+from ..identifiers import RESIDENT_ID, USCC, IdentifierError, SubjectKey, parse_subject_key
+from .art11 import FORBIDDEN, classify
+from .values import ValueProblem, canonical_json, normalise, parse_date
 
 SUBJECT_TYPES = ("natural_person", "legal_person", "unincorporated_org", "individual_business")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_REF = 200
+MAX_REASON = 1000
+MAX_NAME = 200
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
     field: str
     rule: str
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RecordInput:
-    subject_key: str
-    subject_type: str
-    subject_name: str
-    item_code: str
-    source_ref: str
-    decided_on: dt.date
-    data: dict[str, Any]
+    subject_key: str | None
+    subject_type: str | None
+    subject_name: str | None
+    item_code: str | None
+    source_ref: str | None
+    decided_on: dt.date | str | None
+    data: Any
     document_type: str | None = None
+    consent_ref: str | None = None  # Art. 11: the subject's written consent, when needed
+    change_reason: str | None = None  # Art. 16: why a stored record is corrected
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ValidRecord:
     subject_key: str
     key_type: str
@@ -44,115 +50,193 @@ class ValidRecord:
     item: CatalogItem
     source_ref: str
     decided_on: dt.date
-    data: dict[str, Any]
+    data_json: str
+    consent_ref: str | None
+    change_reason: str | None
 
 
-def _check_value(field: str, type_: str, codes: tuple[str, ...], value: Any) -> Rejection | None:
-    if type_ == "date":
-        if not isinstance(value, str) or not _DATE.match(value):
-            return Rejection(field, "date", f"{field} must be a date written YYYY-MM-DD, not {value!r}")
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            return Rejection(field, "date", f"{field}: {value} is not a real date")
-    elif type_ == "amount":
-        try:
-            amount = Decimal(str(value))
-        except InvalidOperation:
-            return Rejection(field, "amount", f"{field} must be a number, not {value!r}")
-        if isinstance(value, bool) or not amount.is_finite() or amount < 0:
-            return Rejection(field, "amount", f"{field} must be a non-negative amount")
-    elif type_ == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return Rejection(field, "integer", f"{field} must be a whole number, not {value!r}")
-    elif type_ == "code":
-        if str(value) not in codes:
-            return Rejection(
-                field, "code_list", f"{field} must be one of {', '.join(codes)}, not {value!r}"
-            )
-    elif not isinstance(value, str):
-        return Rejection(field, "text", f"{field} must be text")
-    return None
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
-def validate_record(
-    rec: RecordInput,
-    item: CatalogItem | None,
-    provider_org: str,
-    today: dt.date,
-    *,
-    legacy_uscc: frozenset[str] = frozenset(),
-) -> ValidRecord | Rejection:
-    if item is None:
-        return Rejection("itemCode", "catalog", f"{rec.item_code!r} is not an item of the catalog")
-    if item.provider_org != provider_org:
-        return Rejection(
-            "itemCode",
-            "provider_assignment",
-            f"the catalog assigns {item.code} ({item.name}) to {item.provider_name}, "
-            "not to your organisation",
-        )
-    try:
-        key = parse_subject_key(
-            rec.subject_key, document_type=rec.document_type, legacy_uscc=legacy_uscc
-        )
-    except IdentifierError as e:
-        return Rejection("subjectKey", e.rule, f"subject key {rec.subject_key!r}: {e}")
-    if rec.subject_type not in SUBJECT_TYPES:
-        return Rejection(
-            "subjectType", "subject_type", f"subject type must be one of {', '.join(SUBJECT_TYPES)}"
-        )
-    is_person = rec.subject_type == "natural_person"
-    if is_person == (key.kind == USCC):
-        expected = "a resident ID or identity document" if is_person else "a unified social credit code"
-        return Rejection(
-            "subjectType", "subject_type_key", f"a {rec.subject_type} is identified by {expected}"
-        )
-    if key.kind == USCC and rec.subject_type == "individual_business" and not key.value.startswith("92"):
-        return Rejection(
-            "subjectType",
-            "subject_type_key",
-            "an individual business's code starts with 92 (registration kind 9, type 2)",
-        )
-    name = (rec.subject_name or "").strip()
-    if not name:
-        return Rejection("subjectName", "required", "the subject's name is required")
-    source_ref = (rec.source_ref or "").strip()
-    if not source_ref:
-        return Rejection("sourceRef", "required", "the provider's own reference is required")
-    if rec.decided_on > today:
-        return Rejection("decidedOn", "future_date", f"decision date {rec.decided_on} is in the future")
-    if key.kind == RESIDENT_ID and rec.decided_on < dt.date(
-        int(key.value[6:10]), int(key.value[10:12]), int(key.value[12:14])
+class Validator:
+    """Checks records of one provider against the catalog in force for each decision date."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        provider_org: str,
+        today: dt.date,
+        *,
+        legacy_uscc: frozenset[str] = frozenset(),
     ):
-        return Rejection("decidedOn", "before_birth", "decision date is before the subject's birth")
-    if not isinstance(rec.data, dict):
-        return Rejection("data", "object", "data must be an object of catalog fields")
-    for f in item.fields:
-        value = rec.data.get(f.name)
-        if value is None or value == "":
-            if f.required:
-                return Rejection(f"data.{f.name}", "required", f"{f.label} ({f.name}) is required")
-            continue
-        problem = _check_value(f"data.{f.name}", f.type, f.codes, value)
-        if problem:
-            return problem
-    unknown = sorted(k for k in rec.data if item.field(k) is None)
-    if unknown:
-        return Rejection(
-            f"data.{unknown[0]}",
-            "unknown_field",
-            f"{', '.join(unknown)} not in the catalog definition of {item.code}; "
-            "only catalog fields are collected (Art. 9)",
+        self.catalog = catalog
+        self.provider_org = provider_org
+        self.today = today
+        self.legacy_uscc = legacy_uscc
+        self._keys: dict[tuple[str, str | None], SubjectKey | IdentifierError] = {}
+
+    def _subject_key(self, raw: str, document_type: str | None) -> SubjectKey:
+        cached = self._keys.get((raw, document_type))
+        if cached is None:
+            try:
+                cached = parse_subject_key(raw, document_type=document_type, legacy_uscc=self.legacy_uscc)
+                if cached.kind == RESIDENT_ID and cached.value[6:14] > self.today.strftime("%Y%m%d"):
+                    cached = IdentifierError("birth_date", "the date of birth in it is in the future")
+            except IdentifierError as e:
+                cached = e
+            if len(self._keys) > 100_000:
+                self._keys.clear()
+            self._keys[(raw, document_type)] = cached
+        if isinstance(cached, IdentifierError):
+            raise cached
+        return cached
+
+    def validate(self, rec: RecordInput) -> ValidRecord | Rejection:
+        source_ref = _text(rec.source_ref)
+        if not source_ref:
+            return Rejection("sourceRef", "required", "the provider's own reference (sourceRef) is required")
+        if len(source_ref) > MAX_REF:
+            return Rejection("sourceRef", "length", f"the reference is longer than {MAX_REF} characters")
+        code = _text(rec.item_code)
+        if not code:
+            return Rejection("itemCode", "required", "the catalog item (itemCode) is required")
+        data = rec.data
+        if not isinstance(data, dict):
+            return Rejection("data", "object", "data must be an object of catalog fields")
+
+        decided = rec.decided_on
+        if decided is None or decided == "":
+            known = self.catalog.current(code)  # to learn which field repeats the decision date
+            if known is None or not known.decision_field or not data.get(known.decision_field):
+                return Rejection("decidedOn", "required", "the decision date (decidedOn) is required")
+            decided = data[known.decision_field]
+        try:
+            decided_on = parse_date(decided, "the decision date")
+        except ValueProblem as e:
+            return Rejection("decidedOn", e.rule, str(e))
+        if decided_on > self.today:
+            return Rejection("decidedOn", "future_date", f"decision date {decided_on} is in the future")
+
+        item = self.catalog.item_for(code, decided_on)
+        if item is None:
+            year = self.catalog.year_in_force(decided_on)
+            if self.catalog.years_with(code):
+                return Rejection(
+                    "itemCode",
+                    "catalog_in_force",
+                    f"{code} is not in the {year} catalog, which governs decisions of {decided_on}",
+                )
+            return Rejection("itemCode", "catalog", f"{code!r} is not an item of the catalog (Art. 9)")
+        if item.provider_org != self.provider_org:
+            return Rejection(
+                "itemCode",
+                "provider_assignment",
+                f"the catalog assigns {item.code} ({item.name}) to {item.provider_name}, "
+                "not to your organisation",
+            )
+
+        # Art. 11: forbidden data refuses the whole record, whatever else is in it.
+        for name, value in data.items():
+            if value is None or value == "":
+                continue
+            f = item.field(name)
+            if f is not None:
+                forbidden = f.sensitivity == "forbidden"
+                topic = (classify(f.name, f.label) or ("", "forbidden data"))[1]
+            else:
+                found = classify(str(name))
+                forbidden = found is not None and found[0] == FORBIDDEN
+                topic = found[1] if found else ""
+            if forbidden:
+                return Rejection(
+                    f"data.{name}",
+                    "art11_forbidden",
+                    f"{name} carries {topic} information, which may never be collected (Art. 11); "
+                    "the whole record is refused — send it again without this field",
+                )
+
+        try:
+            key = self._subject_key(_text(rec.subject_key), rec.document_type or None)
+        except IdentifierError as e:
+            return Rejection("subjectKey", e.rule, f"subject key {rec.subject_key!r}: {e}")
+        subject_type = (rec.subject_type or "").strip().lower()
+        if subject_type not in SUBJECT_TYPES:
+            return Rejection(
+                "subjectType", "subject_type", f"subject type must be one of {', '.join(SUBJECT_TYPES)}"
+            )
+        is_person = subject_type == "natural_person"
+        if is_person == (key.kind == USCC):
+            expected = "a resident ID or identity document" if is_person else "a unified social credit code"
+            return Rejection(
+                "subjectType", "subject_type_key", f"a {subject_type} is identified by {expected}"
+            )
+        if subject_type == "individual_business" and not key.value.startswith("92"):
+            return Rejection(
+                "subjectType",
+                "subject_type_key",
+                "an individual business's code starts with 92 (registration kind 9, type 2)",
+            )
+        name = _text(rec.subject_name)
+        if not name:
+            return Rejection("subjectName", "required", "the subject's name is required")
+        if len(name) > MAX_NAME:
+            return Rejection("subjectName", "length", f"the name is longer than {MAX_NAME} characters")
+        if key.kind == RESIDENT_ID and decided_on.strftime("%Y%m%d") < key.value[6:14]:
+            return Rejection("decidedOn", "before_birth", "decision date is before the subject's birth")
+
+        stored: dict[str, Any] = {}
+        consent_fields: list[str] = []
+        for f in item.fields:
+            value = data.get(f.name)
+            if value is None or value == "":
+                if f.required:
+                    return Rejection(f"data.{f.name}", "required", f"{f.label} ({f.name}) is required")
+                continue
+            try:
+                stored[f.name] = normalise(f.type, f.codes, value, f"{f.label} ({f.name})")
+            except ValueProblem as e:
+                return Rejection(f"data.{f.name}", e.rule, str(e))
+            if f.sensitivity == "consent_only":
+                consent_fields.append(f.name)
+        if len(stored) < len(data):
+            unknown = sorted(k for k, v in data.items() if item.field(k) is None and v not in (None, ""))
+            if unknown:
+                return Rejection(
+                    f"data.{unknown[0]}",
+                    "unknown_field",
+                    f"{', '.join(map(str, unknown))} not in the catalog definition of {item.code}; "
+                    "only catalog fields are collected (Art. 9)",
+                )
+        if item.decision_field and stored.get(item.decision_field, decided_on.isoformat()) != decided_on.isoformat():
+            return Rejection(
+                f"data.{item.decision_field}",
+                "decision_date_mismatch",
+                f"{item.decision_field} ({stored[item.decision_field]}) differs from the decision "
+                f"date {decided_on}",
+            )
+        consent_ref = _text(rec.consent_ref) or None
+        if consent_fields and is_person and consent_ref is None:
+            return Rejection(
+                f"data.{consent_fields[0]}",
+                "art11_consent",
+                f"{', '.join(consent_fields)} may be collected only with the subject's written consent, "
+                "which states the possible adverse consequences (Art. 11); give its reference in consentRef",
+            )
+        if consent_ref is not None and len(consent_ref) > MAX_REF:
+            return Rejection("consentRef", "length", f"the consent reference is longer than {MAX_REF} characters")
+        reason = _text(rec.change_reason) or None
+        if reason is not None and len(reason) > MAX_REASON:
+            return Rejection("changeReason", "length", f"the reason is longer than {MAX_REASON} characters")
+        return ValidRecord(
+            subject_key=key.value,
+            key_type=key.kind,
+            subject_type=subject_type,
+            subject_name=name,
+            item=item,
+            source_ref=source_ref,
+            decided_on=decided_on,
+            data_json=canonical_json(stored),
+            consent_ref=consent_ref,
+            change_reason=reason,
         )
-    data = {k: v for k, v in rec.data.items() if v is not None and v != ""}
-    return ValidRecord(
-        subject_key=key.value,
-        key_type=key.kind,
-        subject_type=rec.subject_type,
-        subject_name=name,
-        item=item,
-        source_ref=source_ref,
-        decided_on=rec.decided_on,
-        data=data,
-    )

@@ -1,0 +1,376 @@
+"""The catalog file (YAML) and the rules an item definition obeys. Pure: a document in, the
+checked definitions or every problem (with its path) out.
+
+File format `credit-catalog/1`:
+
+    format: credit-catalog/1
+    year: 2027                       # optional; must match --year when given
+    providers:                       # provider units (信息提供单位) the items name
+      - {code: <USCC>, name: <name>, division: "130900"}
+    items:
+      - code: ADM_PENALTY            # the key records reference; stable across years
+        name: 行政处罚信息
+        category: penalty            # Art. 10 category (api.catalog.CATEGORIES)
+        disclosure: public           # sharing attribute: public | shared | authorized
+        provider: <USCC>             # provider unit
+        collection_scope: <text>     # 数据采集范围
+        collection_paths: [system_integration, provider_account]   # 归集路径, Art. 14
+        update_cycle: on_decision    # 更新周期
+        sharing_method: interface    # 共享方式: interface | database | file
+        dishonest: true              # 失信信息
+        list_meaning: none           # red | black | none
+        publicity_months: 36         # optional
+        deadline_working_days: 7     # optional; 7 (Art. 13) for licensing and penalty
+        decision_field: cf_jdrq      # optional: the date field that repeats the decision date
+        fields:
+          - {name: cf_wsh, label: 行政处罚决定书文号, type: string, required: true}
+          - {name: cf_xdr_lb, label: 行政相对人类别, type: code, required: true, codes: ["01", "02"]}
+          - {name: cf_fr_zjhm, label: 法定代表人证件号码, sensitivity: id_number}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ..catalog import (
+    CATEGORIES,
+    COLLECTION_PATHS,
+    DISCLOSURE_CLASSES,
+    DOUBLE_PUBLICITY_CATEGORIES,
+    FIELD_TYPES,
+    LIST_MEANINGS,
+    SENSITIVITIES,
+    SHARING_METHODS,
+    UPDATE_CYCLES,
+    CatalogItem,
+    field_to_dict,
+)
+from ..identifiers import IdentifierError, validate_uscc
+from ..ingestion.art11 import CONSENT_ONLY, FORBIDDEN, classify
+
+FORMAT = "credit-catalog/1"
+ART13_WORKING_DAYS = 7
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_DIVISION = re.compile(r"^\d{6}$")
+ITEM_KEYS = {
+    "code", "name", "category", "disclosure", "provider", "collection_scope", "collection_paths",
+    "update_cycle", "sharing_method", "dishonest", "list_meaning", "publicity_months",
+    "deadline_working_days", "decision_field", "fields",
+}
+FIELD_KEYS = {"name", "label", "type", "required", "sensitivity", "codes"}
+
+
+class DefinitionError(ValueError):
+    """Every problem found, each as `path: message`."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Provider:
+    code: str
+    name: str
+    division: str | None
+
+
+@dataclass(frozen=True)
+class ItemDefinition:
+    code: str
+    name: str
+    category: str
+    disclosure: str
+    provider_org: str
+    collection_scope: str
+    collection_paths: tuple[str, ...]
+    update_cycle: str
+    sharing_method: str
+    dishonest: bool
+    list_meaning: str
+    publicity_months: int | None
+    deadline_working_days: int | None
+    decision_field: str | None
+    fields: tuple[dict[str, Any], ...]
+
+    def row(self, year: int) -> tuple:
+        """The catalog_entries row, in repository column order."""
+        return (
+            year, self.code, self.name, self.category, self.disclosure, self.provider_org,
+            self.collection_scope, list(self.collection_paths), self.update_cycle,
+            self.sharing_method, self.dishonest, self.list_meaning, self.publicity_months,
+            self.deadline_working_days, self.decision_field, list(self.fields),
+        )
+
+
+@dataclass
+class CatalogDocument:
+    year: int | None
+    providers: list[Provider] = field(default_factory=list)
+    items: list[ItemDefinition] = field(default_factory=list)
+
+
+def _choice(problems, path, value, allowed, what) -> None:
+    if value not in allowed:
+        problems.append(f"{path}: {what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _text(problems, path, value, what, *, required=True) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            problems.append(f"{path}: {what} is required")
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{path}: {what} must be text")
+        return None
+    return value.strip()
+
+
+def _positive(problems, path, value, what) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        problems.append(f"{path}: {what} must be a positive whole number")
+        return None
+    return value
+
+
+def parse_field(f: Any, path: str, problems: list[str]) -> dict[str, Any] | None:
+    if not isinstance(f, dict):
+        problems.append(f"{path}: a field is a mapping with name, label, type, ...")
+        return None
+    for k in sorted(set(f) - FIELD_KEYS):
+        problems.append(f"{path}.{k}: unknown key (allowed: {', '.join(sorted(FIELD_KEYS))})")
+    name = _text(problems, path + ".name", f.get("name"), "field name")
+    if name and not _FIELD_NAME.match(name):
+        problems.append(f"{path}.name: {name!r} is not a field name (letters, digits, _)")
+    label = _text(problems, path + ".label", f.get("label"), "label", required=False) or name
+    type_ = f.get("type", "string")
+    _choice(problems, path + ".type", type_, FIELD_TYPES, "type")
+    required = f.get("required", False)
+    if not isinstance(required, bool):
+        problems.append(f"{path}.required: must be true or false")
+    sensitivity = f.get("sensitivity")
+    if sensitivity is not None:
+        _choice(problems, path + ".sensitivity", sensitivity, SENSITIVITIES, "sensitivity")
+    codes = f.get("codes")
+    if type_ == "code":
+        if not isinstance(codes, list) or not codes:
+            problems.append(f"{path}.codes: a code field lists its allowed codes")
+            codes = []
+        codes = [str(c) for c in codes]
+    elif codes:
+        problems.append(f"{path}.codes: only a field of type code has codes")
+    if name:
+        art11 = classify(name, label or "")
+        if art11 and art11[0] == FORBIDDEN and sensitivity != "forbidden":
+            problems.append(
+                f"{path}: {name} ({label}) is {art11[1]} data, which Art. 11 forbids collecting; "
+                "tag it sensitivity: forbidden (records carrying it are refused) or remove it"
+            )
+        elif art11 and art11[0] == CONSENT_ONLY and sensitivity not in ("consent_only", "forbidden"):
+            problems.append(
+                f"{path}: {name} ({label}) is {art11[1]} data, collected only with the subject's "
+                "written consent (Art. 11); tag it sensitivity: consent_only"
+            )
+    if sensitivity == "forbidden" and required:
+        problems.append(f"{path}: a forbidden field cannot be required")
+    out: dict[str, Any] = {"name": name, "label": label, "type": type_, "required": required}
+    if sensitivity:
+        out["sensitivity"] = sensitivity
+    if codes:
+        out["codes"] = codes
+    return out
+
+
+def parse_item(d: Any, path: str = "item") -> ItemDefinition:
+    problems: list[str] = []
+    if not isinstance(d, dict):
+        raise DefinitionError([f"{path}: an item is a mapping"])
+    for k in sorted(set(d) - ITEM_KEYS):
+        problems.append(f"{path}.{k}: unknown key (allowed: {', '.join(sorted(ITEM_KEYS))})")
+    code = _text(problems, path + ".code", d.get("code"), "code") or ""
+    if code and not _CODE.match(code):
+        problems.append(f"{path}.code: {code!r} must be upper-case letters, digits and _")
+    path = f"{path}[{code}]" if code else path
+    name = _text(problems, path + ".name", d.get("name"), "name") or ""
+    category = d.get("category")
+    _choice(problems, path + ".category", category, CATEGORIES, "category")
+    disclosure = d.get("disclosure")
+    _choice(problems, path + ".disclosure", disclosure, DISCLOSURE_CLASSES, "disclosure")
+    provider = _text(problems, path + ".provider", d.get("provider"), "provider unit") or ""
+    if provider:
+        try:
+            provider = validate_uscc(str(provider))
+        except IdentifierError as e:
+            problems.append(f"{path}.provider: {provider}: {e}")
+    scope = _text(problems, path + ".collection_scope", d.get("collection_scope"), "collection scope")
+    paths = d.get("collection_paths") or []
+    if not isinstance(paths, list) or not paths:
+        problems.append(f"{path}.collection_paths: name at least one of {', '.join(COLLECTION_PATHS)}")
+        paths = []
+    for p in paths:
+        _choice(problems, path + ".collection_paths", p, COLLECTION_PATHS, "collection path")
+    cycle = d.get("update_cycle")
+    _choice(problems, path + ".update_cycle", cycle, UPDATE_CYCLES, "update cycle")
+    method = d.get("sharing_method")
+    _choice(problems, path + ".sharing_method", method, SHARING_METHODS, "sharing method")
+    dishonest = d.get("dishonest", False)
+    if not isinstance(dishonest, bool):
+        problems.append(f"{path}.dishonest: must be true or false")
+    meaning = d.get("list_meaning", "none")
+    _choice(problems, path + ".list_meaning", meaning, LIST_MEANINGS, "list meaning")
+    months = _positive(problems, path + ".publicity_months", d.get("publicity_months"), "publicity period")
+    deadline = _positive(
+        problems, path + ".deadline_working_days", d.get("deadline_working_days"), "deadline"
+    )
+    if category in DOUBLE_PUBLICITY_CATEGORIES:
+        if deadline is None:
+            deadline = ART13_WORKING_DAYS
+        elif deadline > ART13_WORKING_DAYS:
+            problems.append(
+                f"{path}.deadline_working_days: licensing and penalty decisions reach the platform "
+                f"within {ART13_WORKING_DAYS} working days (Art. 13); {deadline} is longer"
+            )
+    raw_fields = d.get("fields")
+    fields: list[dict[str, Any]] = []
+    if not isinstance(raw_fields, list) or not raw_fields:
+        problems.append(f"{path}.fields: an item defines at least one field")
+        raw_fields = []
+    seen: set[str] = set()
+    for i, f in enumerate(raw_fields):
+        parsed = parse_field(f, f"{path}.fields[{i}]", problems)
+        if parsed is None:
+            continue
+        if parsed["name"] in seen:
+            problems.append(f"{path}.fields[{i}].name: {parsed['name']} is defined twice")
+        seen.add(parsed["name"])
+        fields.append(parsed)
+    decision_field = d.get("decision_field")
+    if decision_field is not None:
+        df = next((f for f in fields if f["name"] == decision_field), None)
+        if df is None or df["type"] != "date":
+            problems.append(f"{path}.decision_field: {decision_field!r} must name a date field of the item")
+    if problems:
+        raise DefinitionError(problems)
+    return ItemDefinition(
+        code=code, name=name, category=category, disclosure=disclosure, provider_org=provider,
+        collection_scope=scope or "", collection_paths=tuple(dict.fromkeys(paths)),
+        update_cycle=cycle, sharing_method=method, dishonest=dishonest, list_meaning=meaning,
+        publicity_months=months, deadline_working_days=deadline, decision_field=decision_field,
+        fields=tuple(fields),
+    )
+
+
+def parse_document(doc: Any, *, year: int | None = None) -> CatalogDocument:
+    """A whole catalog file, already loaded from YAML."""
+    if not isinstance(doc, dict):
+        raise DefinitionError(["the file is a mapping with format, providers and items"])
+    problems: list[str] = []
+    for k in sorted(set(doc) - {"format", "year", "providers", "items"}):
+        problems.append(f"{k}: unknown key (allowed: format, year, providers, items)")
+    if doc.get("format") != FORMAT:
+        problems.append(f"format: must be {FORMAT}")
+    file_year = doc.get("year")
+    if file_year is not None and year is not None and file_year != year:
+        problems.append(f"year: the file is the {file_year} catalog, not {year}")
+    providers: list[Provider] = []
+    for i, p in enumerate(doc.get("providers") or []):
+        path = f"providers[{i}]"
+        if not isinstance(p, dict) or set(p) - {"code", "name", "division"}:
+            problems.append(f"{path}: a provider is {{code, name, division}}")
+            continue
+        try:
+            code = validate_uscc(str(p.get("code", "")))
+        except IdentifierError as e:
+            problems.append(f"{path}.code: {e}")
+            continue
+        name = _text(problems, path + ".name", p.get("name"), "name")
+        division = p.get("division")
+        if division is not None and not _DIVISION.match(str(division)):
+            problems.append(f"{path}.division: a six-digit administrative division code")
+        if name:
+            providers.append(Provider(code, name, str(division) if division else None))
+    items: list[ItemDefinition] = []
+    codes: set[str] = set()
+    raw_items = doc.get("items")
+    if not isinstance(raw_items, list) or not raw_items:
+        problems.append("items: a catalog has at least one item")
+        raw_items = []
+    for i, d in enumerate(raw_items):
+        try:
+            item = parse_item(d, f"items[{i}]")
+        except DefinitionError as e:
+            problems.extend(e.problems)
+            continue
+        if item.code in codes:
+            problems.append(f"items[{i}].code: {item.code} appears twice")
+        codes.add(item.code)
+        items.append(item)
+    if problems:
+        raise DefinitionError(problems)
+    return CatalogDocument(year=file_year or year, providers=providers, items=items)
+
+
+def load_yaml(text: str, *, year: int | None = None) -> CatalogDocument:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise DefinitionError([f"not valid YAML: {e}"]) from None
+    return parse_document(doc, year=year)
+
+
+def item_document(item: CatalogItem) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "code": item.code,
+        "name": item.name,
+        "category": item.category,
+        "disclosure": item.disclosure,
+        "provider": item.provider_org,
+        "collection_scope": item.collection_scope,
+        "collection_paths": list(item.collection_paths),
+        "update_cycle": item.update_cycle,
+        "sharing_method": item.sharing_method,
+        "dishonest": item.dishonest,
+        "list_meaning": item.list_meaning,
+    }
+    if item.publicity_months:
+        out["publicity_months"] = item.publicity_months
+    if item.deadline_working_days:
+        out["deadline_working_days"] = item.deadline_working_days
+    if item.decision_field:
+        out["decision_field"] = item.decision_field
+    out["fields"] = [field_to_dict(f) for f in item.fields]
+    return out
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _field_style(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
+    # fields read best one to a line
+    flow = "label" in data and "type" in data and "name" in data
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow or None)
+
+
+_Dumper.add_representer(dict, _field_style)
+
+
+def dump_yaml(year: int, items: list[CatalogItem], providers: list[Provider]) -> str:
+    doc = {
+        "format": FORMAT,
+        "year": year,
+        "providers": [
+            {"code": p.code, "name": p.name, **({"division": p.division} if p.division else {})}
+            for p in providers
+        ],
+        "items": [item_document(i) for i in items],
+    }
+    return yaml.dump(doc, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)

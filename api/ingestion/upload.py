@@ -1,0 +1,213 @@
+"""The bulk upload (Art. 14: system integration and provider accounts): POST /upload/records
+with an NDJSON or CSV body, streamed in both directions.
+
+The body is read as it arrives and cut into batches (`batch` rows, or whatever arrived within
+`FLUSH_SECONDS`); each batch is validated and written in its own transaction. The response is
+NDJSON: one line per row, sent only after the row's batch committed, so every line the client
+has read names a row that is stored (or refused). A last line {"summary": ...} closes a
+complete upload; an upload cut short has none, and sending the file again completes it (rows
+already stored come back "unchanged")."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from urllib.parse import parse_qs
+
+import asyncpg
+from starlette.types import Receive, Scope, Send
+
+from ..errors import DomainError
+from .formats import FormatError, Row, reader_for
+from .service import Collector, Outcome, Prepared, with_channel
+
+log = logging.getLogger("credit.upload")
+
+DEFAULT_BATCH = 2000
+MAX_BATCH = 10_000
+FLUSH_SECONDS = 1.0
+PREPARE_SLICE = 256  # rows validated between two looks at the event loop
+_END, _GONE = object(), object()
+
+
+async def _reply(send: Send, status: int, body: dict) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": json.dumps(body, ensure_ascii=False).encode()})
+
+
+def _line(obj: dict) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+class BulkUpload:
+    """ASGI endpoint; wrap it in TokenGate so `scope["state"]` carries the caller."""
+
+    def __init__(self, get_state):
+        self.get_state = get_state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            await _reply(send, 405, {"error": "method_not_allowed", "reason": "POST the file"})
+            return
+        state = self.get_state()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        reader = reader_for(headers.get("content-type"))
+        if reader is None:
+            await _reply(send, 415, {"error": "unsupported_media_type",
+                                     "reason": "send application/x-ndjson or text/csv"})
+            return
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        try:
+            batch_size = int(query.get("batch", [DEFAULT_BATCH])[0])
+        except ValueError:
+            batch_size = 0
+        if not 1 <= batch_size <= MAX_BATCH:
+            await _reply(send, 400, {"error": "invalid_input", "reason": f"batch is 1 to {MAX_BATCH}"})
+            return
+        channel = "cli_ingest" if query.get("via") == ["cli"] else "bulk_upload"
+        try:
+            collector = Collector(
+                state.pool,
+                state.catalog,
+                scope["state"]["principal"],
+                calendar=getattr(state, "calendar", None),
+                request=with_channel(scope["state"]["request_info"], channel),
+                operation="bulkUpload",
+                legacy_uscc=state.settings.legacy_uscc,
+            )
+        except DomainError as e:
+            await _reply(send, 403, {"error": e.code, "reason": e.message})
+            return
+        await collector.refresh_catalog()
+        await send({
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/x-ndjson; charset=utf-8"),
+                (b"cache-control", b"no-store"),
+                (b"x-request-id", collector.request.request_id.encode()),
+            ],
+        })
+        await _Upload(collector, reader, receive, send, batch_size).run()
+
+
+class _Upload:
+    def __init__(self, collector: Collector, reader, receive: Receive, send: Send, batch_size: int):
+        self.collector = collector
+        self.reader = reader
+        self.receive = receive
+        self.send = send
+        self.batch_size = batch_size
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=16)
+        self.batch: list[Row] = []
+        self.pending: asyncio.Task | None = None
+        self.client_gone = False
+
+    async def _read_body(self) -> None:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                await self.queue.put(_GONE)
+                return
+            if message.get("body"):
+                await self.queue.put(message["body"])
+            if not message.get("more_body", False):
+                await self.queue.put(_END)
+                return
+
+    async def _emit(self, data: bytes) -> None:
+        if self.client_gone:
+            return
+        try:
+            await self.send({"type": "http.response.body", "body": data, "more_body": True})
+        except OSError:
+            self.client_gone = True
+
+    async def _prepare(self, rows: list[Row]) -> Prepared:
+        whole: Prepared | None = None
+        for i in range(0, len(rows), PREPARE_SLICE):
+            part = self.collector.prepare(rows[i : i + PREPARE_SLICE])
+            if whole is None:
+                whole = part
+            else:
+                whole.lines += part.lines
+                whole.rejected.update(part.rejected)
+                whole.valid += part.valid
+            await asyncio.sleep(0)  # let the batch being written take its next step
+        return whole
+
+    async def _settle(self) -> None:
+        """Wait for the batch being written; acknowledge its rows once it committed."""
+        if self.pending is None:
+            return
+        task, self.pending = self.pending, None
+        outcomes: list[Outcome] = await task
+        await self._emit(b"".join(_line(o.wire()) for o in outcomes))
+
+    async def _flush(self) -> None:
+        if not self.batch:
+            return
+        rows, self.batch = self.batch, []
+        prepared = await self._prepare(rows)
+        await self._settle()
+        self.pending = asyncio.create_task(self.collector.write(prepared))
+
+    async def _add(self, rows: list[Row]) -> None:
+        for row in rows:
+            self.batch.append(row)
+            if len(self.batch) >= self.batch_size:
+                await self._flush()
+
+    async def run(self) -> None:
+        body = asyncio.create_task(self._read_body())
+        loop = asyncio.get_running_loop()
+        started = None
+        finished = False
+        try:
+            while True:
+                timeout = None
+                if self.batch:
+                    started = started or loop.time()
+                    timeout = max(0.0, FLUSH_SECONDS - (loop.time() - started))
+                try:
+                    chunk = await asyncio.wait_for(self.queue.get(), timeout)
+                except TimeoutError:
+                    await self._flush()
+                    started = None
+                    continue
+                if chunk is _GONE:
+                    self.client_gone = True
+                    break
+                if chunk is _END:
+                    await self._add(self.reader.finish())
+                    await self._flush()
+                    await self._settle()
+                    finished = True
+                    break
+                await self._add(self.reader.feed(chunk))
+                if not self.batch:
+                    started = None
+        except FormatError as e:
+            await self._settle()
+            await self._emit(_line({"error": "format", "message": str(e)}))
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
+            log.error("bulk upload stopped: %s", e)
+            await self._emit(_line({"error": "storage_unavailable",
+                                    "message": "the platform could not store the next batch; rows "
+                                               "without a result line are not stored — send the file again"}))
+        finally:
+            body.cancel()
+            if self.pending is not None:  # the client left: let the batch finish, unacknowledged
+                try:
+                    await self.pending
+                except Exception as e:
+                    log.warning("last batch of an abandoned upload failed: %s", e)
+        if finished:
+            c = self.collector
+            await self._emit(_line({"summary": {**c.counts, "batches": c.batches}}))
+        if not self.client_gone:
+            with contextlib.suppress(OSError):
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,0 +1,80 @@
+"""Field values by catalog type, normalised so that the same content always stores the same way
+(a CSV cell "2.5" and a JSON 2.5 are the same amount). Pure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+MAX_TEXT = 4000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INT = re.compile(r"^[+-]?\d{1,15}$")
+MAX_AMOUNT_DIGITS = 15  # stored as a JSON number without loss
+MAX_AMOUNT_DECIMALS = 6  # decimal(18,6) in the national data standard
+
+
+class ValueProblem(ValueError):
+    def __init__(self, rule: str, message: str):
+        super().__init__(message)
+        self.rule = rule
+
+
+def parse_date(value: Any, label: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ValueProblem("date", f"{label} must be a date written YYYY-MM-DD, not {value!r}")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueProblem("date", f"{label}: {value} is not a real date") from None
+
+
+def normalise(type_: str, codes: tuple[str, ...], value: Any, label: str) -> Any:
+    """The stored form of one value, or ValueProblem naming the rule it breaks."""
+    if type_ == "string":
+        if not isinstance(value, str):
+            raise ValueProblem("text", f"{label} must be text, not {value!r}")
+        if len(value) > MAX_TEXT:
+            raise ValueProblem("length", f"{label} is longer than {MAX_TEXT} characters")
+        return value
+    if type_ == "date":
+        return parse_date(value, label).isoformat()
+    if type_ == "code":
+        code = value if isinstance(value, str) else str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+        if code not in codes:
+            raise ValueProblem("code_list", f"{label} must be one of {', '.join(codes)}, not {value!r}")
+        return code
+    if type_ == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and _INT.match(value.strip()):
+            return int(value)
+        raise ValueProblem("integer", f"{label} must be a whole number, not {value!r}")
+    if type_ == "amount":
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueProblem("amount", f"{label} must be a number, not {value!r}")
+        try:
+            amount = Decimal(value.strip() if isinstance(value, str) else str(value))
+        except InvalidOperation:
+            raise ValueProblem("amount", f"{label} must be a number, not {value!r}") from None
+        if not amount.is_finite() or amount < 0:
+            raise ValueProblem("amount", f"{label} must be a non-negative amount, not {value!r}")
+        sign, digits, exponent = amount.normalize().as_tuple()
+        decimals = max(0, -exponent)
+        if decimals > MAX_AMOUNT_DECIMALS:
+            raise ValueProblem("amount", f"{label} has more than {MAX_AMOUNT_DECIMALS} decimal places")
+        if max(len(digits), decimals) > MAX_AMOUNT_DIGITS or amount >= 10 ** (MAX_AMOUNT_DIGITS - MAX_AMOUNT_DECIMALS):
+            raise ValueProblem("amount", f"{label} is too large")
+        if isinstance(value, int | float):
+            return value
+        return int(amount) if amount == amount.to_integral_value() else float(amount)
+    raise ValueProblem("type", f"{label} has an unknown type {type_}")
+
+
+def canonical_json(data: dict[str, Any]) -> str:
+    """The stored text of a record's data (jsonb compares it by value, not by text)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
