@@ -176,6 +176,13 @@ class Catalog:
         self._years: dict[int, dict[str, CatalogItem]] = {}
         self._stamp: tuple | None = None
 
+    @classmethod
+    def of(cls, years: dict[int, list[CatalogItem]]) -> Catalog:
+        """A catalog held without a database (pure tests, tools)."""
+        catalog = cls(None)  # type: ignore[arg-type]
+        catalog._years = {y: {i.code: i for i in items} for y, items in years.items()}
+        return catalog
+
     async def reload(self, conn: asyncpg.Connection | None = None) -> None:
         if conn is None:
             async with self._pool.acquire() as c:
