@@ -3,7 +3,9 @@ platform's own claims; any failure is a 401 with a reason, never an anonymous re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -24,6 +26,10 @@ class TokenVerifier:
     settings: Settings
     _key: Any = None
     _jwks: jwt.PyJWKClient | None = None
+    # Verified tokens, kept until they expire: a portal sends the same token many times and a
+    # signature check costs more than the rest of a small lookup. Only successes are kept.
+    _verified: OrderedDict[str, tuple[Principal, float]] = field(default_factory=OrderedDict)
+    cache_size: int = 10_000
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -43,6 +49,20 @@ class TokenVerifier:
         return self.verify(token.strip())
 
     def verify(self, token: str) -> Principal:
+        hit = self._verified.get(token)
+        if hit is not None:
+            principal, expires = hit
+            if time.time() < expires:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal, expires = self._verify(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > self.cache_size:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         s = self.settings
         try:
             header = jwt.get_unverified_header(token)
@@ -81,7 +101,9 @@ class TokenVerifier:
             raise TokenError("token is not valid yet (iat or nbf in the future)") from None
         except jwt.PyJWTError as e:
             raise TokenError(f"token refused: {e}") from None
-        return principal_from_claims(claims, legacy_uscc=s.legacy_uscc)
+        principal = principal_from_claims(claims, legacy_uscc=s.legacy_uscc)
+        # cached no longer than the token lives (exp is checked here with no leeway)
+        return principal, float(claims["exp"])
 
 
 def _text_claim(claims: dict[str, Any], name: str) -> str:
