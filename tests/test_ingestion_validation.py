@@ -285,3 +285,10 @@ def test_the_catalog_in_force_for_the_decision_date_governs():
     # a decision before the first published catalog is governed by the first one
     older = validator(catalog=catalog).validate(penalty(decided_on="2019-05-05", data={"cf_jdrq": "2019-05-05"}))
     assert isinstance(older, ValidRecord) and older.item.year == 2025
+
+
+def test_an_all_digit_uscc_ending_in_x_is_an_organisations_code():
+    key = "91130902000000131X"  # 17 digits and X: read as a resident ID unless the subject is an organisation
+    result = validator().validate(penalty(subject_key=key))
+    assert isinstance(result, ValidRecord) and result.key_type == "uscc"
+    assert rejected(validator().validate(person_penalty(key))) == ("subjectKey", "birth_date")
