@@ -40,8 +40,8 @@ class Deadlines:
 RECOMPUTE_CANDIDATES = """
 SELECT r.id, r.decided_on, r.received_on, r.due_on, r.due_provisional, e.deadline_working_days
 FROM records r JOIN catalog_entries e ON e.year = r.catalog_year AND e.code = r.item_code
-WHERE r.due_provisional AND r.due_on IS NOT NULL
-  AND extract(year FROM r.due_on) >= $1 AND r.decided_on <= make_date($1, 12, 31)
+WHERE r.due_on IS NOT NULL
+  AND r.due_on >= make_date($1::int, 1, 1) AND r.decided_on <= make_date($1::int, 12, 31)
 """
 SET_DEADLINE = """
 UPDATE records SET due_on = $2, due_provisional = $3,
@@ -51,8 +51,9 @@ WHERE id = $1
 
 
 async def recompute_deadlines(conn: asyncpg.Connection, calendar, year: int) -> int:
-    """Called by the calendar load (api/workdays) in its transaction once `year` is official:
-    provisional due dates that counted days of `year` are computed again."""
+    """Called by the calendar load (api/workdays) in its transaction once `year` is official (or
+    its schedule replaced): due dates that counted days of `year` are computed again, and with
+    them whether the record was late."""
     rows = await conn.fetch(RECOMPUTE_CANDIDATES, year)
     changes = []
     for r in rows:
