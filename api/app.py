@@ -28,6 +28,7 @@ from .catalog import Catalog
 from .config import Settings
 from .db import create_pool, migrate, resolve_database_url
 from .ingestion.upload import BulkUpload
+from .workdays.service import follow_calendar, open_calendar
 
 log = logging.getLogger("credit.app")
 
@@ -127,10 +128,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 policy=policy,
                 catalog=catalog,
                 verifier=TokenVerifier(settings),
+                calendar=await open_calendar(pool),
             )
             holder["state"] = state
             app.state.credit = state
-            yield
+            async with follow_calendar(dsn, state) as app.state.calendar_follower:
+                yield
         finally:
             holder.pop("state", None)
             sealer.cancel()

@@ -1,4 +1,4 @@
-"""What lives as long as the app: pool, policy, catalog, token verifier."""
+"""What lives as long as the app: pool, policy, catalog, token verifier, working-day calendar."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .auth.tokens import TokenVerifier
 from .catalog import Catalog
 from .config import Settings
 from .disclosure.service import Disclosure
+from .workdays import WorkCalendar
 
 
 @dataclass
@@ -20,6 +21,7 @@ class AppState:
     policy: Policy
     catalog: Catalog
     verifier: TokenVerifier
+    calendar: WorkCalendar  # replaced whole when a year is loaded (workdays.service)
 
     @property
     def disclosure(self) -> Disclosure:
