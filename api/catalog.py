@@ -78,12 +78,18 @@ class CatalogItem:
     deadline_working_days: int | None = None
     decision_field: str | None = None  # the data field that repeats the decision date
     _by_name: dict[str, FieldDef] = field(init=False, compare=False, repr=False)
+    required_fields: tuple[FieldDef, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
+        object.__setattr__(self, "required_fields", tuple(f for f in self.fields if f.required))
 
     def field(self, name: str) -> FieldDef | None:
         return self._by_name.get(name)
+
+    @property
+    def fields_by_name(self) -> dict[str, FieldDef]:
+        return self._by_name
 
     @property
     def masked_fields(self) -> frozenset[str]:
@@ -175,12 +181,14 @@ class Catalog:
         self._pool = pool
         self._years: dict[int, dict[str, CatalogItem]] = {}
         self._stamp: tuple | None = None
+        self._in_force: dict[int, int | None] = {}  # calendar year -> catalog year in force
 
     @classmethod
     def of(cls, years: dict[int, list[CatalogItem]]) -> Catalog:
         """A catalog held without a database (pure tests, tools)."""
         catalog = cls(None)  # type: ignore[arg-type]
         catalog._years = {y: {i.code: i for i in items} for y, items in years.items()}
+        catalog._in_force = {}
         return catalog
 
     async def reload(self, conn: asyncpg.Connection | None = None) -> None:
@@ -196,7 +204,7 @@ class Catalog:
         years: dict[int, dict[str, CatalogItem]] = {y: {} for y in published}
         for item in await read_entries(conn, published):
             years[item.year][item.code] = item
-        self._years, self._stamp = years, stamp
+        self._years, self._stamp, self._in_force = years, stamp, {}
 
     async def refresh(self, conn: asyncpg.Connection) -> None:
         """Reload if a catalog was published since the last load (by any process)."""
@@ -208,12 +216,14 @@ class Catalog:
         return sorted(self._years)
 
     def year_in_force(self, on: dt.date | None = None) -> int | None:
-        years = self.published_years
-        if not years:
-            return None
         year = (on or china_today()).year
-        earlier = [y for y in years if y <= year]
-        return earlier[-1] if earlier else years[0]
+        found = self._in_force.get(year, -1)
+        if found == -1:
+            years = self.published_years
+            earlier = [y for y in years if y <= year]
+            found = earlier[-1] if earlier else years[0] if years else None
+            self._in_force[year] = found
+        return found
 
     def items_of(self, year: int) -> list[CatalogItem]:
         return sorted(self._years.get(year, {}).values(), key=lambda i: i.code)

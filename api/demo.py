@@ -139,22 +139,14 @@ async def seed_demo(pool: asyncpg.Pool, today: dt.date | None = None) -> dict[st
         names = {key: name for key, _, _, name in SUBJECTS}
         for subject, item, provider, ref, decided, data in _records(today):
             decided_on = dt.date.fromisoformat(decided)
-            record_id = await conn.fetchval(
+            await conn.execute(
                 "INSERT INTO records (subject_key, subject_name, item_code, provider_org, source_ref, "
-                "decided_on, data, submitted_by, catalog_year, channel, received_on) "
-                "VALUES ($1,$2,$3,$4,$5,$6,$7::text::jsonb,'seed-demo',$8,'seed-demo',$9) "
-                "ON CONFLICT (provider_org, source_ref) DO NOTHING RETURNING id",
+                "decided_on, data, submitted_by, version_by_name, catalog_year, channel, received_on) "
+                "VALUES ($1,$2,$3,$4,$5,$6,$7::text::jsonb,'seed-demo','演示数据',$8,'seed-demo',$9) "
+                "ON CONFLICT (provider_org, source_ref) DO NOTHING",
                 subject, names[subject], item, provider, ref, decided_on, canonical_json(data), year,
                 today,
             )
-            if record_id is not None:
-                await conn.execute(
-                    "INSERT INTO record_versions (record_id, version, subject_key, subject_name, "
-                    "item_code, decided_on, data, catalog_year, submitted_by, channel) "
-                    "SELECT id, 1, subject_key, subject_name, item_code, decided_on, data, "
-                    "catalog_year, submitted_by, channel FROM records WHERE id = $1",
-                    record_id,
-                )
         if not await conn.fetchval(
             "SELECT true FROM authorizations WHERE subject_key = $1 AND grantee_org = $2",
             COMPANY, AGENCY,

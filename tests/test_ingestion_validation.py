@@ -191,7 +191,7 @@ def test_consent_only_data_of_a_person_is_refused_without_written_consent():
 def test_consent_only_data_with_consent_is_stored_with_its_reference():
     result = validator(demo.TAX).validate(tax(consent_ref="SQ-2026-0042"))
     assert isinstance(result, ValidRecord)
-    assert result.consent_ref == "SQ-2026-0042"
+    assert (result.consent_ref, result.subject_name) == ("SQ-2026-0042", "张伟")
     assert '"tax_amount":12850.5' in result.data_json
 
 

@@ -71,10 +71,13 @@ async def test_changed_content_with_a_reason_is_a_new_version(gql, pool):
     (res,) = (await gql(SUBMIT, {"records": [fix]}, as_="provider"))["data"]["submitRecords"]
     assert (res["status"], res["recordId"], res["version"]) == ("UPDATED", first["recordId"], 2)
     async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT version, data->>'xk_nr' AS nr, reason FROM record_versions WHERE record_id = $1 "
-            "ORDER BY version", first["recordId"])
-    assert [tuple(r) for r in rows] == [(1, "建材销售", None), (2, "建材及五金销售", "许可内容录入有误，按决定书更正")]
+        kept = await conn.fetch(
+            "SELECT version, data->>'xk_nr' AS nr, reason FROM record_versions WHERE record_id = $1",
+            first["recordId"])
+        current = await conn.fetchrow(
+            "SELECT version, data->>'xk_nr' AS nr, version_reason FROM records WHERE id = $1", first["recordId"])
+    assert [tuple(r) for r in kept] == [(1, "建材销售", None)]  # the superseded version, as it was
+    assert tuple(current) == (2, "建材及五金销售", "许可内容录入有误，按决定书更正")
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ every other column is a data field named as in the catalog. An empty cell is an 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
+
+import orjson
 
 from .validation import RecordInput, Rejection
 
@@ -30,6 +31,7 @@ BASE_KEYS = {
     "consentRef": "consent_ref",
     "changeReason": "change_reason",
 }
+_NDJSON_KEYS = frozenset({*BASE_KEYS, "data"})
 Row = tuple[int, RecordInput | Rejection]
 
 
@@ -113,31 +115,34 @@ class NdjsonReader:
     def _row(n: int, raw: bytes | None) -> Row | None:
         if raw is None:
             return n, _TOO_LONG
-        try:
-            text = _text(raw, n == 1)
-        except UnicodeDecodeError:
-            return n, Rejection("line", "encoding", "the line is not UTF-8 text")
-        if not text.strip():
+        if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # a byte-order mark
+        if not raw.strip():
             return None
         try:
-            obj = json.loads(text)
-        except ValueError as e:
-            return n, Rejection("line", "syntax", f"the line is not a JSON object: {e}")
-        if not isinstance(obj, dict):
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            return n, Rejection("line", "syntax", f"the line is not a UTF-8 JSON object: {e}")
+        if obj.__class__ is not dict:
             return n, Rejection("line", "syntax", "each line is one JSON object")
-        unknown = sorted(k for k in obj if k not in BASE_KEYS and k != "data")
-        if unknown:
+        if obj.keys() - _NDJSON_KEYS:
+            unknown = sorted(obj.keys() - _NDJSON_KEYS)
             return n, Rejection(
                 unknown[0], "unknown_field",
-                f"{', '.join(unknown)} is not a record key (known: {', '.join([*BASE_KEYS, 'data'])})",
+                f"{', '.join(unknown)} is not a record key (known: {', '.join(sorted(_NDJSON_KEYS))})",
             )
-        values = {}
-        for k, attr in BASE_KEYS.items():
+        for k in BASE_KEYS:
             v = obj.get(k)
-            if v is not None and not isinstance(v, str):
+            if v is not None and v.__class__ is not str:
                 return n, Rejection(k, "text", f"{k} must be text")
-            values[attr] = v
-        return n, _record(values, obj.get("data"))
+        get = obj.get
+        return n, RecordInput(
+            subject_key=get("subjectKey"), subject_type=get("subjectType"),
+            subject_name=get("subjectName"), item_code=get("itemCode"), source_ref=get("sourceRef"),
+            decided_on=get("decidedOn") or None, data=get("data"),
+            document_type=get("documentType") or None, consent_ref=get("consentRef") or None,
+            change_reason=get("changeReason") or None,
+        )
 
 
 class CsvReader:

@@ -21,10 +21,17 @@ RECORD = """
 SELECT id, subject_key, item_code, provider_org, source_ref, version, status
 FROM records WHERE id = $1
 """
+# the superseded versions, and the current one (the records row)
 VERSIONS = """
 SELECT version, subject_name, decided_on, data, consent_ref, catalog_year, reason, submitted_by,
        submitted_by_name, submitted_at, channel
-FROM record_versions WHERE record_id = $1 ORDER BY version
+FROM record_versions WHERE record_id = $1
+UNION ALL
+SELECT version, subject_name, decided_on, data, consent_ref, catalog_year, version_reason,
+       coalesce(updated_by, submitted_by), version_by_name, coalesce(updated_at, submitted_at),
+       coalesce(channel, 'legacy')
+FROM records WHERE id = $1
+ORDER BY version
 """
 
 

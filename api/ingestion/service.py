@@ -246,12 +246,11 @@ class Collector:
                 continue
             out.append(Outcome(line, v.source_ref, REJECTED, rejection=reject))
         user = (self.principal.user_id, self.principal.name)
-        request_id = self.request.request_id if self.request else None
         if new_lines:
             ids = await repo.insert_new(
                 conn, provider_org=self.provider_org, user_id=user[0], user_name=user[1],
                 channel=self.channel, received_on=received_on,
-                indexes=None if len(new_lines) == len(segment) else new_lines, request_id=request_id,
+                indexes=None if len(new_lines) == len(segment) else new_lines,
             )
             if len(ids) != len(new_lines):
                 raise _Conflict("a record of this batch was stored meanwhile")
@@ -260,8 +259,7 @@ class Collector:
                 out.append(_stored(line, v, CREATED, ids[v.source_ref], 1, due, received_on))
         if changes:
             updated = await repo.update_changed(
-                conn, user_id=user[0], user_name=user[1], channel=self.channel, changes=changes,
-                request_id=request_id,
+                conn, user_id=user[0], user_name=user[1], channel=self.channel, changes=changes
             )
             if len(updated) != len(changes):
                 raise _Conflict("a record of this batch was corrected meanwhile")

@@ -17,6 +17,7 @@ import logging
 from urllib.parse import parse_qs
 
 import asyncpg
+import orjson
 from starlette.types import Receive, Scope, Send
 
 from ..errors import DomainError
@@ -39,7 +40,7 @@ async def _reply(send: Send, status: int, body: dict) -> None:
 
 
 def _line(obj: dict) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return orjson.dumps(obj) + b"\n"
 
 
 class BulkUpload:
@@ -105,6 +106,7 @@ class _Upload:
         self.batch: list[Row] = []
         self.pending: asyncio.Task | None = None
         self.client_gone = False
+        self.batch_started: float | None = None  # when the batch being filled got its first row
 
     async def _read_body(self) -> None:
         while True:
@@ -150,13 +152,15 @@ class _Upload:
     async def _flush(self) -> None:
         if not self.batch:
             return
-        rows, self.batch = self.batch, []
+        rows, self.batch, self.batch_started = self.batch, [], None
         prepared = await self._prepare(rows)
         await self._settle()
         self.pending = asyncio.create_task(self.collector.write(prepared))
 
     async def _add(self, rows: list[Row]) -> None:
         for row in rows:
+            if not self.batch:
+                self.batch_started = asyncio.get_running_loop().time()
             self.batch.append(row)
             if len(self.batch) >= self.batch_size:
                 await self._flush()
@@ -164,19 +168,16 @@ class _Upload:
     async def run(self) -> None:
         body = asyncio.create_task(self._read_body())
         loop = asyncio.get_running_loop()
-        started = None
         finished = False
         try:
             while True:
                 timeout = None
-                if self.batch:
-                    started = started or loop.time()
-                    timeout = max(0.0, FLUSH_SECONDS - (loop.time() - started))
+                if self.batch_started is not None:
+                    timeout = max(0.0, FLUSH_SECONDS - (loop.time() - self.batch_started))
                 try:
                     chunk = await asyncio.wait_for(self.queue.get(), timeout)
                 except TimeoutError:
                     await self._flush()
-                    started = None
                     continue
                 if chunk is _GONE:
                     self.client_gone = True
@@ -188,8 +189,6 @@ class _Upload:
                     finished = True
                     break
                 await self._add(self.reader.feed(chunk))
-                if not self.batch:
-                    started = None
         except FormatError as e:
             await self._settle()
             await self._emit(_line({"error": "format", "message": str(e)}))

@@ -12,7 +12,7 @@ from typing import Any
 from ..catalog import Catalog, CatalogItem
 from ..identifiers import RESIDENT_ID, USCC, IdentifierError, SubjectKey, parse_subject_key
 from .art11 import FORBIDDEN, classify
-from .values import ValueProblem, canonical_json, normalise, parse_date
+from .values import MAX_TEXT, ValueProblem, canonical_json, normalise, parse_date
 
 SUBJECT_TYPES = ("natural_person", "legal_person", "unincorporated_org", "individual_business")
 MAX_REF = 200
@@ -53,6 +53,15 @@ class ValidRecord:
     data_json: str
     consent_ref: str | None
     change_reason: str | None
+
+
+def _forbidden(name: Any, topic: str) -> Rejection:
+    return Rejection(
+        f"data.{name}",
+        "art11_forbidden",
+        f"{name} carries {topic} information, which may never be collected (Art. 11); "
+        "the whole record is refused — send it again without this field",
+    )
 
 
 def _text(value: Any) -> str:
@@ -136,25 +145,36 @@ class Validator:
                 "not to your organisation",
             )
 
-        # Art. 11: forbidden data refuses the whole record, whatever else is in it.
-        for name, value in data.items():
+        # One pass over the data: Art. 11 forbidden data refuses the whole record, whatever else
+        # is wrong with it, so it is looked for first; the first value problem is kept for later.
+        plan = item.fields_by_name
+        stored: dict[str, Any] = {}
+        consent_fields: list[str] = []
+        unknown: list[str] = []
+        problem: Rejection | None = None
+        for fname, value in data.items():
             if value is None or value == "":
                 continue
-            f = item.field(name)
-            if f is not None:
-                forbidden = f.sensitivity == "forbidden"
-                topic = (classify(f.name, f.label) or ("", "forbidden data"))[1]
-            else:
-                found = classify(str(name))
-                forbidden = found is not None and found[0] == FORBIDDEN
-                topic = found[1] if found else ""
-            if forbidden:
-                return Rejection(
-                    f"data.{name}",
-                    "art11_forbidden",
-                    f"{name} carries {topic} information, which may never be collected (Art. 11); "
-                    "the whole record is refused — send it again without this field",
-                )
+            spec = plan.get(fname)
+            if spec is None:
+                found = classify(str(fname))
+                if found is not None and found[0] == FORBIDDEN:
+                    return _forbidden(fname, found[1])
+                unknown.append(str(fname))
+                continue
+            sensitivity = spec.sensitivity
+            if sensitivity is not None:
+                if sensitivity == "forbidden":
+                    return _forbidden(fname, (classify(spec.name, spec.label) or ("", "forbidden data"))[1])
+                if sensitivity == "consent_only":
+                    consent_fields.append(fname)
+            if spec.type == "string" and value.__class__ is str and len(value) <= MAX_TEXT:
+                stored[fname] = value  # the common case, without a call
+            elif problem is None:
+                try:
+                    stored[fname] = normalise(spec.type, spec.codes, value, f"{spec.label} ({fname})")
+                except ValueProblem as e:
+                    problem = Rejection(f"data.{fname}", e.rule, str(e))
 
         subject_type = (rec.subject_type or "").strip().lower()
         try:
@@ -191,29 +211,19 @@ class Validator:
         if key.kind == RESIDENT_ID and decided_on.strftime("%Y%m%d") < key.value[6:14]:
             return Rejection("decidedOn", "before_birth", "decision date is before the subject's birth")
 
-        stored: dict[str, Any] = {}
-        consent_fields: list[str] = []
-        for f in item.fields:
-            value = data.get(f.name)
-            if value is None or value == "":
-                if f.required:
-                    return Rejection(f"data.{f.name}", "required", f"{f.label} ({f.name}) is required")
-                continue
-            try:
-                stored[f.name] = normalise(f.type, f.codes, value, f"{f.label} ({f.name})")
-            except ValueProblem as e:
-                return Rejection(f"data.{f.name}", e.rule, str(e))
-            if f.sensitivity == "consent_only":
-                consent_fields.append(f.name)
-        if len(stored) < len(data):
-            unknown = sorted(k for k, v in data.items() if item.field(k) is None and v not in (None, ""))
-            if unknown:
-                return Rejection(
-                    f"data.{unknown[0]}",
-                    "unknown_field",
-                    f"{', '.join(map(str, unknown))} not in the catalog definition of {item.code}; "
-                    "only catalog fields are collected (Art. 9)",
-                )
+        if problem is not None:
+            return problem
+        for f in item.required_fields:
+            if f.name not in stored:
+                return Rejection(f"data.{f.name}", "required", f"{f.label} ({f.name}) is required")
+        if unknown:
+            unknown.sort()
+            return Rejection(
+                f"data.{unknown[0]}",
+                "unknown_field",
+                f"{', '.join(unknown)} not in the catalog definition of {item.code}; "
+                "only catalog fields are collected (Art. 9)",
+            )
         if item.decision_field and stored.get(item.decision_field, decided_on.isoformat()) != decided_on.isoformat():
             return Rejection(
                 f"data.{item.decision_field}",

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+import orjson
 
 MAX_TEXT = 4000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -23,6 +24,11 @@ class ValueProblem(ValueError):
 
 
 def parse_date(value: Any, label: str) -> dt.date:
+    if value.__class__ is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return dt.date.fromisoformat(value)  # the common case
+        except ValueError:
+            pass
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str) or not _DATE.match(value):
@@ -35,6 +41,18 @@ def parse_date(value: Any, label: str) -> dt.date:
 
 def normalise(type_: str, codes: tuple[str, ...], value: Any, label: str) -> Any:
     """The stored form of one value, or ValueProblem naming the rule it breaks."""
+    cls = value.__class__
+    # the common cases first, without Decimal or regular expressions
+    if type_ == "code" and cls is str and value in codes:
+        return value
+    if type_ == "amount" and (cls is int or cls is float) and 0 <= value < 1e9 and round(value, 6) == value:
+        return value
+    if type_ == "date" and cls is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            dt.date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
     if type_ == "string":
         if not isinstance(value, str):
             raise ValueProblem("text", f"{label} must be text, not {value!r}")
@@ -76,5 +94,5 @@ def normalise(type_: str, codes: tuple[str, ...], value: Any, label: str) -> Any
 
 
 def canonical_json(data: dict[str, Any]) -> str:
-    """The stored text of a record's data (jsonb compares it by value, not by text)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    """The stored text of a record's data (jsonb orders keys itself and compares by value)."""
+    return orjson.dumps(data).decode()
