@@ -293,3 +293,17 @@ async def test_results_come_back_in_file_order_whatever_the_batch_size(client, s
     results, summary = await send(client, settings, ndjson(rows), batch=batch)
     assert [r["line"] for r in results] == list(range(1, 8))
     assert summary["batches"] == -(-7 // batch)
+
+
+async def test_auditors_read_the_collection_log_through_the_query_log(client, settings, gql):
+    await send(client, settings, ndjson([licence_row(1), licence_row(2, itemCode="TAX_ARREARS")]))
+    out = await gql("""{ queryLog(filter: {kind: COLLECTION}) { edges { node {
+        kind operation userId orgCode channel retention details } } } }""", as_="auditor")
+    (entry,) = [e["node"] for e in out["data"]["queryLog"]["edges"]]
+    assert (entry["kind"], entry["operation"], entry["userId"], entry["orgCode"], entry["channel"]) == (
+        "COLLECTION", "bulkUpload", "user-provider", demo.MARKET, "bulk_upload")
+    assert entry["retention"] == "long_term"
+    assert entry["details"]["counts"] == {"created": 1, "updated": 0, "unchanged": 0, "rejected": 1}
+    assert entry["details"]["outcomes"]["created"] == ["XK-B-000001"]
+    denied = await gql("{ queryLog(filter: {kind: COLLECTION}) { edges { node { id } } } }", as_="provider")
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
