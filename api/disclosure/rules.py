@@ -136,6 +136,8 @@ class StoredRecord:
     decided_on: dt.date
     data: dict[str, Any]
     status: str
+    # 'role:org' of the offices handling an open objection on this record (api/rights)
+    case_handlers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,8 @@ def relation(role: str, principal: Principal, subject_key: str, record: StoredRe
         return "self_verified" if principal.real_name_verified else "self_unverified"
     if role == "provider" and principal.org_code == record.provider_org:
         return "own_provider"
-    # case_handler: the objection and repair workflows mark the offices that handle a case.
+    if f"{role}:{principal.org_code}" in record.case_handlers:
+        return "case_handler"  # an office handling an open objection on this record (Art. 38)
     return "other"
 
 

@@ -193,6 +193,7 @@ async def _decide(d, conn, principal, rows, auth_rows, purpose, now) -> dict[str
                 decided_on=r["decided_on"],
                 data=r["data"],
                 status=r["record_status"],
+                case_handlers=frozenset(r["case_handlers"] or ()),
             )
         )
     return {
