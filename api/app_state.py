@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -22,6 +24,8 @@ class AppState:
     catalog: Catalog
     verifier: TokenVerifier
     calendar: WorkCalendar  # replaced whole when a year is loaded (workdays.service)
+    # what time it is for the rights workflows' dates (api/rights); tests set a fixed clock
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     @property
     def disclosure(self) -> Disclosure:

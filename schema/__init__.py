@@ -22,12 +22,12 @@ from strawberry.tools import merge_types
 from api.app_state import AppState
 from api.errors import DomainError
 
-from . import audit, catalog, ingestion, mutations, queries, workdays
+from . import audit, catalog, ingestion, mutations, queries, rights, workdays
 from .context import Context
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
-QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery)
-MUTATIONS: tuple[type, ...] = (mutations.Mutation, catalog.CatalogMutation, ingestion.IngestionMutation)
+QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery)
+MUTATIONS: tuple[type, ...] = (mutations.Mutation, catalog.CatalogMutation, ingestion.IngestionMutation, rights.RightsMutation)
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
 

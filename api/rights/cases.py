@@ -1,0 +1,286 @@
+"""Cases as the API shows them, and what every workflow module shares: the environment (pool,
+catalog, calendar, clock, offices), opening a case with its first step, reading cases."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import asyncpg
+
+from ..auth.principal import Principal
+from ..catalog import Catalog
+from ..errors import Forbidden, InvalidInput, NotFound
+from ..workdays import WorkCalendar, china_date
+from . import repository as repo
+from .auth import may_see, require_case_reader, visibility_sql
+from .deadlines import OverdueReport, overdue_report, pauses_of
+from .offices import Offices
+from .workflow import CLOSED, STEPS, Opened
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What the rights workflows need, taken from the app state once per request: the calendar
+    in use then (a load replaces it) and the clock that says what day it is."""
+
+    pool: asyncpg.Pool
+    catalog: Catalog
+    calendar: WorkCalendar
+    clock: Callable[[], dt.datetime]
+    offices: Offices
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def today(self) -> dt.date:
+        return china_date(self.clock())
+
+
+@dataclass(frozen=True)
+class StepView:
+    seq: int
+    step: str
+    actor_role: str
+    actor_org: str | None
+    actor_name: str | None  # staff names are not shown to the subject
+    actor_id: str | None
+    at: dt.datetime
+    on: dt.date
+    due_on: dt.date | None
+    due_provisional: bool | None
+    on_time: bool | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: str
+    number: str
+    kind: str
+    record_id: str
+    subject_key: str
+    item_code: str
+    item_name: str | None
+    category: str
+    provider_org: str
+    provider_name: str | None
+    credit_office_org: str
+    data_office_org: str
+    ground: str | None
+    statement: str | None
+    evidence_refs: list[str]
+    filed_at: dt.datetime
+    received_on: dt.date
+    stage: str
+    stage_role: str | None
+    stage_org: str | None
+    stage_since: dt.date | None
+    due_days: int | None
+    due_on: dt.date | None
+    due_provisional: bool
+    due_basis: str | None
+    pauses: tuple[tuple[dt.date, dt.date], ...]
+    paused_since: dt.date | None
+    pause_kind: str | None
+    outcome: str | None
+    outcome_note: str | None
+    closed_at: dt.datetime | None
+    closed_on: dt.date | None
+    steps: list[StepView]
+
+    @property
+    def open(self) -> bool:
+        return self.stage != CLOSED
+
+
+def parse_id(raw: str, what: str = "case") -> uuid.UUID:
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise NotFound(f"no {what} with this id", field="id", rule="not_found") from None
+
+
+def case_view(row: Any, steps: list[Any], principal: Principal) -> CaseView:
+    own_subject = principal.has("subject") and principal.subject_key == row["subject_key"]
+    staff = not own_subject or any(principal.has(r) for r in ("provider", "credit_office", "data_office"))
+    views = [
+        StepView(
+            seq=s["seq"], step=s["step"], actor_role=s["actor_role"], actor_org=s["actor_org"],
+            actor_name=s["actor_name"], actor_id=s["actor_id"], at=s["at"], on=s["on_date"],
+            due_on=s["due_on"], due_provisional=s["due_provisional"], on_time=s["on_time"],
+            details=s["details"] or {},
+        )
+        for s in steps
+    ]
+    if not staff:  # as for who queried it (Art. 36), the subject sees organisations, not staff
+        views = [
+            v if v.actor_role == "subject" else replace(v, actor_name=None, actor_id=None)
+            for v in views
+        ]
+    return CaseView(
+        id=str(row["id"]), number=row["number"], kind=row["kind"], record_id=str(row["record_id"]),
+        subject_key=row["subject_key"], item_code=row["item_code"], item_name=row["item_name"],
+        category=row["category"], provider_org=row["provider_org"],
+        provider_name=row["provider_name"], credit_office_org=row["credit_office_org"],
+        data_office_org=row["data_office_org"], ground=row["ground"], statement=row["statement"],
+        evidence_refs=list(row["evidence_refs"]), filed_at=row["filed_at"],
+        received_on=row["received_on"], stage=row["stage"], stage_role=row["stage_role"],
+        stage_org=row["stage_org"], stage_since=row["stage_since"], due_days=row["due_days"],
+        due_on=row["due_on"], due_provisional=row["due_provisional"], due_basis=row["due_basis"],
+        pauses=pauses_of(row["pauses"]), paused_since=row["paused_since"],
+        pause_kind=row["pause_kind"], outcome=row["outcome"], outcome_note=row["outcome_note"],
+        closed_at=row["closed_at"], closed_on=row["closed_on"], steps=views,
+    )
+
+
+async def read_case(conn: asyncpg.Connection, principal: Principal, case_id: uuid.UUID) -> CaseView:
+    row = await repo.get_case(conn, case_id)
+    if row is None or not may_see(principal, row):
+        raise NotFound("no case with this id that you may see", field="id", rule="not_found")
+    return case_view(row, await repo.steps_of(conn, [case_id]), principal)
+
+
+async def get_case(env: Rights, principal: Principal, case_id: str) -> CaseView:
+    cid = parse_id(case_id)
+    async with env.pool.acquire() as conn:
+        return await read_case(conn, principal, cid)
+
+
+def encode_cursor(case: CaseView) -> str:
+    return base64.urlsafe_b64encode(f"{case.filed_at.isoformat()}|{case.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        at, cid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return dt.datetime.fromisoformat(at), str(uuid.UUID(cid))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("after is not a cursor this API gave", field="after", rule="cursor") from None
+
+
+async def list_cases(
+    env: Rights, principal: Principal, *, kind: str | None = None, open_only: bool | None = None,
+    first: int = 50, after: str | None = None,
+) -> list[CaseView]:
+    """The caller's visible cases, newest first."""
+    require_case_reader(principal)
+    if not 1 <= first <= MAX_PAGE:
+        raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first", rule="range")
+    where, args = visibility_sql(principal)
+    async with env.pool.acquire() as conn:
+        rows = await repo.visible_cases(
+            conn, where, args, kind=kind, open_only=open_only, first=first,
+            after=_decode_cursor(after) if after else None,
+        )
+        steps: dict[uuid.UUID, list] = {}
+        for s in await repo.steps_of(conn, [r["id"] for r in rows]):
+            steps.setdefault(s["case_id"], []).append(s)
+    return [case_view(r, steps.get(r["id"], []), principal) for r in rows]
+
+
+def actor_values(principal: Principal, role: str, env: Rights) -> dict[str, Any]:
+    """Who did a step, and when (the clock's time and China day)."""
+    now = env.now()
+    return {
+        "actor_id": principal.user_id,
+        "actor_name": principal.name,
+        "actor_org": principal.org_code,
+        "actor_role": role,
+        "at": now,
+        "on_date": china_date(now),
+    }
+
+
+def stage_org(case: Any, opened: Opened) -> str | None:
+    return {
+        "provider": case["provider_org"],
+        "credit_office": case["credit_office_org"],
+        "data_office": case["data_office_org"],
+    }.get(STEPS[opened.stage].role)
+
+
+async def open_case(
+    conn: asyncpg.Connection, env: Rights, principal: Principal, *, kind: str, record: Any,
+    item: Any, ground: str | None, statement: str | None, evidence_refs: list[str],
+    opened: Opened, first_step: str, details: dict[str, Any],
+) -> uuid.UUID:
+    """Insert a case at its first open step, with the subject's filing as step 1."""
+    now, today = env.now(), env.today()
+    d = env.calendar.add_working_days(opened.since, opened.days)
+    values = {
+        "number": await repo.next_number(conn, kind, today.year),
+        "kind": kind,
+        "record_id": record["id"],
+        "subject_key": record["subject_key"],
+        "item_code": record["item_code"],
+        "category": item.category,
+        "provider_org": record["provider_org"],
+        "credit_office_org": env.offices.credit_office,
+        "data_office_org": env.offices.data_office,
+        # Case handling gives the offices access to the disputed record only, while it is open.
+        "handlers": [f"credit_office:{env.offices.credit_office}",
+                     f"data_office:{env.offices.data_office}"] if kind == "objection" else [],
+        "ground": ground,
+        "statement": statement,
+        "evidence_refs": evidence_refs,
+        "filed_by": principal.user_id,
+        "filed_by_name": principal.name,
+        "filed_at": now,
+        "received_on": today,
+        "status_before": record["status"],
+        "stage": opened.stage,
+        "stage_role": opened.role,
+        "stage_org": None,
+        "stage_since": opened.since,
+        "due_days": opened.days,
+        "due_on": d.due,
+        "due_provisional": d.provisional,
+        "due_basis": opened.basis,
+    }
+    values["stage_org"] = stage_org(values, opened)
+    case_id = await repo.insert_case(conn, values)
+    await repo.insert_step(
+        conn, case_id, 1,
+        {"step": first_step, **actor_values(principal, "subject", env), "details": details},
+    )
+    return case_id
+
+
+def validate_evidence(evidence_refs: list[str], statement: str | None) -> tuple[list[str], str | None]:
+    refs = [r.strip() for r in evidence_refs if r and r.strip()]
+    if not refs:
+        raise InvalidInput(
+            "give at least one reference to the supporting evidence (Art. 37: 提供相关证明材料)",
+            field="evidenceRefs", rule="evidence_required",
+        )
+    if len(refs) > 20 or any(len(r) > 500 for r in refs):
+        raise InvalidInput("at most 20 evidence references of 500 characters each",
+                           field="evidenceRefs", rule="length")
+    statement = (statement or "").strip() or None
+    if statement is not None and len(statement) > 4000:
+        raise InvalidInput("the statement is at most 4000 characters", field="statement", rule="length")
+    return refs, statement
+
+
+OVERDUE_READERS = ("credit_office", "data_office")
+
+
+async def overdue_steps(env: Rights, principal: Principal, as_of: dt.date | None = None) -> OverdueReport:
+    """Open steps past their due date (today by default), per role and organisation: the
+    credit office chases them (the data office sees the objections' ones)."""
+    if not any(principal.has(r) for r in OVERDUE_READERS):
+        raise Forbidden("overdue steps are listed for the credit office and the data office",
+                        rule="overdue_reader")
+    day = as_of or env.today()
+    where, args = visibility_sql(principal)
+    async with env.pool.acquire() as conn:
+        rows = await repo.open_steps_due_before(conn, where, args, day)
+    return overdue_report(env.calendar, day, rows)

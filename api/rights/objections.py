@@ -1,0 +1,78 @@
+"""Art. 37: a subject files an objection (异议) to one of its own records, on one of three
+grounds, with evidence. The record is marked disputed at once (Art. 38 ¶4: 异议信息进行标注), and
+the credit office must notify the data office within 1 working day."""
+
+from __future__ import annotations
+
+from ..audit.trail import record_act
+from ..auth.principal import Principal, RequestInfo
+from ..db import transaction
+from ..errors import InvalidInput, NotFound, PolicyUnavailable
+from . import repository as repo
+from .auth import require_verified_subject
+from .cases import CaseView, Rights, open_case, parse_id, read_case, validate_evidence
+from .errors import CaseOpen, NotEligible
+from .notifications import Notice, send
+from .workflow import GROUNDS, first_step
+
+
+async def file_objection(
+    env: Rights, principal: Principal, request: RequestInfo | None, *, record_id: str,
+    ground: str, evidence_refs: list[str], statement: str | None = None,
+) -> CaseView:
+    """Art. 37: file; Art. 38 ¶4: mark the record disputed in the same transaction."""
+    subject_key = require_verified_subject(principal)
+    if ground not in GROUNDS:
+        raise InvalidInput(
+            "the ground is one of " + ", ".join(GROUNDS) + " (Art. 37)", field="ground", rule="art37_ground"
+        )
+    refs, statement = validate_evidence(evidence_refs, statement)
+    rid = parse_id(record_id, "record")
+    async with transaction(env.pool) as conn:
+        record = await repo.record_for_update(conn, rid)
+        if record is None or record["status"] == "deleted" or record["subject_key"] != subject_key:
+            raise NotFound("no record of yours with this id", field="recordId", rule="not_found")
+        number = await repo.open_case_on_record(conn, rid)
+        if number is not None:
+            raise CaseOpen(
+                f"case {number} about this record is open; it must end before another begins",
+                field="recordId", rule="one_open_case",
+            )
+        if record["status"] != "active":
+            raise NotEligible(
+                f"this record is {record['status']} and no longer publicly disclosed or used; an "
+                "objection concerns a record in use (ask the credit office in writing otherwise)",
+                field="recordId", rule="art37_record_in_use",
+            )
+        item = await env.catalog.get(record["item_code"], conn)
+        if item is None:
+            raise PolicyUnavailable(f"catalog item {record['item_code']} is not loaded")
+        opened = first_step("objection", env.today())
+        case_id = await open_case(
+            conn, env, principal, kind="objection", record=record, item=item, ground=ground,
+            statement=statement, evidence_refs=refs, opened=opened, first_step="file",
+            details={"ground": ground, "evidence_refs": refs},
+        )
+        await repo.set_record_status(conn, rid, "disputed", env.now(), principal.user_id)
+        case = await read_case(conn, principal, case_id)
+        await send(
+            conn,
+            [Notice(
+                "credit_office", env.offices.credit_office, "objection.filed",
+                f"Objection {case.number} (Art. 37, {ground}) about record {item.name} of "
+                f"{subject_key}: notify the data office to compare by {case.due_on} (Art. 38).",
+                {"due_on": case.due_on, "provisional": case.due_provisional},
+            )],
+            at=env.now(), case_id=case_id, record_id=rid,
+        )
+        await record_act(
+            conn, principal, kind="objection", operation="objection.file", subject_key=subject_key,
+            details={
+                "case": case.number, "case_id": case.id, "record": str(rid), "step": "file",
+                "ground": ground, "evidence_refs": refs, "record_status": "disputed",
+                "next": {"step": case.stage, "role": case.stage_role,
+                         "due_on": case.due_on.isoformat(), "provisional": case.due_provisional},
+            },
+            request=request,
+        )
+    return case

@@ -1,0 +1,79 @@
+"""Art. 39 credit repair (信用修复): a subject that has corrected its dishonest behaviour applies
+to the provider of the dishonesty record, with evidence; the provider decides within 3 working
+days and reports to the credit office (a step of the case, api/rights/steps.py). A repaired
+record is no longer publicly disclosed (the policy's `repaired` state) and no longer a basis for
+joint punishment; the subject still sees it, and others only under its authorization."""
+
+from __future__ import annotations
+
+from ..audit.trail import record_act
+from ..auth.principal import Principal, RequestInfo
+from ..db import transaction
+from ..disclosure.rules import RecordView
+from ..errors import NotFound, PolicyUnavailable
+from . import repository as repo
+from .auth import require_verified_subject
+from .cases import CaseView, Rights, open_case, parse_id, read_case, validate_evidence
+from .errors import CaseOpen, NotEligible
+from .notifications import Notice, send
+from .workflow import first_step
+
+
+def usable_for_joint_punishment(record: RecordView) -> bool:
+    """Art. 28, 39, 20: a dishonesty record counts for joint punishment while it is live: not
+    repaired, not past its disclosure period (archived), not deleted. A disputed record still
+    counts, shown with its mark (Art. 38 does not suspend it)."""
+    return record.item.dishonest and record.state == "live"
+
+
+async def apply_for_repair(
+    env: Rights, principal: Principal, request: RequestInfo | None, *, record_id: str,
+    evidence_refs: list[str], statement: str | None = None,
+) -> CaseView:
+    subject_key = require_verified_subject(principal)
+    refs, statement = validate_evidence(evidence_refs, statement)
+    rid = parse_id(record_id, "record")
+    async with transaction(env.pool) as conn:
+        record = await repo.record_for_update(conn, rid)
+        if record is None or record["status"] == "deleted" or record["subject_key"] != subject_key:
+            raise NotFound("no record of yours with this id", field="recordId", rule="not_found")
+        item = await env.catalog.get(record["item_code"], conn)
+        if item is None:
+            raise PolicyUnavailable(f"catalog item {record['item_code']} is not loaded")
+        if not item.dishonest:
+            raise NotEligible(
+                f"credit repair (Art. 39) is for dishonesty records; {item.name} is not one",
+                field="recordId", rule="art39_dishonesty_only",
+            )
+        number = await repo.open_case_on_record(conn, rid)
+        if number is not None:
+            raise CaseOpen(f"case {number} about this record is open; it must end first",
+                           field="recordId", rule="one_open_case")
+        if record["status"] != "active":
+            raise NotEligible(f"this record is {record['status']}; only a record in use is repaired",
+                              field="recordId", rule="art39_record_in_use")
+        opened = first_step("repair", env.today())
+        case_id = await open_case(
+            conn, env, principal, kind="repair", record=record, item=item, ground=None,
+            statement=statement, evidence_refs=refs, opened=opened, first_step="apply",
+            details={"evidence_refs": refs},
+        )
+        case = await read_case(conn, principal, case_id)
+        await send(
+            conn,
+            [Notice("provider", record["provider_org"], "repair.applied",
+                    f"Repair application {case.number} (Art. 39) for your record {item.name} of "
+                    f"{subject_key}: review the evidence and decide by {case.due_on}"
+                    + (" (provisional)" if case.due_provisional else "") + ".",
+                    {"due_on": case.due_on, "provisional": case.due_provisional})],
+            at=env.now(), case_id=case_id, record_id=rid,
+        )
+        await record_act(
+            conn, principal, kind="repair", operation="repair.apply", subject_key=subject_key,
+            details={"case": case.number, "case_id": case.id, "record": str(rid), "step": "apply",
+                     "evidence_refs": refs,
+                     "next": {"step": case.stage, "role": case.stage_role,
+                              "due_on": case.due_on.isoformat(), "provisional": case.due_provisional}},
+            request=request,
+        )
+    return case
