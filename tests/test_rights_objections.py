@@ -134,6 +134,11 @@ async def test_art38_verification_branch_unverifiable_record_is_deleted(gql, clo
     ]
     assert [s["role"] for s in case["steps"]] == [
         "subject", "credit_office", "data_office", "credit_office", "provider", "provider", "provider", "credit_office"]
+    async with pool.acquire() as conn:
+        final = await conn.fetchrow("SELECT * FROM query_log WHERE kind = 'objection' ORDER BY id DESC LIMIT 1")
+    assert (final["operation"], final["details"]["outcome"], final["details"]["may_go_to_court"]) == (
+        "objection.inform_subject", "deleted", True)
+    assert final["details"]["note"] == "经核查，该信息无法核实真实性，已删除。"
     # the case and the tombstone remain
     kept = await gql(GET, {"id": cid}, **as_company())
     assert kept["data"]["rightsCase"]["outcome"] == "DELETED"

@@ -115,7 +115,8 @@ async def take_step(
                 "next": {"step": case.stage, "role": case.stage_role,
                          "due_on": case.due_on.isoformat() if case.due_on else None,
                          "provisional": case.due_provisional},
-                **({"outcome": case.outcome} if not case.open else {}),
+                **({"outcome": case.outcome, "closed_on": today.isoformat(),
+                    "may_go_to_court": case.kind == "objection"} if not case.open else {}),
             },
             request=request,
         )
