@@ -62,28 +62,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_seconds(server_pid: int, database: str) -> dict[str, float]:
-    """CPU seconds so far of the server, this process (the client), the PostgreSQL backends of
-    the bench database, and every other process on the machine (other load skews the figures)."""
+def cpu_sample(server_pid: int, database: str) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far per process, classed as server, client (this process), postgres (the
+    backends of the bench database) or other (everything else on the machine)."""
     if psutil is None:
         return {}
-    def total(p) -> float:
-        t = p.cpu_times()
-        return t.user + t.system
-    out = {"server": total(psutil.Process(server_pid)), "client": total(psutil.Process()),
-           "postgres": 0.0, "other": 0.0}
-    mine = {server_pid, os.getpid()}
+    out = {}
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if p.pid in mine:
-                continue
-            if database in " ".join(p.info["cmdline"] or ()):
-                out["postgres"] += total(p)
+            t = p.cpu_times()
+            if p.pid == server_pid:
+                kind = "server"
+            elif p.pid == os.getpid():
+                kind = "client"
+            elif database in " ".join(p.info["cmdline"] or ()):
+                kind = "postgres"
             else:
-                out["other"] += total(p)
+                kind = "other"
+            out[p.pid] = (kind, t.user + t.system)
         except psutil.Error:
             pass
     return out
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    used = {"server": 0.0, "client": 0.0, "postgres": 0.0, "other": 0.0}
+    for pid, (kind, seconds) in after.items():
+        used[kind] += seconds - before.get(pid, (kind, 0.0))[1]
+    return {k: round(v, 1) for k, v in used.items()}
 
 
 def write_file(path: Path, rows: int, subjects: int) -> None:
@@ -160,13 +166,12 @@ async def run(args) -> dict:
                 await asyncio.sleep(0.1)
         claims = {**TOKEN_PRESETS["provider"], "roles": ["provider"], "sub": "bench-provider"}
         bearer = mint_token(settings, claims)
-        before = cpu_seconds(server.pid, name)
+        before = cpu_sample(server.pid, name)
         t = time.perf_counter()
         result = await upload(url, file_chunks(path), content_type="application/x-ndjson", token=bearer,
                               batch=args.batch)
         platform_s = time.perf_counter() - t
-        after = cpu_seconds(server.pid, name)
-        cpu = {k: round(after[k] - before[k], 1) for k in after}
+        cpu = cpu_used(before, cpu_sample(server.pid, name)) if psutil else {}
         server.terminate()
         server.wait(timeout=30)
         server = None

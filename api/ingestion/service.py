@@ -83,6 +83,7 @@ class Prepared:
     rejected: dict[int, Rejection]
     valid: list[tuple[int, ValidRecord, tuple[dt.date, bool] | None]]
     received_on: dt.date
+    number: int = 0  # the batch's number in the submission, for the collection log
 
 
 def require_provider(principal: Principal) -> str:
@@ -116,7 +117,8 @@ class Collector:
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.deadlines = Deadlines(calendar)
         self.legacy_uscc = legacy_uscc
-        self.batches = 0
+        self.batches = 0  # written
+        self._numbered = 0
         self.counts = {CREATED: 0, UPDATED: 0, UNCHANGED: 0, REJECTED: 0}
         self._validator: Validator | None = None
 
@@ -152,11 +154,14 @@ class Collector:
     async def write(self, batch: Prepared) -> list[Outcome]:
         """Store a validated batch in one transaction with its collection-log line; retried
         when a concurrent submission touched the same records."""
+        if not batch.number:  # before the first await: batches started in order are numbered in order
+            self._numbered += 1
+            batch.number = self._numbered
         for attempt in range(1, RETRIES + 1):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
                     outcomes = await self._write(conn, batch)
-                    await self._log(conn, outcomes)
+                    await self._log(conn, outcomes, batch.number)
                 break
             except (_Conflict, *_RETRYABLE) as e:
                 if attempt == RETRIES:
@@ -277,7 +282,7 @@ class Collector:
             await apply_registrations(conn, self.principal, self.request, self.catalog, registrations)
         return out
 
-    async def _log(self, conn: asyncpg.Connection, outcomes: list[Outcome]) -> None:
+    async def _log(self, conn: asyncpg.Connection, outcomes: list[Outcome], number: int) -> None:
         """Art. 33: who submitted what, when, by which path, and each record's outcome."""
         by_status: dict[str, list] = {CREATED: [], UPDATED: [], UNCHANGED: [], REJECTED: []}
         for o in outcomes:
@@ -295,7 +300,7 @@ class Collector:
             details={
                 "provider": self.provider_org,
                 "channel": self.channel,
-                "batch": self.batches + 1,
+                "batch": number,
                 "lines": [outcomes[0].line, outcomes[-1].line] if outcomes else [],
                 "counts": {s: len(v) for s, v in by_status.items()},
                 "outcomes": by_status,

@@ -2,7 +2,8 @@
 with an NDJSON or CSV body, streamed in both directions.
 
 The body is read as it arrives and cut into batches (`batch` rows, or whatever arrived within
-`FLUSH_SECONDS`); each batch is validated and written in its own transaction. The response is
+`FLUSH_SECONDS`); each batch is validated while the ones before it are written, and written in
+its own transaction (up to `IN_FLIGHT` at once, never two with a reference in common). The response is
 NDJSON: one line per row, sent only after the row's batch committed, so every line the client
 has read names a row that is stored (or refused). A last line {"summary": ...} closes a
 complete upload; an upload cut short has none, and sending the file again completes it (rows
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from urllib.parse import parse_qs
 
 import asyncpg
@@ -29,7 +31,14 @@ log = logging.getLogger("credit.upload")
 DEFAULT_BATCH = 2000
 MAX_BATCH = 10_000
 FLUSH_SECONDS = 1.0
-PREPARE_SLICE = 256  # rows validated between two looks at the event loop
+PREPARE_SLICE = 64  # rows validated between two looks at the event loop
+# Body chunks read ahead while a batch is written (each at most 64 KiB from uvicorn, so at most
+# 16 MiB): enough for the next batch to be complete when the one before commits.
+QUEUE_CHUNKS = 256
+# Batches written at once, each in its own transaction on its own connection: while one waits
+# for its commit to reach the disk, the next one's rows are inserted. Batches that share a
+# source reference are never in flight together (the later must see the earlier).
+IN_FLIGHT = 2
 _END, _GONE = object(), object()
 
 
@@ -102,9 +111,9 @@ class _Upload:
         self.receive = receive
         self.send = send
         self.batch_size = batch_size
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=16)
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_CHUNKS)
         self.batch: list[Row] = []
-        self.pending: asyncio.Task | None = None
+        self.pending: deque[tuple[asyncio.Task, frozenset[str]]] = deque()
         self.client_gone = False
         self.batch_started: float | None = None  # when the batch being filled got its first row
 
@@ -142,10 +151,11 @@ class _Upload:
         return whole
 
     async def _settle(self) -> None:
-        """Wait for the batch being written; acknowledge its rows once it committed."""
-        if self.pending is None:
+        """Wait for the oldest batch in flight; acknowledge its rows once it committed.
+        Acknowledgements go out in file order."""
+        if not self.pending:
             return
-        task, self.pending = self.pending, None
+        task, _ = self.pending.popleft()
         outcomes: list[Outcome] = await task
         await self._emit(b"".join(_line(o.wire()) for o in outcomes))
 
@@ -154,8 +164,10 @@ class _Upload:
             return
         rows, self.batch, self.batch_started = self.batch, [], None
         prepared = await self._prepare(rows)
-        await self._settle()
-        self.pending = asyncio.create_task(self.collector.write(prepared))
+        refs = frozenset(v.source_ref for _, v, _ in prepared.valid)
+        while len(self.pending) >= IN_FLIGHT or any(refs & r for _, r in self.pending):
+            await self._settle()
+        self.pending.append((asyncio.create_task(self.collector.write(prepared)), refs))
 
     async def _add(self, rows: list[Row]) -> None:
         for row in rows:
@@ -185,12 +197,14 @@ class _Upload:
                 if chunk is _END:
                     await self._add(self.reader.finish())
                     await self._flush()
-                    await self._settle()
+                    while self.pending:
+                        await self._settle()
                     finished = True
                     break
                 await self._add(self.reader.feed(chunk))
         except FormatError as e:
-            await self._settle()
+            while self.pending:
+                await self._settle()
             await self._emit(_line({"error": "format", "message": str(e)}))
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
             log.error("bulk upload stopped: %s", e)
