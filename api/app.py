@@ -20,7 +20,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app_state import AppState
 from .audit.http import ExportEndpoint
-from .audit.upkeep import ensure_partitions, record_policy_version, seal_periodically
+from .audit.upkeep import (
+    ensure_partitions,
+    keep_partitions_ahead,
+    record_policy_version,
+    seal_periodically,
+)
 from .auth.policy import Policy
 from .auth.principal import RequestInfo
 from .auth.tokens import TokenError, TokenVerifier
@@ -119,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with pool.acquire() as conn:
             await record_policy_version(conn, policy)
         sealer = asyncio.create_task(seal_periodically(pool, settings.audit_key))
+        ahead = asyncio.create_task(keep_partitions_ahead(dsn))
         try:
             catalog = Catalog(pool)
             await catalog.reload()
@@ -136,9 +142,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             holder.pop("state", None)
-            sealer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sealer
+            for task in (sealer, ahead):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await pool.close()
 
     def get_state() -> AppState:

@@ -140,8 +140,9 @@ CREATE TABLE query_log_three_years PARTITION OF query_log FOR VALUES IN ('three_
     PARTITION BY RANGE (at);
 CREATE TABLE query_log_long_term PARTITION OF query_log FOR VALUES IN ('long_term')
     PARTITION BY RANGE (at);
-CREATE INDEX query_log_subject_idx ON query_log (subject_key, at);
-CREATE INDEX query_log_org_idx ON query_log (org_code, at);
+-- (subject, id) and (org, id): the auditors' and the subject's views read newest first by id
+CREATE INDEX query_log_subject_idx ON query_log (subject_key, id);
+CREATE INDEX query_log_org_idx ON query_log (org_code, id);
 CREATE INDEX query_log_at_idx ON query_log (at);
 CREATE INDEX query_log_id_idx ON query_log (id);
 CREATE INDEX query_log_xact_idx ON query_log (xact);
@@ -208,4 +209,4 @@ CREATE TABLE audit_purges (
 REVOKE ALL ON audit_purges FROM credit_app;
 GRANT SELECT ON audit_purges TO credit_app;
 
-SELECT credit_audit_partitions((now() - interval '1 month')::date, (now() + interval '24 months')::date);
+SELECT credit_audit_partitions((now() - interval '1 month')::date, (now() + interval '3 months')::date);

@@ -194,3 +194,65 @@ async def test_purge_drops_expired_three_year_rows_only_and_verification_still_p
     assert report.partitions_purged == 1
     # a purged month is not made again by partition upkeep
     assert await owner.fetchval("SELECT credit_audit_partitions('2023-05-01', '2023-05-01')") == 0
+
+
+async def test_sealing_an_idle_trail_writes_nothing(gql, pool, owner):
+    await sealed_trail(gql, pool)
+    before = await owner.fetchval("SELECT count(*) FROM audit_seals")
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            assert await seal(conn, KEY) == []
+    assert await owner.fetchval("SELECT count(*) FROM audit_seals") == before
+
+
+async def test_a_purge_does_not_hold_up_lookups_while_a_long_read_is_open(gql, pool, owner, dsn):
+    old = dt.datetime(2023, 5, 10, 8, 0, tzinfo=dt.UTC)
+    await _old_rows(pool, owner, old, ANONYMOUS, 3)
+    reader = await asyncpg.connect(dsn)
+    try:
+        read = reader.transaction()
+        await read.start()
+        await reader.fetchval("SELECT count(*) FROM query_log")  # an auditor's long read
+        async with pool.acquire() as conn:
+            purge = asyncio.ensure_future(
+                purge_expired(owner, conn, KEY, OPERATOR, today=dt.date(2026, 11, 27)))
+            # the purge waits for the reader; a lookup meanwhile must not
+            await asyncio.wait_for(gql(Q, {"k": demo.COMPANY}), timeout=10)
+            assert not purge.done()
+            await read.commit()
+            done = await asyncio.wait_for(purge, timeout=30)
+    finally:
+        await reader.close()
+    assert [p.partition for p in done] == ["query_log_three_years_2023_05"]
+    assert (await check(pool)).ok
+
+
+async def test_an_interrupted_purge_is_finished_by_the_next_run(gql, pool, owner):
+    old = dt.datetime(2023, 5, 10, 8, 0, tzinfo=dt.UTC)
+    await _old_rows(pool, owner, old, ANONYMOUS, 4)
+    async with pool.acquire() as conn:
+        await seal(conn, KEY)
+    name = "query_log_three_years_2023_05"
+    seals = await owner.fetch("SELECT mac, row_count FROM audit_seals WHERE partition = $1", name)
+    # as if the process died right after recording the purge, before detaching
+    from api.audit.integrity import purge_root
+    await owner.execute(
+        "INSERT INTO audit_purges (partition, row_count, seal_count, root) VALUES ($1, $2, $3, $4)",
+        name, 4, len(seals), purge_root(bytes(s["mac"]) for s in seals))
+    async with pool.acquire() as conn:
+        done = await purge_expired(owner, conn, KEY, OPERATOR, today=dt.date(2026, 11, 27))
+    assert [(p.partition, p.rows) for p in done] == [(name, 4)]
+    assert await owner.fetchval("SELECT to_regclass($1)", name) is None
+    assert (await check(pool)).ok
+
+
+async def test_a_partition_dropped_without_a_purge_is_reported(gql, pool, owner):
+    old = dt.datetime(2024, 3, 10, 8, 0, tzinfo=dt.UTC)
+    await _old_rows(pool, owner, old, ANONYMOUS, 2)
+    async with pool.acquire() as conn:
+        await seal(conn, KEY)
+    first = await owner.fetchval("SELECT min(id) FROM query_log WHERE at < '2024-04-01'")
+    await owner.execute("DROP TABLE query_log_three_years_2024_03")
+    report = await check(pool)
+    assert [(f.what, f.entry_id) for f in report.findings] == [("removed", first)]
+    assert "gone without a purge" in report.findings[0].message

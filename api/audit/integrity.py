@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -144,12 +145,6 @@ async def seal(conn: asyncpg.Connection, key: bytes) -> list[dict[str, Any]]:
             await _insert_seal(conn, key, s)
             prev = s["mac"]
             made.append(s)
-        if not by_partition:
-            # nothing new, but remember how far we looked: an empty seal moves the horizon
-            seq += 1
-            s = {"seq": seq, "partition": "", "xact_from": str(start), "xact_to": str(horizon),
-                 "row_count": 0, "ids": b"", "digest": _digest(()), "prev_mac": prev}
-            await _insert_seal(conn, key, s)
     return made
 
 
@@ -185,8 +180,28 @@ class Report:
         return not self.findings
 
 
+_PARTITION_NAME = re.compile(r"^query_log_(three_years|long_term)_(\d{4})_(\d{2})$")
+_PARTITIONS = """
+SELECT c.relname AS name FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+WHERE p.relname IN ('query_log_three_years', 'query_log_long_term')
+"""
+
+
+def partition_bounds(name: str) -> tuple[str, dt.datetime, dt.datetime]:
+    """query_log_three_years_2026_11 -> ('three_years', 2026-11-01, 2026-12-01), UTC."""
+    m = _PARTITION_NAME.match(name)
+    if not m:
+        raise ValueError(f"not a trail partition: {name}")
+    year, month = int(m[2]), int(m[3])
+    start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.UTC)
+    return m[1], start, end
+
+
 async def verify(conn: asyncpg.Connection, key: bytes) -> Report:
-    """Check every seal, every row's mac and every sealed id; report what does not hold."""
+    """Check the seal chain, then each partition in turn (memory bounded by one month): every
+    row's mac, every sealed id, every seal's digest. Report what does not hold."""
     report = Report()
     seals = await conn.fetch(
         "SELECT seq, partition, xact_from::text, xact_to::text, row_count, ids, digest, prev_mac, "
@@ -194,10 +209,35 @@ async def verify(conn: asyncpg.Connection, key: bytes) -> Report:
     )
     purged = {r["partition"]: r for r in await conn.fetch("SELECT * FROM audit_purges")}
     report.partitions_purged = len(purged)
+    _check_chain(key, seals, report)
+    by_partition: dict[str, list[asyncpg.Record]] = {}
+    for s in seals:
+        by_partition.setdefault(s["partition"], []).append(s)
+    for partition, p in purged.items():
+        root = _digest(bytes(s["mac"]) for s in by_partition.get(partition, []))
+        if root != bytes(p["root"]):
+            report.findings.append(Finding(
+                "seal_broken", f"purged partition {partition}: its seals no longer match the root "
+                "recorded at the purge"))
+    horizon = int(seals[-1]["xact_to"]) if seals else None
+    existing = {r["name"] for r in await conn.fetch(_PARTITIONS)}
+    for partition in sorted((existing | set(by_partition)) - set(purged)):
+        part_seals = by_partition.get(partition, [])
+        if partition not in existing:
+            ids = [i for s in part_seals for i in decode_ids(bytes(s["ids"]))]
+            report.findings.append(Finding(
+                "removed", f"partition {partition} is gone without a purge: its {len(ids)} sealed "
+                f"entries are missing, the first is entry {ids[0]}",
+                entry_id=ids[0], seal_seq=part_seals[0]["seq"]))
+            continue
+        await _verify_partition(conn, key, partition, part_seals, horizon, report)
+    report.findings.sort(key=lambda f: (f.entry_id is None, f.entry_id or 0, f.seal_seq or 0))
+    return report
+
+
+def _check_chain(key: bytes, seals: list[asyncpg.Record], report: Report) -> None:
     prev = _GENESIS
     expected_seq = 1
-    sealed_ids: dict[int, int] = {}  # row id -> seal seq
-    seal_by_partition: dict[str, list[asyncpg.Record]] = {}
     for s in seals:
         report.seals_checked += 1
         d = dict(s)
@@ -212,34 +252,35 @@ async def verify(conn: asyncpg.Connection, key: bytes) -> Report:
                 seal_seq=s["seq"]))
         prev = bytes(s["mac"])
         expected_seq = s["seq"] + 1
-        if s["partition"]:
-            seal_by_partition.setdefault(s["partition"], []).append(s)
-            if s["partition"] not in purged:
-                for i in decode_ids(d["ids"]):
-                    sealed_ids[i] = s["seq"]
-    for partition, p in purged.items():
-        root = _digest(bytes(s["mac"]) for s in seal_by_partition.get(partition, []))
-        if root != bytes(p["root"]):
-            report.findings.append(Finding(
-                "seal_broken", f"purged partition {partition}: its seals no longer match the root "
-                "recorded at the purge"))
-    horizon = seals[-1]["xact_to"] if seals else None
+
+
+async def _verify_partition(
+    conn: asyncpg.Connection,
+    key: bytes,
+    partition: str,
+    seals: list[asyncpg.Record],
+    horizon: int | None,
+    report: Report,
+) -> None:
+    sealed_ids = {i: s["seq"] for s in seals for i in decode_ids(bytes(s["ids"]))}
     macs_by_seal: dict[int, list[tuple[int, bytes]]] = {}
     entries: dict[Any, int] = {}
+    retention, start, end = partition_bounds(partition)
     cols = ", ".join(MAC_COLUMNS)
     async with conn.transaction(readonly=True):
         async for r in conn.cursor(
-            f"SELECT id, xact::text AS xact, mac, {cols} "
-            "FROM query_log ORDER BY id", prefetch=2000
+            f"SELECT id, xact::text AS xact, mac, {cols} FROM query_log "
+            "WHERE retention = $1 AND at >= $2 AND at < $3 ORDER BY id",
+            retention, start, end, prefetch=2000,
         ):
             report.rows_checked += 1
-            row = dict(r)
-            if not hmac.compare_digest(row_mac(key, row), bytes(r["mac"])):
+            if not hmac.compare_digest(row_mac(key, dict(r)), bytes(r["mac"])):
                 report.findings.append(Finding(
                     "altered_or_forged",
                     f"entry {r['id']} ({r['entry']}, {r['kind']} {r['operation']} at "
                     f"{r['at']:%Y-%m-%d %H:%M:%S}) does not match its mac: altered, or not "
                     "written by the platform", entry_id=r["id"]))
+            # a copy of a genuine row keeps its mac, and so its time and class: same partition
             first = entries.setdefault(r["entry"], r["id"])
             if first != r["id"]:
                 report.findings.append(Finding(
@@ -248,7 +289,7 @@ async def verify(conn: asyncpg.Connection, key: bytes) -> Report:
             seq = sealed_ids.pop(r["id"], None)
             if seq is not None:
                 macs_by_seal.setdefault(seq, []).append((r["id"], bytes(r["mac"])))
-            elif horizon is not None and int(r["xact"]) < int(horizon):
+            elif horizon is not None and int(r["xact"]) < horizon:
                 report.findings.append(Finding(
                     "inserted", f"entry {r['id']} ({r['entry']}) was written before the last "
                     "seal but no seal covers it: inserted outside the platform", entry_id=r["id"]))
@@ -259,15 +300,11 @@ async def verify(conn: asyncpg.Connection, key: bytes) -> Report:
             "removed", f"entry {row_id} (sealed in seal {seq}) is missing: removed",
             entry_id=row_id, seal_seq=seq))
     for s in seals:
-        if not s["partition"] or s["partition"] in purged:
-            continue
         got = sorted(macs_by_seal.get(s["seq"], []))
         if len(got) == s["row_count"] and _digest(m for _, m in got) != bytes(s["digest"]):
             report.findings.append(Finding(
                 "digest_mismatch", f"seal {s['seq']}: rows present but their macs differ from "
                 "the sealed digest", seal_seq=s["seq"]))
-    report.findings.sort(key=lambda f: (f.entry_id is None, f.entry_id or 0, f.seal_seq or 0))
-    return report
 
 
 def purge_root(seal_macs: Iterable[bytes]) -> bytes:

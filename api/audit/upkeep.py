@@ -18,14 +18,14 @@ from .trail import record_act
 
 log = logging.getLogger("credit.audit")
 
-MONTHS_AHEAD = 24
+MONTHS_AHEAD = 3  # kept short: every empty partition ahead costs each time-range query a little
 SEAL_EVERY_SECONDS = 10.0
 RETENTION_YEARS = 3  # Art. 21
 _PARTITION = re.compile(r"^query_log_three_years_(\d{4})_(\d{2})$")
 
 
 async def ensure_partitions(dsn: str, *, first: dt.date | None = None, last: dt.date | None = None) -> int:
-    """Make the month partitions from `first` (default: last month) to `last` (default: 24
+    """Make the month partitions from `first` (default: last month) to `last` (default: three
     months ahead). Needs the owner's rights; returns how many were made."""
     today = dt.datetime.now(dt.UTC).date()
     first = first or (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
@@ -77,29 +77,32 @@ async def purge_expired(
     owner: asyncpg.Connection, app_conn: asyncpg.Connection, key: bytes, operator: Principal,
     *, today: dt.date | None = None,
 ) -> list[Purged]:
-    """Drop expired three-year partitions. Each drop seals what is left unsealed first, keeps
-    the partition's seals and records their root, and is itself an act in the trail. The cost
-    does not depend on the number of rows: a partition is detached and dropped whole."""
+    """Drop expired three-year partitions (Art. 21). For each: seal what is left, record the
+    root of its seals (the purge's promise to verification), detach it CONCURRENTLY (lookups
+    keep writing to the log meanwhile; no exclusive lock on the parent), drop it, and record the
+    purge as an act. The cost does not depend on the number of rows. A purge interrupted half
+    way is finished by the next run. `owner` must not be inside a transaction."""
     today = today or dt.datetime.now(dt.UTC).date()
     await seal(app_conn, key)
-    names = [r["name"] for r in await owner.fetch(
-        """SELECT c.relname AS name FROM pg_inherits i
-           JOIN pg_class c ON c.oid = i.inhrelid
-           JOIN pg_class p ON p.oid = i.inhparent
-           WHERE p.relname = 'query_log_three_years'""")]
+    attached = {r["name"] for r in await owner.fetch(_THREE_YEAR_PARTITIONS)}
+    recorded = {r["partition"]: r for r in await owner.fetch("SELECT * FROM audit_purges")}
+    pending = sorted(set(expired_partitions(list(attached), today)) | (set(recorded) & attached))
     done: list[Purged] = []
-    for name in expired_partitions(names, today):
-        seals = await owner.fetch(
-            "SELECT mac, row_count FROM audit_seals WHERE partition = $1 ORDER BY seq", name
-        )
-        rows = sum(s["row_count"] for s in seals)
-        async with owner.transaction():
+    for name in pending:
+        if name not in recorded:
+            seals = await owner.fetch(
+                "SELECT mac, row_count FROM audit_seals WHERE partition = $1 ORDER BY seq", name
+            )
+            rows = sum(s["row_count"] for s in seals)
             await owner.execute(
-                "INSERT INTO audit_purges (partition, row_count, seal_count, root) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO audit_purges (partition, row_count, seal_count, root) "
+                "VALUES ($1, $2, $3, $4)",
                 name, rows, len(seals), purge_root(bytes(s["mac"]) for s in seals),
             )
-            await owner.execute(f'ALTER TABLE query_log_three_years DETACH PARTITION "{name}"')
-            await owner.execute(f'DROP TABLE "{name}"')
+        else:
+            rows, seals = recorded[name]["row_count"], [None] * recorded[name]["seal_count"]
+        await _detach(owner, name)
+        await owner.execute(f'DROP TABLE IF EXISTS "{name}"')
         async with app_conn.transaction():
             await record_act(
                 app_conn, operator, kind="purge", operation="audit.purge",
@@ -109,6 +112,33 @@ async def purge_expired(
         log.info("purged %s (%d rows, %d seals)", name, rows, len(seals))
         done.append(Purged(name, rows, len(seals)))
     return done
+
+
+_THREE_YEAR_PARTITIONS = """
+SELECT c.relname AS name FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+WHERE p.relname = 'query_log_three_years'
+"""
+
+
+async def _detach(owner: asyncpg.Connection, name: str) -> None:
+    try:
+        await owner.execute(
+            f'ALTER TABLE query_log_three_years DETACH PARTITION "{name}" CONCURRENTLY'
+        )
+    except asyncpg.ObjectNotInPrerequisiteStateError:
+        # an earlier concurrent detach was interrupted: complete it
+        await owner.execute(f'ALTER TABLE query_log_three_years DETACH PARTITION "{name}" FINALIZE')
+
+
+async def keep_partitions_ahead(dsn: str, every: float = 6 * 3600) -> None:
+    """The app's own upkeep, so a server left running never outruns its partitions."""
+    while True:
+        try:
+            await ensure_partitions(dsn)
+        except (OSError, asyncpg.PostgresError) as e:
+            log.warning("making audit partitions ahead failed, will retry: %s", e)
+        await asyncio.sleep(every)
 
 
 PLATFORM = Principal(
