@@ -8,6 +8,7 @@ the first one (it is the founding catalog that back-collection of older decision
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -42,6 +43,7 @@ UPDATE_CYCLES = ("realtime", "daily", "weekly", "monthly", "quarterly", "yearly"
 SHARING_METHODS = ("interface", "database", "file")
 LIST_MEANINGS = ("none", "red", "black")
 CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
+REFRESH_SECONDS = 300  # how stale a process's catalog may get before get() checks the database
 
 
 def china_today() -> dt.date:
@@ -182,6 +184,7 @@ class Catalog:
         self._years: dict[int, dict[str, CatalogItem]] = {}
         self._stamp: tuple | None = None
         self._in_force: dict[int, int | None] = {}  # calendar year -> catalog year in force
+        self._checked = 0.0  # monotonic time of the last look at the database
 
     @classmethod
     def of(cls, years: dict[int, list[CatalogItem]]) -> Catalog:
@@ -205,11 +208,13 @@ class Catalog:
         for item in await read_entries(conn, published):
             years[item.year][item.code] = item
         self._years, self._stamp, self._in_force = years, stamp, {}
+        self._checked = time.monotonic()
 
     async def refresh(self, conn: asyncpg.Connection) -> None:
         """Reload if a catalog was published since the last load (by any process)."""
         if tuple(await conn.fetchrow(PUBLISHED_STAMP)) != self._stamp:
             await self._load(conn)
+        self._checked = time.monotonic()
 
     @property
     def published_years(self) -> list[int]:
@@ -249,6 +254,8 @@ class Catalog:
         """The item as the catalog in force today defines it (or, for an item no longer in the
         catalog, its last definition: its records still exist). Reloads once on a miss: another
         process may have published it."""
+        if conn is not None and time.monotonic() - self._checked > REFRESH_SECONDS:
+            await self.refresh(conn)  # another process may have published since
         item = self.current(code)
         if item is None:
             await self.reload(conn)

@@ -201,3 +201,20 @@ async def test_cli_import_refuses_a_bad_file_and_names_the_problems(settings, tm
     assert await cli(settings, "catalog", "import", str(bad), "--year", str(NEXT_YEAR), "--operator-name", "陈静") == 2
     err = capsys.readouterr().err
     assert "items[0][X1].category" in err and "items[0][X1].fields" in err
+
+
+async def test_a_catalog_published_by_another_process_is_picked_up(state, pool, monkeypatch):
+    from api import catalog as catalog_module
+    from api.catalog_admin import repository as repo
+    from api.catalog_admin.definition import load_yaml
+
+    document = load_yaml(demo.DEFAULT_CATALOG.read_text(encoding="utf-8"))
+    async with pool.acquire() as conn, conn.transaction():  # as `credit catalog import --publish` does
+        await repo.create_draft(conn, NEXT_YEAR, None, "elsewhere")
+        await repo.replace_entries(conn, NEXT_YEAR, document.items)
+        await repo.publish(conn, NEXT_YEAR, "elsewhere")
+    assert NEXT_YEAR not in state.catalog.published_years
+    monkeypatch.setattr(catalog_module, "REFRESH_SECONDS", 0)
+    async with pool.acquire() as conn:
+        assert await state.catalog.get("ADM_PENALTY", conn) is not None
+    assert NEXT_YEAR in state.catalog.published_years
