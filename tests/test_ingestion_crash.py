@@ -138,3 +138,33 @@ async def test_a_killed_server_loses_no_acknowledged_row_and_a_resend_completes_
             "SELECT count(*), count(DISTINCT source_ref), count(*) FILTER (WHERE version > 1) "
             "FROM records WHERE source_ref LIKE 'K-%'")
     assert (total, distinct, corrected) == (ROWS, ROWS, 0)
+
+
+async def test_rows_of_a_slow_stream_are_acknowledged_before_the_batch_fills(dsn, settings, pool, tmp_path):
+    """A system pushing records as they happen gets each acknowledged within about a second,
+    not when a batch of 2000 is full: the next rows are sent only after the first are acked."""
+    acked: list[str] = []
+    first_three = asyncio.Event()
+
+    def on_result(obj: dict) -> None:
+        if "status" in obj:
+            acked.append(obj["sourceRef"])
+            if len(acked) == 3:
+                first_three.set()
+
+    async def trickle():
+        for n in range(3):
+            yield json.dumps(licence_row(n, sourceRef=f"S-{n}"), ensure_ascii=False).encode() + b"\n"
+        await asyncio.wait_for(first_three.wait(), 30)  # the condition, bounded
+        for n in range(3, 5):
+            yield json.dumps(licence_row(n, sourceRef=f"S-{n}"), ensure_ascii=False).encode() + b"\n"
+
+    server = Server(dsn, tmp_path)
+    try:
+        await server.ready()
+        result = await upload(server.url, trickle(), content_type="application/x-ndjson",
+                              token=token(settings, "provider"), on_result=on_result)
+    finally:
+        server.kill()
+    assert acked == [f"S-{n}" for n in range(5)]
+    assert result.summary["created"] == 5 and result.summary["batches"] == 2

@@ -92,47 +92,58 @@ async def upload(
         await writer.drain()
 
     sender = asyncio.create_task(send_body())
+    receiver = asyncio.create_task(_receive(reader, on_result))
     try:
-        status_line = await reader.readline()
-        if not status_line:
-            raise ConnectionError("the server closed the connection before answering")
-        status = int(status_line.split()[1])
-        headers = {}
-        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-            k, _, v = line.decode("latin-1").partition(":")
-            headers[k.strip().lower()] = v.strip()
-        chunked = "chunked" in headers.get("transfer-encoding", "")
-        if status != 200:
-            raw = b"".join([c async for c in _read_chunked(reader)]) if chunked else await reader.read()
-            raise UploadError(status, raw.decode("utf-8", "replace"))
-        result = UploadResult(status=status)
-        pending = b""
-        stream = _read_chunked(reader) if chunked else _read_plain(reader)
-        async for piece in _guarded(stream):
-            pending += piece
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
-                if not raw.strip():
-                    continue
-                obj = json.loads(raw)
-                if "summary" in obj:
-                    result.summary = obj["summary"]
-                elif "error" in obj:
-                    result.error = obj
-                else:
-                    result.lines += 1
-                    result.counts[obj["status"]] = result.counts.get(obj["status"], 0) + 1
-                if on_result:
-                    on_result(obj)
-        if result.summary is None and result.error is None:
-            raise ConnectionError("the upload ended without its summary line; send the file again")
-        return result
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if sender.done() and not receiver.done():
+            failure = sender.exception()
+            if failure is not None and not isinstance(failure, OSError):
+                raise failure  # the body could not be produced: stop rather than wait forever
+        return await receiver  # a broken connection shows here, as does an early refusal
     finally:
-        if not sender.done():
-            sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
-            await sender
+        for task in (receiver, sender):
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         writer.close()
+
+
+async def _receive(reader: asyncio.StreamReader, on_result) -> UploadResult:
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("the server closed the connection before answering")
+    status = int(status_line.split()[1])
+    headers = {}
+    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+        k, _, v = line.decode("latin-1").partition(":")
+        headers[k.strip().lower()] = v.strip()
+    chunked = "chunked" in headers.get("transfer-encoding", "")
+    if status != 200:
+        raw = b"".join([c async for c in _read_chunked(reader)]) if chunked else await reader.read()
+        raise UploadError(status, raw.decode("utf-8", "replace"))
+    result = UploadResult(status=status)
+    pending = b""
+    stream = _read_chunked(reader) if chunked else _read_plain(reader)
+    async for piece in _guarded(stream):
+        pending += piece
+        *complete, pending = pending.split(b"\n")
+        for raw in complete:
+            if not raw.strip():
+                continue
+            obj = json.loads(raw)
+            if "summary" in obj:
+                result.summary = obj["summary"]
+            elif "error" in obj:
+                result.error = obj
+            else:
+                result.lines += 1
+                result.counts[obj["status"]] = result.counts.get(obj["status"], 0) + 1
+            if on_result:
+                on_result(obj)
+    if result.summary is None and result.error is None:
+        raise ConnectionError("the upload ended without its summary line; send the file again")
+    return result
 
 
 async def _guarded(stream):

@@ -71,7 +71,7 @@ class Outcome:
         return out
 
 
-class _Conflict(Exception):
+class _Conflict(RuntimeError):
     """Another transaction changed a record of this batch meanwhile: run the batch again."""
 
 

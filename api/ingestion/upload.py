@@ -105,6 +105,10 @@ class BulkUpload:
 
 
 class _Upload:
+    """One upload: a reader of the body, this loop (parse, cut batches, validate, start their
+    writes) and an acknowledger that sends each batch's results, in file order, as soon as it
+    committed."""
+
     def __init__(self, collector: Collector, reader, receive: Receive, send: Send, batch_size: int):
         self.collector = collector
         self.reader = reader
@@ -113,9 +117,12 @@ class _Upload:
         self.batch_size = batch_size
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_CHUNKS)
         self.batch: list[Row] = []
-        self.pending: deque[tuple[asyncio.Task, frozenset[str]]] = deque()
-        self.client_gone = False
         self.batch_started: float | None = None  # when the batch being filled got its first row
+        # batches being written or not yet acknowledged, oldest first, with their references
+        self.pending: deque[tuple[asyncio.Task, frozenset[str]]] = deque()
+        self.changed = asyncio.Condition()
+        self.failed: BaseException | None = None
+        self.client_gone = False
 
     async def _read_body(self) -> None:
         while True:
@@ -137,6 +144,25 @@ class _Upload:
         except OSError:
             self.client_gone = True
 
+    async def _acknowledge(self) -> None:
+        """Send each batch's results once it committed, oldest first; stop at a failed batch
+        (its rows and those after it are not acknowledged)."""
+        while True:
+            async with self.changed:
+                await self.changed.wait_for(lambda: bool(self.pending))
+                task = self.pending[0][0]
+            try:
+                outcomes: list[Outcome] = await task
+            except Exception as e:
+                self.failed = e
+                async with self.changed:
+                    self.changed.notify_all()
+                return
+            await self._emit(b"".join(_line(o.wire()) for o in outcomes))
+            async with self.changed:
+                self.pending.popleft()
+                self.changed.notify_all()
+
     async def _prepare(self, rows: list[Row]) -> Prepared:
         whole: Prepared | None = None
         for i in range(0, len(rows), PREPARE_SLICE):
@@ -147,17 +173,12 @@ class _Upload:
                 whole.lines += part.lines
                 whole.rejected.update(part.rejected)
                 whole.valid += part.valid
-            await asyncio.sleep(0)  # let the batch being written take its next step
+            await asyncio.sleep(0)  # let the batches being written take their next step
         return whole
 
-    async def _settle(self) -> None:
-        """Wait for the oldest batch in flight; acknowledge its rows once it committed.
-        Acknowledgements go out in file order."""
-        if not self.pending:
-            return
-        task, _ = self.pending.popleft()
-        outcomes: list[Outcome] = await task
-        await self._emit(b"".join(_line(o.wire()) for o in outcomes))
+    def _check(self) -> None:
+        if self.failed is not None:
+            raise self.failed
 
     async def _flush(self) -> None:
         if not self.batch:
@@ -165,9 +186,18 @@ class _Upload:
         rows, self.batch, self.batch_started = self.batch, [], None
         prepared = await self._prepare(rows)
         refs = frozenset(v.source_ref for _, v, _ in prepared.valid)
-        while len(self.pending) >= IN_FLIGHT or any(refs & r for _, r in self.pending):
-            await self._settle()
-        self.pending.append((asyncio.create_task(self.collector.write(prepared)), refs))
+        async with self.changed:
+            # at most IN_FLIGHT at once; a batch sharing a reference waits for the earlier one
+            await self.changed.wait_for(lambda: self.failed is not None or (
+                len(self.pending) < IN_FLIGHT and not any(refs & r for _, r in self.pending)))
+            self._check()
+            self.pending.append((asyncio.create_task(self.collector.write(prepared)), refs))
+            self.changed.notify_all()
+
+    async def _drain(self) -> None:
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.failed is not None or not self.pending)
+        self._check()
 
     async def _add(self, rows: list[Row]) -> None:
         for row in rows:
@@ -179,10 +209,12 @@ class _Upload:
 
     async def run(self) -> None:
         body = asyncio.create_task(self._read_body())
+        acknowledger = asyncio.create_task(self._acknowledge())
         loop = asyncio.get_running_loop()
         finished = False
         try:
             while True:
+                self._check()
                 timeout = None
                 if self.batch_started is not None:
                     timeout = max(0.0, FLUSH_SECONDS - (loop.time() - self.batch_started))
@@ -197,27 +229,26 @@ class _Upload:
                 if chunk is _END:
                     await self._add(self.reader.finish())
                     await self._flush()
-                    while self.pending:
-                        await self._settle()
+                    await self._drain()
                     finished = True
                     break
                 await self._add(self.reader.feed(chunk))
         except FormatError as e:
-            while self.pending:
-                await self._settle()
+            await self._drain()
             await self._emit(_line({"error": "format", "message": str(e)}))
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, RuntimeError) as e:
             log.error("bulk upload stopped: %s", e)
             await self._emit(_line({"error": "storage_unavailable",
-                                    "message": "the platform could not store the next batch; rows "
-                                               "without a result line are not stored — send the file again"}))
+                                    "message": "the platform could not store a batch; rows without a "
+                                               "result line are not stored — send the file again"}))
         finally:
             body.cancel()
-            if self.pending is not None:  # the client left: let the batch finish, unacknowledged
-                try:
-                    await self.pending
-                except Exception as e:
-                    log.warning("last batch of an abandoned upload failed: %s", e)
+            for task, _ in list(self.pending):  # the client left: let the batches finish, unacknowledged
+                with contextlib.suppress(Exception):
+                    await task
+            acknowledger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acknowledger
         if finished:
             c = self.collector
             await self._emit(_line({"summary": {**c.counts, "batches": c.batches}}))
