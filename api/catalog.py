@@ -236,7 +236,9 @@ class Catalog:
     def item_for(self, code: str, on: dt.date) -> CatalogItem | None:
         """The item as the catalog in force on `on` defines it; None if that catalog has no
         such item (Art. 9: only catalog information is collected)."""
-        year = self.year_in_force(on)
+        year = self._in_force.get(on.year, -1)
+        if year == -1:
+            year = self.year_in_force(on)
         return None if year is None else self._years[year].get(code)
 
     def years_with(self, code: str) -> list[int]:

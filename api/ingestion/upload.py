@@ -31,7 +31,7 @@ log = logging.getLogger("credit.upload")
 DEFAULT_BATCH = 2000
 MAX_BATCH = 10_000
 FLUSH_SECONDS = 1.0
-PREPARE_SLICE = 64  # rows validated between two looks at the event loop
+PREPARE_SLICE = 256  # rows validated between two looks at the event loop
 # Body chunks read ahead while a batch is written (each at most 64 KiB from uvicorn, so at most
 # 16 MiB): enough for the next batch to be complete when the one before commits.
 QUEUE_CHUNKS = 256

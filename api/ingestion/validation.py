@@ -224,7 +224,10 @@ class Validator:
                 f"{', '.join(unknown)} not in the catalog definition of {item.code}; "
                 "only catalog fields are collected (Art. 9)",
             )
-        if item.decision_field and stored.get(item.decision_field, decided_on.isoformat()) != decided_on.isoformat():
+        decision_field = item.decision_field
+        # a valid decision date given as text is already YYYY-MM-DD
+        iso = decided if decided.__class__ is str else decided_on.isoformat()
+        if decision_field and decision_field in stored and stored[decision_field] != iso:
             return Rejection(
                 f"data.{item.decision_field}",
                 "decision_date_mismatch",
