@@ -32,9 +32,9 @@ DEFAULT_BATCH = 2000
 MAX_BATCH = 10_000
 FLUSH_SECONDS = 1.0
 PREPARE_SLICE = 256  # rows validated between two looks at the event loop
-# Body chunks read ahead while a batch is written (each at most 64 KiB from uvicorn, so at most
-# 16 MiB): enough for the next batch to be complete when the one before commits.
-QUEUE_CHUNKS = 256
+# Body read ahead while batches are written: enough for the next batch to be complete when the
+# one before commits, and a bound on what one upload holds in memory.
+READ_AHEAD_BYTES = 8 << 20
 # Batches written at once, each in its own transaction on its own connection: while one waits
 # for its commit to reach the disk, the next one's rows are inserted. Batches that share a
 # source reference are never in flight together (the later must see the earlier).
@@ -115,7 +115,9 @@ class _Upload:
         self.receive = receive
         self.send = send
         self.batch_size = batch_size
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_CHUNKS)
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.buffered = 0  # bytes in the queue
+        self.room = asyncio.Event()
         self.batch: list[Row] = []
         self.batch_started: float | None = None  # when the batch being filled got its first row
         # batches being written or not yet acknowledged, oldest first, with their references
@@ -128,12 +130,16 @@ class _Upload:
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
-                await self.queue.put(_GONE)
+                self.queue.put_nowait(_GONE)
                 return
             if message.get("body"):
-                await self.queue.put(message["body"])
+                while self.buffered > READ_AHEAD_BYTES:  # let the client wait (TCP backpressure)
+                    self.room.clear()
+                    await self.room.wait()
+                self.buffered += len(message["body"])
+                self.queue.put_nowait(message["body"])
             if not message.get("more_body", False):
-                await self.queue.put(_END)
+                self.queue.put_nowait(_END)
                 return
 
     async def _emit(self, data: bytes) -> None:
@@ -232,6 +238,9 @@ class _Upload:
                     await self._drain()
                     finished = True
                     break
+                self.buffered -= len(chunk)
+                if self.buffered <= READ_AHEAD_BYTES:
+                    self.room.set()
                 await self._add(self.reader.feed(chunk))
         except FormatError as e:
             await self._drain()
