@@ -35,7 +35,8 @@ async def test_credit_ingest_uploads_a_file_and_a_second_run_changes_nothing(dsn
     assert code == again == 1  # one row was refused, and the command says so
     assert refused == 2
     assert [r["status"] for r in first[:-1]] == ["created"] * 30 + ["rejected"]
-    assert first[-1]["summary"]["created"] == 30 and first[-1]["summary"]["batches"] == 5
+    # batches of 7 (more if the machine is so slow that a batch is cut by the one-second timer)
+    assert first[-1]["summary"]["created"] == 30 and first[-1]["summary"]["batches"] >= 5
     assert first[30]["rule"] == "provider_assignment" and first[30]["line"] == 32
     assert [r["status"] for r in second[:-1]] == ["unchanged"] * 30 + ["rejected"]
     err = capsys.readouterr().err

@@ -167,4 +167,4 @@ async def test_rows_of_a_slow_stream_are_acknowledged_before_the_batch_fills(dsn
     finally:
         server.kill()
     assert acked == [f"S-{n}" for n in range(5)]
-    assert result.summary["created"] == 5 and result.summary["batches"] == 2
+    assert result.summary["created"] == 5 and result.summary["batches"] >= 2
