@@ -70,7 +70,7 @@ class _Lines:
             if end < 0:
                 break
             self._line += 1
-            if self._skipping:
+            if self._skipping or end - start > MAX_LINE_BYTES:
                 self._skipping = False
                 yield self._line, None
             else:
@@ -82,7 +82,7 @@ class _Lines:
             self._skipping = True
 
     def finish(self) -> Iterator[tuple[int, bytes | None]]:
-        if self._skipping:
+        if self._skipping or len(self._buf) > MAX_LINE_BYTES:
             self._line += 1
             yield self._line, None
         elif self._buf.strip():
