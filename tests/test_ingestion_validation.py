@@ -292,3 +292,15 @@ def test_an_all_digit_uscc_ending_in_x_is_an_organisations_code():
     result = validator().validate(penalty(subject_key=key))
     assert isinstance(result, ValidRecord) and result.key_type == "uscc"
     assert rejected(validator().validate(person_penalty(key))) == ("subjectKey", "birth_date")
+
+
+def test_a_double_publicity_item_cannot_allow_more_than_seven_working_days():
+    item = {
+        "code": "X_PENALTY", "name": "x", "category": "penalty", "disclosure": "public", "provider": demo.MARKET,
+        "collection_scope": "s", "collection_paths": ["provider_account"], "update_cycle": "on_decision",
+        "sharing_method": "interface", "fields": [{"name": "wsh"}],
+    }
+    assert parse_item(item).deadline_working_days == 7  # Art. 13 by default
+    with pytest.raises(DefinitionError, match="7 working days"):
+        parse_item({**item, "deadline_working_days": 10})
+    assert parse_item({**item, "category": "reward"}).deadline_working_days is None
