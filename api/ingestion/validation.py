@@ -83,23 +83,26 @@ class Validator:
         self.provider_org = provider_org
         self.today = today
         self.legacy_uscc = legacy_uscc
-        self._keys: dict[tuple[str, str | None], SubjectKey | IdentifierError] = {}
+        self._keys: dict[tuple[str, str | None], tuple[bool, str, str]] = {}
 
     def _subject_key(self, raw: str, document_type: str | None) -> SubjectKey:
+        # cached as plain tuples of strings: the garbage collector does not track them
         cached = self._keys.get((raw, document_type))
         if cached is None:
             try:
-                cached = parse_subject_key(raw, document_type=document_type, legacy_uscc=self.legacy_uscc)
-                if cached.kind == RESIDENT_ID and cached.value[6:14] > self.today.strftime("%Y%m%d"):
-                    cached = IdentifierError("birth_date", "the date of birth in it is in the future")
+                key = parse_subject_key(raw, document_type=document_type, legacy_uscc=self.legacy_uscc)
+                if key.kind == RESIDENT_ID and key.value[6:14] > self.today.strftime("%Y%m%d"):
+                    raise IdentifierError("birth_date", "the date of birth in it is in the future")
+                cached = (True, key.value, key.kind)
             except IdentifierError as e:
-                cached = e
-            if len(self._keys) > 100_000:
+                cached = (False, e.rule, str(e))
+            if len(self._keys) > 200_000:
                 self._keys.clear()
             self._keys[(raw, document_type)] = cached
-        if isinstance(cached, IdentifierError):
-            raise cached
-        return cached
+        ok, a, b = cached
+        if not ok:
+            raise IdentifierError(a, b)
+        return SubjectKey(a, b)
 
     def validate(self, rec: RecordInput) -> ValidRecord | Rejection:
         source_ref = _text(rec.source_ref)
