@@ -780,8 +780,8 @@ async def lookup_phase(dsn: str, d: Disclosure, args, rng: random.Random) -> dic
                 for logged in (True, False):
                     tr = conn.transaction()
                     await tr.start()
-                    now = await conn.fetchval("SELECT now()")
-                    await subjects_with_records(conn, [demo.COMPANY])
+                    rows = await subjects_with_records(conn, [demo.COMPANY])
+                    now = rows[0]["now"]
                     await grantee_authorizations(conn, [demo.COMPANY], principal.org_code,
                                                  PURPOSE)
                     if logged:

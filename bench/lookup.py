@@ -9,7 +9,7 @@ Phases, in this order, at the same concurrency:
    `subject(key, purpose)` query with an HS256 bearer token for the demo credit service agency.
    Every request goes through the token check, the Casbin policy and the query-log insert.
 2. raw ceiling: uvicorn is stopped first, then the same SQL runs in this process over an asyncpg
-   pool of size = concurrency: per lookup, one transaction with SELECT now(), SUBJECTS_WITH_RECORDS,
+   pool of size = concurrency: per lookup, one transaction with SUBJECTS_WITH_RECORDS (which also gives now()),
    GRANTEE_AUTHORIZATIONS and INSERT_QUERY_LOG, then COMMIT.
 
 Each phase runs `warmup` seconds unmeasured, then `duration` seconds measured (completions
@@ -467,8 +467,8 @@ async def raw_phase(args, dsn, dbname, principal: Principal) -> Phase:
 
     async def lookup() -> None:
         async with pool.acquire() as conn, conn.transaction():
-            now = await conn.fetchval("SELECT now()")
             rows = await conn.fetch(SUBJECTS_WITH_RECORDS, keys)
+            now = rows[0]["now"]
             auths = await conn.fetch(GRANTEE_AUTHORIZATIONS, keys, principal.org_code, PURPOSE)
             disclosed = [
                 {"record": str(r["record_id"]), "item": r["item_code"], "basis": "authorization"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import orjson
 import strawberry
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -86,6 +87,12 @@ class CreditGraphQL(GraphQL):
     def __init__(self, get_state: Callable[[], AppState]):
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
         self._get_state = get_state
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
 
     async def get_context(self, request: Request, response) -> Context:
         return Context(

@@ -9,6 +9,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import casbin
 
@@ -17,8 +18,10 @@ from ..errors import PolicyUnavailable
 logging.getLogger("casbin").setLevel(logging.ERROR)  # denials are normal; the query log has them
 
 
-@dataclass(frozen=True)
-class RecordFacts:
+class RecordFacts(NamedTuple):
+    """The facts about one record the policy decides on. A tuple: a lookup builds one per
+    record and the decision cache hashes it, so it must be cheap to make and to hash."""
+
     role: str
     rel: str  # self_verified | self_unverified | own_provider | case_handler | other
     cls: str  # public | shared | authorized
@@ -91,9 +94,7 @@ class Policy:
         cached = self._decisions.get(facts)
         if cached is not None:
             return cached
-        allowed, rule = self._enforce(
-            facts.role, facts.rel, facts.cls, facts.state, facts.purpose, facts.authz
-        )
+        allowed, rule = self._enforce(*facts)
         decision = Decision(bool(allowed), tuple(rule))
         with self._lock:
             self._decisions[facts] = decision

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 SUBJECTS_WITH_RECORDS = """
-SELECT s.key, s.key_type, s.subject_type, s.name, s.status,
+SELECT now() AS now, s.key, s.key_type, s.subject_type, s.name, s.status,
        r.id AS record_id, r.item_code, r.provider_org, r.decided_on, r.data, r.status AS record_status,
        (SELECT c.handlers FROM rights_cases c
         WHERE c.record_id = r.id AND c.closed_at IS NULL) AS case_handlers

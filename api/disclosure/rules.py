@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..auth.policy import Decision, Entitlement, Policy, RecordFacts
@@ -236,9 +236,9 @@ def _withheld_reason(policy: Policy, tried: list[RecordFacts]) -> str | None:
     """Ask the policy what would have disclosed it. None: the requester could not obtain it
     at all and it is no longer public (archived, repaired), so even its existence stays hidden."""
     for facts in tried:
-        if facts.authz == "no" and policy.decide(replace(facts, authz="yes")).allowed:
+        if facts.authz == "no" and policy.decide(facts._replace(authz="yes")).allowed:
             return Reason.NEEDS_AUTHORIZATION
-        if facts.rel == "self_unverified" and policy.decide(replace(facts, rel="self_verified")).allowed:
+        if facts.rel == "self_unverified" and policy.decide(facts._replace(rel="self_verified")).allowed:
             return Reason.NEEDS_VERIFICATION
     facts = tried[0]
     if facts.state != "live":

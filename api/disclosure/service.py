@@ -119,8 +119,9 @@ async def look_up(
         raise
     try:
         async with transaction(d.pool) as conn:
-            now = await conn.fetchval("SELECT now()")
             rows = await repository.subjects_with_records(conn, keys)
+            # the transaction's time comes with the rows; only a lookup of no one asks for it
+            now = rows[0]["now"] if rows else await conn.fetchval("SELECT now()")
             auth_rows = []
             if principal.org_code and purpose:
                 auth_rows = await repository.grantee_authorizations(
