@@ -1,6 +1,6 @@
 """Benchmark: the bulk upload with full validation, against raw COPY of the same rows.
 
-    python bench/ingest.py [--rows 200000] [--batch 2000] [--subjects 20000]
+    python bench/ingest.py [--rows 1000000] [--batch 2000] [--subjects 100000]    # ~3 minutes
 
 1. platform: uvicorn serves `api.asgi:app` in a subprocess; the platform's own streaming client
    (api/ingestion/client.py) POSTs an NDJSON file of administrative penalty records (双公示:
@@ -211,9 +211,9 @@ async def run(args) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rows", type=int, default=200_000)
+    p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--batch", type=int, default=2000)
-    p.add_argument("--subjects", type=int, default=20_000)
+    p.add_argument("--subjects", type=int, default=100_000)
     args = p.parse_args()
     out = asyncio.run(run(args))
     print(f"platform (validated, versioned, logged): {out['platform_rows_per_s']:>8} rows/s  ({out['platform_seconds']} s)")
