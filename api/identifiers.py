@@ -113,10 +113,10 @@ def parse_subject_key(
 ) -> SubjectKey:
     """Classify and validate a subject key. Other identity documents need their type stated.
 
-    Without a stated type, 17 digits and X is a resident ID and a key with a letter is a USCC.
-    18 digits can be either (USCCs such as 121200004013590816 are all digits): the key is a
-    resident ID if it passes that check, otherwise a USCC if it passes that one; if neither,
-    the error is the resident-ID one, the likelier intent of an all-digit key."""
+    Without a stated type, a key with a letter other than a final X is a USCC. 17 digits and a
+    digit or X can be either (USCCs such as 121200004013590816 are all digits, and one may end
+    in X): the key is a resident ID if it passes that check, otherwise a USCC if it passes that
+    one; if neither, the error is the resident-ID one, the likelier intent of such a key."""
     value = (raw or "").strip()
     if not value:
         raise IdentifierError("required", "a subject key is required")
@@ -140,7 +140,7 @@ def parse_subject_key(
         try:
             return SubjectKey(validate_resident_id(upper), RESIDENT_ID)
         except IdentifierError as as_resident_id:
-            if not upper.isdigit():
+            if not upper[:17].isdigit():
                 raise
             try:
                 return SubjectKey(validate_uscc(upper, legacy_allow=legacy_uscc), USCC)

@@ -13,6 +13,7 @@ from api.identifiers import (
     RESIDENT_ID,
     USCC,
     IdentifierError,
+    SubjectKey,
     build_resident_id,
     build_uscc,
     looks_like_resident_id,
@@ -386,3 +387,11 @@ def test_mask_document_number_short_numbers_keep_length_and_show_at_most_three(l
     shown = [c for c in masked if c != "*"]
     assert len(shown) <= 3
     assert len(shown) < length or length == 0  # something is always hidden
+
+
+def test_an_all_digit_uscc_ending_in_x_is_a_uscc():
+    code = "12130900100000219X"  # valid USCC: digits, organisation check 9, final check X
+    assert validate_uscc(code) == code
+    assert parse_subject_key(code) == SubjectKey(code, USCC)
+    # a resident ID with a final X is still read as one
+    assert parse_subject_key("44011320141005001x").kind == RESIDENT_ID

@@ -288,10 +288,10 @@ def test_the_catalog_in_force_for_the_decision_date_governs():
 
 
 def test_an_all_digit_uscc_ending_in_x_is_an_organisations_code():
-    key = "91130902000000131X"  # 17 digits and X: read as a resident ID unless the subject is an organisation
+    key = "91130902000000131X"  # 17 digits and X: no resident ID (no such birth date), a valid USCC
     result = validator().validate(penalty(subject_key=key))
     assert isinstance(result, ValidRecord) and result.key_type == "uscc"
-    assert rejected(validator().validate(person_penalty(key))) == ("subjectKey", "birth_date")
+    assert rejected(validator().validate(person_penalty(key))) == ("subjectType", "subject_type_key")
 
 
 def test_a_double_publicity_item_cannot_allow_more_than_seven_working_days():

@@ -183,13 +183,7 @@ class Validator:
         try:
             key = self._subject_key(_text(rec.subject_key), rec.document_type or None)
         except IdentifierError as e:
-            # 17 digits and X reads as a resident ID first; for an organisation it is a USCC
-            try:
-                if subject_type in ("natural_person", "") or rec.document_type:
-                    raise
-                key = self._subject_key(_text(rec.subject_key), USCC)
-            except IdentifierError:
-                return Rejection("subjectKey", e.rule, f"subject key {rec.subject_key!r}: {e}")
+            return Rejection("subjectKey", e.rule, f"subject key {rec.subject_key!r}: {e}")
         if subject_type not in SUBJECT_TYPES:
             return Rejection(
                 "subjectType", "subject_type", f"subject type must be one of {', '.join(SUBJECT_TYPES)}"
