@@ -97,3 +97,28 @@ def test_purpose_kind(purpose, kind):
 def test_mask_name_keeps_only_the_surname():
     assert mask_name("张伟") == "张*"
     assert mask_name("欧阳娜娜") == "欧***"
+
+
+def test_fields_tagged_when_collected_stay_masked_after_a_catalog_drops_the_tag():
+    from pathlib import Path
+
+    from api.auth.policy import Policy
+    from api.auth.principal import ANONYMOUS
+    from api.config import ROOT
+    from api.disclosure.rules import StoredRecord, StoredSubject, disclose
+
+    policy = Policy.load(Path(ROOT) / "policies")
+    subject = StoredSubject("91130902MA0DEM0135", "uscc", "legal_person", "某公司", "active")
+    rid = "130903199207080465"
+    record = StoredRecord(
+        id="r1", item=item(), provider_org="111309000000020224", decided_on=dt.date(2026, 11, 1),
+        data={"old_id_field": "A1234567", "cf_wsh": "x"}, status="active",
+        masked_fields=frozenset({"old_id_field"}),
+    )
+    view = disclose(policy=policy, principal=ANONYMOUS, subject=subject, records=[record],
+                    authorizations=(), purpose=None, now=T)
+    assert view.records[0].data == {"old_id_field": "A*****67", "cf_wsh": "x"}
+    record2 = StoredRecord(**{**record.__dict__, "data": {"note": rid}, "masked_fields": frozenset()})
+    view = disclose(policy=policy, principal=ANONYMOUS, subject=subject, records=[record2],
+                    authorizations=(), purpose=None, now=T)
+    assert view.records[0].data == {"note": "130903********0465"}  # caught wherever it appears

@@ -138,6 +138,9 @@ class StoredRecord:
     status: str
     # 'role:org' of the offices handling an open objection on this record (api/rights)
     case_handlers: frozenset[str] = frozenset()
+    # identity-number fields to mask: the item's tags now and as collected (a later catalog
+    # may drop or retag a field that older records still carry)
+    masked_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -337,7 +340,7 @@ def disclose(
             if hidden:
                 withheld[(item.disclosure, Reason.FIELDS_NOT_ENTITLED, "fields", item.code)] += hidden
         if not unmask:
-            masked = item.masked_fields
+            masked = item.masked_fields | rec.masked_fields
             data = {
                 k: (mask_document_number(str(v).upper()) if k in masked and v else _mask_value(v))
                 for k, v in data.items()

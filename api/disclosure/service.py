@@ -186,6 +186,7 @@ async def _decide(d, conn, principal, rows, auth_rows, purpose, now) -> dict[str
         item = await d.catalog.get(r["item_code"], conn)
         if item is None:  # cannot happen with the foreign key; refuse rather than guess
             raise PolicyUnavailable(f"catalog item {r['item_code']} is not loaded")
+        as_collected = d.catalog.item_for(r["item_code"], r["decided_on"])
         records[key].append(
             StoredRecord(
                 id=str(r["record_id"]),
@@ -195,6 +196,7 @@ async def _decide(d, conn, principal, rows, auth_rows, purpose, now) -> dict[str
                 data=r["data"],
                 status=r["record_status"],
                 case_handlers=frozenset(r["case_handlers"] or ()),
+                masked_fields=as_collected.masked_fields if as_collected else frozenset(),
             )
         )
     return {
