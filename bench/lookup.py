@@ -520,7 +520,9 @@ def limiter(name: str, cpu: dict[str, Any], main: str) -> str:
     machine = cpu.get("machine_busy_pct")
     cores = cpu.get("cores")
     main_share = shares.get(main)
-    if main_share is not None and main_share >= 90:
+    if machine is not None and machine >= 95:
+        verdict = f"the machine's CPU, shared by the processes below ({machine:.0f}% of {cores} cores busy)"
+    elif main_share is not None and WORKERS[0] == 1 and main_share >= 90:
         verdict = f"the single {main} process is CPU-bound ({main_share:.0f}% of one core)"
     elif machine is not None and machine >= 80:
         verdict = f"the machine's CPU, shared by the processes below ({machine:.0f}% of {cores} cores busy)"
