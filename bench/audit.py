@@ -51,12 +51,10 @@ import re
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -71,7 +69,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(1, str(ROOT / "bench"))
 # Database set-up and teardown as bench/lookup.py does it (a fresh database on DATABASE_URL's
 # server, or an embedded PostgreSQL in a temporary folder), with its helper.
-from lookup import with_database  # noqa: E402
+from benchdb import open_bench_database  # noqa: E402
 
 from api import demo  # noqa: E402
 from api.audit import repository as audit_repo  # noqa: E402
@@ -83,7 +81,7 @@ from api.auth.principal import Principal, RequestInfo  # noqa: E402
 from api.catalog import Catalog  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, embedded_database_url, migrate  # noqa: E402
+from api.db import create_pool, migrate  # noqa: E402
 from api.disclosure import service as disclosure_service  # noqa: E402
 from api.disclosure.service import Disclosure, look_up  # noqa: E402
 
@@ -940,28 +938,10 @@ async def purge_phase(dsn: str, d: Disclosure, key: bytes, args, first_month: dt
 async def main_async(args) -> dict[str, Any]:
     rng = random.Random(args.seed)
     t_start = time.perf_counter()
-    tmp = tempfile.TemporaryDirectory(prefix="credit-bench-audit-")
-    tmpdir = Path(tmp.name)
-    base = os.environ.get("DATABASE_URL")
-    embedded_path = None
-    if base:
-        where = urlsplit(base)._replace(netloc=urlsplit(base).hostname or "").geturl()
-        db_kind = f"DATABASE_URL server ({where})"
-    else:
-        embedded_path = tmpdir / "pgdata"
-        base = embedded_database_url(embedded_path, keep_running=False)
-        db_kind = "embedded PostgreSQL (pgserver)"
-    dbname = f"credit_bench_{secrets.token_hex(4)}"
-    dsn = with_database(base, dbname)
-    created = False
+    db = await open_bench_database("credit-bench-audit-")
+    tmpdir, dsn, dbname, db_kind = db.tmpdir, db.dsn, db.dbname, db.kind
     result: dict[str, Any] = {"benchmark": "audit", "database": db_kind}
     try:
-        admin = await asyncpg.connect(base)
-        try:
-            await admin.execute(f'CREATE DATABASE "{dbname}"')
-            created = True
-        finally:
-            await admin.close()
         key = secrets.token_bytes(32)
         settings = Settings.from_env({"DATABASE_URL": dsn, "CREDIT_JWT_SECRET": "x" * 40,
                                       "CREDIT_AUDIT_KEY": key.hex(),
@@ -1046,25 +1026,7 @@ async def main_async(args) -> dict[str, Any]:
         result["args"] = vars(args)
         return result
     finally:
-        if created:
-            try:
-                admin = await asyncpg.connect(base)
-                try:
-                    await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-                finally:
-                    await admin.close()
-            except Exception as e:  # report, keep cleaning up
-                print(f"warning: could not drop {dbname}: {e}", file=sys.stderr)
-        if embedded_path is not None:
-            import atexit
-
-            import pgserver
-
-            server = pgserver.get_server(embedded_path)
-            server.cleanup()  # stops it: this process holds the only handle
-            atexit.unregister(server._cleanup)  # its folder is about to go
-        tmp.cleanup()
-
+        await db.close()
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

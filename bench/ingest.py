@@ -24,14 +24,11 @@ import asyncio
 import datetime as dt
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -44,11 +41,13 @@ except ImportError:
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from benchdb import open_bench_database  # noqa: E402
+
 from api import demo  # noqa: E402
 from api.auth.tokens import mint_token  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, embedded_database_url, migrate  # noqa: E402
+from api.db import create_pool, migrate  # noqa: E402
 from api.identifiers import build_uscc  # noqa: E402
 from api.ingestion.client import file_chunks, upload  # noqa: E402
 
@@ -128,16 +127,11 @@ def raw_rows(path: Path) -> list[tuple]:
 
 
 async def run(args) -> dict:
-    tmp = tempfile.TemporaryDirectory(prefix="credit-bench-ingest-")
-    base = os.environ.get("DATABASE_URL") or embedded_database_url(Path(tmp.name) / "pg", keep_running=False)
-    name = f"credit_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(base)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = urlunsplit(urlsplit(base)._replace(path="/" + name))
+    db = await open_bench_database("credit-bench-ingest-")
+    dsn = db.dsn
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     env.update(DATABASE_URL=dsn, CREDIT_JWT_SECRET=SECRET, CREDIT_AUDIT_KEY=AUDIT_KEY,
-               CREDIT_DATA_DIR=str(Path(tmp.name) / "data"), PYTHONPATH=str(ROOT))
+               CREDIT_DATA_DIR=str(db.tmpdir / "data"), PYTHONPATH=str(ROOT))
     settings = Settings.from_env(env)
     server = None
     try:
@@ -145,7 +139,7 @@ async def run(args) -> dict:
         pool = await create_pool(dsn, audit_key=settings.audit_key, min_size=1, max_size=2)
         await demo.seed_demo(pool)
         await pool.close()
-        path = Path(tmp.name) / "records.ndjson"
+        path = db.tmpdir / "records.ndjson"
         t = time.perf_counter()
         write_file(path, args.rows, args.subjects)
         print(f"file: {args.rows} rows, {path.stat().st_size / 1e6:.0f} MB, written in {time.perf_counter() - t:.1f} s")
@@ -166,12 +160,12 @@ async def run(args) -> dict:
                 await asyncio.sleep(0.1)
         claims = {**TOKEN_PRESETS["provider"], "roles": ["provider"], "sub": "bench-provider"}
         bearer = mint_token(settings, claims)
-        before = cpu_sample(server.pid, name)
+        before = cpu_sample(server.pid, db.dbname)
         t = time.perf_counter()
         result = await upload(url, file_chunks(path), content_type="application/x-ndjson", token=bearer,
                               batch=args.batch)
         platform_s = time.perf_counter() - t
-        cpu = cpu_used(before, cpu_sample(server.pid, name)) if psutil else {}
+        cpu = cpu_used(before, cpu_sample(server.pid, db.dbname)) if psutil else {}
         server.terminate()
         server.wait(timeout=30)
         server = None
@@ -203,10 +197,7 @@ async def run(args) -> dict:
         if server is not None:
             server.kill()
             server.wait()
-        admin = await asyncpg.connect(base)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-        tmp.cleanup()
+        await db.close()
 
 
 def main() -> int:

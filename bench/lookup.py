@@ -31,13 +31,11 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import psutil
@@ -45,13 +43,15 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from benchdb import open_bench_database  # noqa: E402
+
 from api import demo  # noqa: E402
 from api.audit.repository import LogEntry, record_queries  # noqa: E402
 from api.auth.principal import Principal, RequestInfo  # noqa: E402
 from api.auth.tokens import mint_token  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, embedded_database_url, migrate  # noqa: E402
+from api.db import create_pool, migrate  # noqa: E402
 from api.disclosure.repository import GRANTEE_AUTHORIZATIONS, SUBJECTS_WITH_RECORDS  # noqa: E402
 
 PURPOSE = "loan_review"
@@ -296,10 +296,6 @@ def check_response(status: int, body: bytes, record_ids: set[str]) -> dict[str, 
 # Set-up: database, server
 
 
-def with_database(dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -536,29 +532,10 @@ def limiter(name: str, cpu: dict[str, Any], main: str) -> str:
 
 
 async def main_async(args) -> dict[str, Any]:
-    tmp = tempfile.TemporaryDirectory(prefix="credit-bench-")
-    tmpdir = Path(tmp.name)
-    base = os.environ.get("DATABASE_URL")
-    embedded_path = None
-    if base:
-        where = urlsplit(base)._replace(netloc=urlsplit(base).hostname or "").geturl()
-        db_kind = f"DATABASE_URL server ({where})"
-    else:
-        embedded_path = tmpdir / "pgdata"
-        base = embedded_database_url(embedded_path, keep_running=False)
-        db_kind = "embedded PostgreSQL (pgserver)"
-    dbname = f"credit_bench_{secrets.token_hex(4)}"
-    dsn = with_database(base, dbname)
-    created = False
+    db = await open_bench_database("credit-bench-")
+    tmpdir, dsn, dbname, db_kind = db.tmpdir, db.dsn, db.dbname, db.kind
+    server_version = db.server_version
     try:
-        admin = await asyncpg.connect(base)
-        try:
-            await admin.execute(f'CREATE DATABASE "{dbname}"')
-            created = True
-            server_version = await admin.fetchval("SHOW server_version")
-        finally:
-            await admin.close()
-
         secret = "bench-secret-" + secrets.token_urlsafe(32)
         env_settings = {
             "DATABASE_URL": dsn,
@@ -656,25 +633,7 @@ async def main_async(args) -> dict[str, Any]:
             "raw_order": "after the HTTP phase, uvicorn stopped, same process as the HTTP client",
         }
     finally:
-        if created:
-            try:
-                admin = await asyncpg.connect(base)
-                try:
-                    await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-                finally:
-                    await admin.close()
-            except Exception as e:  # report, keep cleaning up
-                print(f"warning: could not drop {dbname}: {e}", file=sys.stderr)
-        if embedded_path is not None:
-            import atexit
-
-            import pgserver
-
-            server = pgserver.get_server(embedded_path)
-            server.cleanup()  # stops it: this process holds the only handle
-            atexit.unregister(server._cleanup)  # its folder is about to go
-        tmp.cleanup()
-
+        await db.close()
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
