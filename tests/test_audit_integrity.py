@@ -256,3 +256,24 @@ async def test_a_partition_dropped_without_a_purge_is_reported(gql, pool, owner)
     report = await check(pool)
     assert [(f.what, f.entry_id) for f in report.findings] == [("removed", first)]
     assert "gone without a purge" in report.findings[0].message
+
+
+async def test_removing_the_newest_seal_with_its_entries_is_caught_by_a_recorded_head(gql, pool, owner):
+    await sealed_trail(gql, pool)
+    await lookups(gql, 1)
+    async with pool.acquire() as conn:
+        await seal(conn, KEY)
+    head = (await check(pool)).head
+    assert head is not None
+    async with pool.acquire() as conn:
+        assert (await verify(conn, KEY, expect_head=head)).ok
+    # remove the newest seal and the entry it alone covers: the chain itself still holds
+    last = await owner.fetchrow("SELECT seq, ids FROM audit_seals ORDER BY seq DESC LIMIT 1")
+    from api.audit.integrity import decode_ids
+    await owner.execute("DELETE FROM query_log WHERE id = ANY($1::bigint[])", decode_ids(bytes(last["ids"])))
+    await owner.execute("DELETE FROM audit_seals WHERE seq = $1", last["seq"])
+    assert (await check(pool)).ok  # undetectable from inside the database alone
+    async with pool.acquire() as conn:
+        report = await verify(conn, KEY, expect_head=head)
+    assert [f.what for f in report.findings] == ["seal_broken"]
+    assert f"seal {last['seq']}" in report.findings[0].message

@@ -45,12 +45,15 @@ async def _with_db(settings: Settings, work):
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
     async def work(dsn, pool, owner):
         async with pool.acquire() as conn:
-            return await verify(conn, settings.audit_key)
+            return await verify(conn, settings.audit_key, expect_head=args.expect_head)
 
     report = asyncio.run(_with_db(settings, work))
     print(f"checked {report.rows_checked} entries, {report.seals_checked} seals, "
           f"{report.partitions_purged} purged partitions; {report.unsealed_rows} entries not "
           "sealed yet")
+    if report.head:
+        print(f"chain head: {report.head}  (keep it outside the database; pass it to the next "
+              "verify as --expect-head)")
     if report.ok:
         print("audit trail verified: no entry altered, removed or inserted")
         return 0
@@ -91,6 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmds = audit.add_subparsers(dest="audit_command", required=True)
     v = cmds.add_parser("verify", help="report the first altered, removed or inserted entry")
     v.add_argument("--show", type=int, default=20, help="findings to list")
+    v.add_argument(
+        "--expect-head", metavar="SEQ:MAC",
+        help="a chain head printed by an earlier verify: it must still be there, unchanged",
+    )
     v.set_defaults(run=_verify)
     cmds.add_parser("seal", help="seal committed entries now").set_defaults(run=_seal)
     for name, maintain in (("purge", False), ("maintain", True)):

@@ -174,6 +174,8 @@ class Report:
     partitions_purged: int = 0
     unsealed_rows: int = 0
     findings: list[Finding] = field(default_factory=list)
+    head: str | None = None  # "SEQ:MAC-HEX" of the newest seal: record it outside the database
+
 
     @property
     def ok(self) -> bool:
@@ -199,9 +201,17 @@ def partition_bounds(name: str) -> tuple[str, dt.datetime, dt.datetime]:
     return m[1], start, end
 
 
-async def verify(conn: asyncpg.Connection, key: bytes) -> Report:
+def head_of(seq: int, mac: bytes) -> str:
+    return f"{seq}:{mac.hex()}"
+
+
+async def verify(conn: asyncpg.Connection, key: bytes, *, expect_head: str | None = None) -> Report:
     """Check the seal chain, then each partition in turn (memory bounded by one month): every
-    row's mac, every sealed id, every seal's digest. Report what does not hold."""
+    row's mac, every sealed id, every seal's digest. Report what does not hold.
+
+    The chain cannot show that its newest seals were removed together with the rows they
+    cover; `expect_head` (a head printed by an earlier run and kept outside the database)
+    closes that gap: that seal must still be there, unchanged."""
     report = Report()
     seals = await conn.fetch(
         "SELECT seq, partition, xact_from::text, xact_to::text, row_count, ids, digest, prev_mac, "
@@ -210,6 +220,16 @@ async def verify(conn: asyncpg.Connection, key: bytes) -> Report:
     purged = {r["partition"]: r for r in await conn.fetch("SELECT * FROM audit_purges")}
     report.partitions_purged = len(purged)
     _check_chain(key, seals, report)
+    if seals:
+        report.head = head_of(seals[-1]["seq"], bytes(seals[-1]["mac"]))
+    if expect_head:
+        seq, _, mac = expect_head.partition(":")
+        known = {s["seq"]: bytes(s["mac"]).hex() for s in seals}
+        if known.get(int(seq)) != mac.lower():
+            report.findings.append(Finding(
+                "seal_broken", f"the chain head recorded earlier (seal {seq}) is gone or changed: "
+                "seals and the entries they covered have been removed or replaced",
+                seal_seq=int(seq)))
     by_partition: dict[str, list[asyncpg.Record]] = {}
     for s in seals:
         by_partition.setdefault(s["partition"], []).append(s)
