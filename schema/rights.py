@@ -316,7 +316,8 @@ class RightsQuery:
                       "the offices those they handle, a provider those about its records.")
     async def rights_case(self, info: Info[Context, None], id: strawberry.ID) -> RightsCase:
         env = _env(info)
-        case = await call(rights_cases.get_case(env, info.context.principal, str(id)))
+        case = await call(rights_cases.get_case(
+            env, info.context.principal, str(id), info.context.request))
         return RightsCase.of(case, env.today())
 
     @strawberry.field(description="The cases the caller may see, newest first (at most 100).")
@@ -327,7 +328,7 @@ class RightsQuery:
         env = _env(info)
         found = await call(rights_cases.list_cases(
             env, info.context.principal, kind=kind.value if kind else None, open_only=open,
-            first=first, after=after,
+            first=first, after=after, request=info.context.request,
         ))
         return [RightsCase.of(c, env.today()) for c in found]
 
@@ -360,10 +361,10 @@ class RightsQuery:
         try:
             before_id = int(before) if before is not None else None
         except ValueError:
-            before_id = -1
+            before_id = 0  # refused below as not a notification id
         found = await call(notifications.my_notifications(
             info.context.state.pool, info.context.principal, unread_only=unread_only, first=first,
-            before=before_id,
+            before=before_id, request=info.context.request,
         ))
         return [
             Notification(

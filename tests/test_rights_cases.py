@@ -190,3 +190,28 @@ async def test_the_overdue_command_prints_the_report(gql, pool, clock, settings,
 def test_loading_a_calendar_year_recomputes_the_rights_deadlines_in_every_process():
     _parser()  # what `credit` builds: the rights commands are registered with it
     assert "api.rights.deadlines" in calendar_service.RECOMPUTE_MODULES
+
+
+async def test_reading_cases_and_notifications_is_logged_like_a_query(gql, pool, clock):
+    (rid,) = await submit(gql, penalty("CF-2026-L01"))
+    case = await objection(gql, rid)
+    subject = case["subjectKey"] if "subjectKey" in case else None
+    async with pool.acquire() as conn:
+        subject = subject or await conn.fetchval("SELECT subject_key FROM records WHERE id = $1::uuid", rid)
+        before = await conn.fetchval("SELECT count(*) FROM query_log WHERE kind = 'query'")
+    await gql(ONE, {"id": case["id"]}, as_="credit_office")
+    await gql(CASES, {}, as_="provider")
+    await gql(NOTES, {"unread": False}, as_="credit_office")
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT operation, subject_key, org_code, disclosed FROM query_log "
+            "WHERE kind = 'query' ORDER BY id OFFSET $1", before)
+    assert [(r["operation"], r["subject_key"], r["org_code"]) for r in rows] == [
+        ("rightsCase", subject, demo.CREDIT_OFFICE),
+        ("rightsCases", subject, demo.MARKET),
+        ("notifications", subject, demo.CREDIT_OFFICE),
+    ]
+    assert rows[0]["disclosed"] == [{"case": case["id"], "record": rid, "item": "ADM_PENALTY", "basis": "case"}]
+    # a malformed cursor is an error, not an empty page
+    bad = await gql('{ notifications(before: "x") { id } }', as_="credit_office")
+    assert bad["errors"][0]["extensions"]["field"] == "before"

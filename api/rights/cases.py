@@ -13,8 +13,10 @@ from typing import Any
 
 import asyncpg
 
-from ..auth.principal import Principal
+from ..audit.repository import LogEntry, record_queries
+from ..auth.principal import Principal, RequestInfo
 from ..catalog import Catalog
+from ..db import transaction
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..workdays import WorkCalendar, china_date
 from . import repository as repo
@@ -148,10 +150,41 @@ async def read_case(conn: asyncpg.Connection, principal: Principal, case_id: uui
     return case_view(row, await repo.steps_of(conn, [case_id]), principal)
 
 
-async def get_case(env: Rights, principal: Principal, case_id: str) -> CaseView:
+async def get_case(
+    env: Rights, principal: Principal, case_id: str, request: RequestInfo | None = None
+) -> CaseView:
     cid = parse_id(case_id)
-    async with env.pool.acquire() as conn:
-        return await read_case(conn, principal, cid)
+    async with transaction(env.pool) as conn:
+        case = await read_case(conn, principal, cid)
+        await log_case_reads(conn, principal, request, "rightsCase", [case])
+        return case
+
+
+async def log_case_reads(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    request: RequestInfo | None,
+    operation: str,
+    cases: list[CaseView],
+) -> None:
+    """A case holds the subject's statement, evidence and the steps on its record: reading it
+    is a query of subject data, logged in the reading transaction like any other."""
+    if not cases:
+        return
+    by_subject: dict[str, list[CaseView]] = {}
+    for c in cases:
+        by_subject.setdefault(c.subject_key, []).append(c)
+    await record_queries(
+        conn, principal, request or RequestInfo(str(uuid.uuid4()), None, "internal"),
+        [
+            LogEntry(operation, key, None, "disclosed", disclosed=[
+                {"case": c.id, "record": c.record_id, "item": c.item_code, "basis": "case"}
+                for c in group
+            ])
+            for key, group in by_subject.items()
+        ],
+        at=await conn.fetchval("SELECT now()"),
+    )
 
 
 def encode_cursor(case: CaseView) -> str:
@@ -168,14 +201,14 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 
 async def list_cases(
     env: Rights, principal: Principal, *, kind: str | None = None, open_only: bool | None = None,
-    first: int = 50, after: str | None = None,
+    first: int = 50, after: str | None = None, request: RequestInfo | None = None,
 ) -> list[CaseView]:
     """The caller's visible cases, newest first."""
     require_case_reader(principal)
     if not 1 <= first <= MAX_PAGE:
         raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first", rule="range")
     where, args = visibility_sql(principal)
-    async with env.pool.acquire() as conn:
+    async with transaction(env.pool) as conn:
         rows = await repo.visible_cases(
             conn, where, args, kind=kind, open_only=open_only, first=first,
             after=_decode_cursor(after) if after else None,
@@ -183,7 +216,9 @@ async def list_cases(
         steps: dict[uuid.UUID, list] = {}
         for s in await repo.steps_of(conn, [r["id"] for r in rows]):
             steps.setdefault(s["case_id"], []).append(s)
-    return [case_view(r, steps.get(r["id"], []), principal) for r in rows]
+        cases = [case_view(r, steps.get(r["id"], []), principal) for r in rows]
+        await log_case_reads(conn, principal, request, "rightsCases", cases)
+    return cases
 
 
 def actor_values(principal: Principal, role: str, env: Rights) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import asyncpg
 
-from ..auth.principal import Principal
+from ..audit.repository import LogEntry, record_queries
+from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
 
@@ -110,14 +111,37 @@ def _addresses_or_refuse(principal: Principal) -> tuple[list[str], list[str]]:
 
 
 async def my_notifications(
-    pool: asyncpg.Pool, principal: Principal, *, unread_only: bool, first: int, before: int | None
+    pool: asyncpg.Pool, principal: Principal, *, unread_only: bool, first: int, before: int | None,
+    request: RequestInfo | None = None,
 ) -> list[Notification]:
-    """The caller's own notifications, newest first."""
+    """The caller's own notifications, newest first. They name subjects and their records, so
+    reading them is logged like a query, per subject, in the reading transaction."""
     if not 1 <= first <= MAX_PAGE:
         raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first", rule="range")
+    if before is not None and before < 1:
+        raise InvalidInput("before is the id of a notification", field="before", rule="id")
     roles, parties = _addresses_or_refuse(principal)
-    async with pool.acquire() as conn:
+    async with transaction(pool) as conn:
         rows = await conn.fetch(SELECT_MINE, roles, parties, unread_only, before, first)
+        subjects = await conn.fetch(
+            "SELECT id, subject_key FROM rights_cases WHERE id = ANY($1::uuid[])",
+            list({r["case_id"] for r in rows if r["case_id"]}),
+        )
+        by_subject: dict[str, list[dict[str, Any]]] = {}
+        case_subject = {s["id"]: s["subject_key"] for s in subjects}
+        for r in rows:
+            key = case_subject.get(r["case_id"])
+            if key:
+                by_subject.setdefault(key, []).append(
+                    {"notification": r["id"], "case": str(r["case_id"]),
+                     "record": str(r["record_id"]) if r["record_id"] else None, "basis": "case"})
+        if by_subject:
+            await record_queries(
+                conn, principal, request or RequestInfo(str(uuid.uuid4()), None, "internal"),
+                [LogEntry("notifications", key, None, "disclosed", disclosed=items)
+                 for key, items in by_subject.items()],
+                at=await conn.fetchval("SELECT now()"),
+            )
     return [
         Notification(
             id=r["id"], created_at=r["created_at"], recipient_role=r["recipient_role"],
