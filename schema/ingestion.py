@@ -163,7 +163,10 @@ class IngestionQuery:
     )
     async def record_history(self, info: Info[Context, None], id: strawberry.ID) -> RecordHistory:
         ctx = info.context
-        h = await call(record_history(ctx.state.pool, ctx.principal, ctx.request, str(id)))
+        h = await call(record_history(
+            ctx.state.pool, ctx.principal, ctx.request, str(id),
+            policy=ctx.state.policy, catalog=ctx.state.catalog,
+        ))
         return RecordHistory(
             record_id=strawberry.ID(h.record_id), subject_key=h.subject_key, item_code=h.item_code,
             provider_org=h.provider_org, source_ref=h.source_ref, status=h.status,

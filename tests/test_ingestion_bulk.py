@@ -312,3 +312,17 @@ async def test_auditors_read_the_collection_log_through_the_query_log(client, se
     assert entry["details"]["outcomes"]["created"] == ["XK-B-000001"]
     denied = await gql("{ queryLog(filter: {kind: COLLECTION}) { edges { node { id } } } }", as_="provider")
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_records_history_masks_identity_numbers_as_a_lookup_does(gql, pool):
+    data = {**person_penalty()["data"], "cf_xdr_zjlx": "01", "cf_xdr_zjhm": demo.PERSON}
+    first = (await gql(SUBMIT, {"records": [person_penalty(data=data)]}, as_="provider"))["data"]["submitRecords"][0]
+    q = 'query($id: ID!) { recordHistory(id: $id) { versions { data } } }'
+    provided = (await gql(q, {"id": first["recordId"]}, as_="provider"))["data"]["recordHistory"]
+    assert provided["versions"][0]["data"]["cf_xdr_zjhm"] == "130902********0213"  # policy p3
+    lookup = (await gql('query($k: ID!) { subject(key: $k) { records { id data } } }',
+                        {"k": demo.PERSON}, as_="provider"))["data"]["subject"]["records"]
+    same = next(r for r in lookup if r["id"] == first["recordId"])
+    assert same["data"]["cf_xdr_zjhm"] == provided["versions"][0]["data"]["cf_xdr_zjhm"]
+    mine = (await gql(q, {"id": first["recordId"]}, as_="subject"))["data"]["recordHistory"]
+    assert mine["versions"][0]["data"]["cf_xdr_zjhm"] == demo.PERSON  # the subject itself

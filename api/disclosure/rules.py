@@ -253,6 +253,14 @@ def _withheld_reason(policy: Policy, tried: list[RecordFacts]) -> str | None:
     return Reason.NOT_FOR_ROLE
 
 
+def mask_data(data: dict[str, Any], masked: frozenset[str]) -> dict[str, Any]:
+    """Identity numbers masked: the fields the catalog tags, and any resident ID elsewhere."""
+    return {
+        k: (mask_document_number(str(v).upper()) if k in masked and v else _mask_value(v))
+        for k, v in data.items()
+    }
+
+
 def _mask_value(value: Any) -> Any:
     if isinstance(value, str) and looks_like_resident_id(value):
         return mask_resident_id(value.upper())
@@ -340,11 +348,7 @@ def disclose(
             if hidden:
                 withheld[(item.disclosure, Reason.FIELDS_NOT_ENTITLED, "fields", item.code)] += hidden
         if not unmask:
-            masked = item.masked_fields | rec.masked_fields
-            data = {
-                k: (mask_document_number(str(v).upper()) if k in masked and v else _mask_value(v))
-                for k, v in data.items()
-            }
+            data = mask_data(data, item.masked_fields | rec.masked_fields)
         if decision.used_authorization and covering is not None:
             used_auths[covering.id] = None
         view.records.append(

@@ -13,13 +13,17 @@ from typing import Any
 import asyncpg
 
 from ..audit.repository import LogEntry, record_queries
+from ..auth.policy import Policy, RecordFacts
 from ..auth.principal import Principal, RequestInfo
+from ..catalog import Catalog
 from ..db import transaction
+from ..disclosure.rules import CHINA_TIME, mask_data, mask_name, record_state
 from ..errors import NotFound
 
 RECORD = """
-SELECT id, subject_key, item_code, provider_org, source_ref, version, status
-FROM records WHERE id = $1
+SELECT r.id, r.subject_key, r.item_code, r.provider_org, r.source_ref, r.version, r.status,
+       r.decided_on, s.subject_type
+FROM records r JOIN subjects s ON s.key = r.subject_key WHERE r.id = $1
 """
 # the superseded versions, and the current one (the records row)
 VERSIONS = """
@@ -74,8 +78,34 @@ def may_read(principal: Principal, record: asyncpg.Record) -> str | None:
     return None
 
 
+# the relation a basis stands for in the policy, and the role that holds it
+_RELATION = {"own_data": ("subject", "self_verified"), "own_provision": ("provider", "own_provider")}
+
+
+def _policy_allows(
+    policy: Policy, catalog: Catalog, basis: str, record: asyncpg.Record, today: dt.date
+) -> tuple[bool, bool, frozenset[str]]:
+    """The policy decides, as for a lookup: may this relation see the record now, may it see
+    identity numbers unmasked, and which fields the catalog tags as identity numbers."""
+    item = catalog.current(record["item_code"])
+    if item is None:
+        return False, False, frozenset()
+    role, rel = _RELATION[basis]
+    state = record_state(record["status"], item, record["decided_on"], today)
+    allowed = policy.decide(RecordFacts(role, rel, item.disclosure, state, "none", "no")).allowed
+    collected = catalog.item_for(record["item_code"], record["decided_on"])
+    masked = item.masked_fields | (collected.masked_fields if collected else frozenset())
+    return allowed, policy.may_unmask(role, rel), masked
+
+
 async def record_history(
-    pool: asyncpg.Pool, principal: Principal, request: RequestInfo, record_id: str
+    pool: asyncpg.Pool,
+    principal: Principal,
+    request: RequestInfo,
+    record_id: str,
+    *,
+    policy: Policy,
+    catalog: Catalog,
 ) -> RecordHistory:
     try:
         rid = uuid.UUID(str(record_id))
@@ -86,6 +116,12 @@ async def record_history(
         now = await conn.fetchval("SELECT now()")
         record = await conn.fetchrow(RECORD, rid)
         basis = may_read(principal, record) if record is not None and record["status"] != "deleted" else None
+        unmask, masked = False, frozenset()
+        if basis is not None:
+            allowed, unmask, masked = _policy_allows(
+                policy, catalog, basis, record, now.astimezone(CHINA_TIME).date()
+            )
+            basis = basis if allowed else None
         if basis is None:
             if record is not None:
                 await record_queries(
@@ -98,6 +134,16 @@ async def record_history(
             versions = [Version(**dict(v)) for v in await conn.fetch(VERSIONS, rid)]
             if basis == "own_data":
                 versions = [replace(v, submitted_by=None, submitted_by_name=None) for v in versions]
+            if not unmask:
+                person = record["subject_type"] == "natural_person"
+                versions = [
+                    replace(
+                        v,
+                        data=mask_data(v.data, masked),
+                        subject_name=mask_name(v.subject_name) if person and v.subject_name else v.subject_name,
+                    )
+                    for v in versions
+                ]
             fields = sorted({k for v in versions for k in v.data})
             await record_queries(
                 conn, principal, request,
