@@ -14,7 +14,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.errors import DomainError
+from api.errors import DomainError, InvalidInput
 from api.rights import cases as rights_cases
 from api.rights import deletion, notifications, objections, repair, steps
 from api.rights.cases import CaseView, Rights
@@ -22,7 +22,7 @@ from api.rights.deadlines import is_overdue
 from api.rights.offices import Offices
 
 from .context import Context
-from .errors import call
+from .errors import call, to_graphql_error
 from .mutations import UserError
 from .types import Organisation, Record
 
@@ -509,5 +509,6 @@ class RightsMutation:
         try:
             numbers = [int(i) for i in ids]
         except ValueError:
-            numbers = []
+            raise to_graphql_error(InvalidInput(
+                "ids are notification ids as notifications gave them", field="ids", rule="id")) from None
         return await call(notifications.mark_read(ctx.state.pool, ctx.principal, numbers, ctx.state.clock()))

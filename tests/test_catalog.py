@@ -218,3 +218,14 @@ async def test_a_catalog_published_by_another_process_is_picked_up(state, pool, 
     async with pool.acquire() as conn:
         assert await state.catalog.get("ADM_PENALTY", conn) is not None
     assert NEXT_YEAR in state.catalog.published_years
+
+
+async def test_only_the_configured_credit_office_drafts_and_publishes(gql):
+    """A credit_office role held by another organisation does not edit the city's catalog."""
+    from api import demo
+
+    q = "mutation { publishCatalog(year: 2099) { __typename ... on UserError { code rule } } }"
+    out = (await gql(q, as_="credit_office", org=demo.DATA_OFFICE))["data"]["publishCatalog"]
+    assert out == {"__typename": "UserError", "code": "FORBIDDEN", "rule": "credit_office_org"}
+    out = (await gql(q, as_="credit_office"))["data"]["publishCatalog"]
+    assert out.get("rule") != "credit_office_org"  # the real credit office gets past the check

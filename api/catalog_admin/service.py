@@ -21,9 +21,19 @@ DRAFT_READERS = ("credit_office", "data_office")
 
 
 def _require_editor(principal: Principal) -> None:
+    """Art. 9: the credit office, that is the role and the organisation configured as the
+    credit office (a credit_office role held elsewhere does not publish the city's catalog)."""
+    from ..rights.offices import Offices
+
     if not any(principal.has(r) for r in EDITORS):
         raise Forbidden(
             "the catalog is drafted and published by the credit office (Art. 9)", rule="credit_office_role"
+        )
+    if principal.org_code != Offices.from_env().credit_office:
+        raise Forbidden(
+            "the catalog is drafted and published by the credit office (Art. 9); your organisation "
+            "is not the one configured as the credit office (CREDIT_OFFICE_ORG)",
+            rule="credit_office_org",
         )
 
 
