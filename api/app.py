@@ -32,6 +32,7 @@ from .auth.tokens import TokenError, TokenVerifier
 from .catalog import Catalog
 from .config import Settings
 from .db import create_pool, migrate, resolve_database_url
+from .http_body import drain
 from .ingestion.upload import BulkUpload
 from .workdays.service import follow_calendar, open_calendar
 
@@ -55,6 +56,7 @@ class TokenGate:
         try:
             principal = state.verifier.principal_from_header(headers.get("authorization"))
         except TokenError as e:
+            await drain(receive)  # an uploading client then reads the reason, not a reset
             body = json.dumps({"error": "invalid_token", "reason": str(e)}).encode()
             await send(
                 {

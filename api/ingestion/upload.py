@@ -23,6 +23,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from ..errors import DomainError
+from ..http_body import drain
 from .formats import FormatError, Row, reader_for
 from .service import Collector, Outcome, Prepared, with_channel
 
@@ -42,7 +43,9 @@ IN_FLIGHT = 2
 _END, _GONE = object(), object()
 
 
-async def _reply(send: Send, status: int, body: dict) -> None:
+async def _reply(send: Send, status: int, body: dict, receive: Receive | None = None) -> None:
+    if receive is not None:
+        await drain(receive)  # so the client reads this answer, not a reset
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": json.dumps(body, ensure_ascii=False).encode()})
@@ -60,14 +63,14 @@ class BulkUpload:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
-            await _reply(send, 405, {"error": "method_not_allowed", "reason": "POST the file"})
+            await _reply(send, 405, {"error": "method_not_allowed", "reason": "POST the file"}, receive)
             return
         state = self.get_state()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         reader = reader_for(headers.get("content-type"))
         if reader is None:
             await _reply(send, 415, {"error": "unsupported_media_type",
-                                     "reason": "send application/x-ndjson or text/csv"})
+                                     "reason": "send application/x-ndjson or text/csv"}, receive)
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         try:
@@ -75,7 +78,8 @@ class BulkUpload:
         except ValueError:
             batch_size = 0
         if not 1 <= batch_size <= MAX_BATCH:
-            await _reply(send, 400, {"error": "invalid_input", "reason": f"batch is 1 to {MAX_BATCH}"})
+            await _reply(send, 400, {"error": "invalid_input", "reason": f"batch is 1 to {MAX_BATCH}"},
+                         receive)
             return
         channel = "cli_ingest" if query.get("via") == ["cli"] else "bulk_upload"
         try:
@@ -89,7 +93,7 @@ class BulkUpload:
                 legacy_uscc=state.settings.legacy_uscc,
             )
         except DomainError as e:
-            await _reply(send, 403, {"error": e.code, "reason": e.message})
+            await _reply(send, 403, {"error": e.code, "reason": e.message}, receive)
             return
         await collector.refresh_catalog()
         await send({
