@@ -195,9 +195,8 @@ def test_loading_a_calendar_year_recomputes_the_rights_deadlines_in_every_proces
 async def test_reading_cases_and_notifications_is_logged_like_a_query(gql, pool, clock):
     (rid,) = await submit(gql, penalty("CF-2026-L01"))
     case = await objection(gql, rid)
-    subject = case["subjectKey"] if "subjectKey" in case else None
     async with pool.acquire() as conn:
-        subject = subject or await conn.fetchval("SELECT subject_key FROM records WHERE id = $1::uuid", rid)
+        subject = await conn.fetchval("SELECT subject_key FROM records WHERE id = $1::uuid", rid)
         before = await conn.fetchval("SELECT count(*) FROM query_log WHERE kind = 'query'")
     await gql(ONE, {"id": case["id"]}, as_="credit_office")
     await gql(CASES, {}, as_="provider")
