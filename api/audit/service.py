@@ -128,14 +128,26 @@ async def export_log(
 
 
 async def _stream(pool: asyncpg.Pool, f: LogFilter, fmt: str) -> AsyncIterator[str]:
+    """Rows, then an end line, so a cut-off export is never mistaken for a whole one: NDJSON
+    ends with {"end": true, "rows": N}; if the read fails half way the last line says so
+    ({"error": ..., "rows": N}, or for CSV a line starting "# export failed")."""
     if fmt == "csv":
         yield _csv_line(list(EXPORT_COLUMNS))
-    async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
-        async for r in export_cursor(conn, f):
-            if fmt == "csv":
-                yield _csv_line([_export_value(r[c]) for c in EXPORT_COLUMNS])
-            else:
-                yield json.dumps({c: plain(r[c]) for c in EXPORT_COLUMNS}, ensure_ascii=False) + "\n"
+    rows = 0
+    try:
+        async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
+            async for r in export_cursor(conn, f):
+                rows += 1
+                if fmt == "csv":
+                    yield _csv_line([_export_value(r[c]) for c in EXPORT_COLUMNS])
+                else:
+                    yield json.dumps({c: plain(r[c]) for c in EXPORT_COLUMNS}, ensure_ascii=False) + "\n"
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        message = f"export failed after {rows} rows: {type(e).__name__}; run it again"
+        yield f"# {message}\n" if fmt == "csv" else json.dumps({"error": message, "rows": rows}) + "\n"
+        return
+    if fmt == "ndjson":
+        yield json.dumps({"end": True, "rows": rows}) + "\n"
 
 
 @dataclass(frozen=True)
