@@ -105,7 +105,16 @@ class BulkUpload:
                 (b"x-request-id", collector.request.request_id.encode()),
             ],
         })
-        await _Upload(collector, reader, receive, send, batch_size).run()
+        try:
+            await _Upload(collector, reader, receive, send, batch_size).run()
+        except Exception as e:  # the 200 has gone out: the failure must be said in the stream
+            log.exception("bulk upload failed")
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "more_body": False, "body": _line({
+                    "error": "upload_failed",
+                    "reason": f"{type(e).__name__}: the upload stopped; every row with a result "
+                              "line is stored, send the file again to complete it",
+                })})
 
 
 class _Upload:
