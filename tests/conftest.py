@@ -100,6 +100,18 @@ async def demo_data(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
+def clock(state):
+    """The rights workflows' clock, fixed (10:00 Beijing time on 2026-09-28; `clock.set(day)`
+    moves it), and the real one back afterwards."""
+    from tests.rights_helpers import Clock
+
+    c = Clock()
+    old, state.clock = state.clock, c
+    yield c
+    state.clock = old
+
+
+@pytest.fixture
 async def owner(dsn) -> AsyncIterator[asyncpg.Connection]:
     """A connection as the database owner (DDL, and what the app's role may not do)."""
     conn = await asyncpg.connect(dsn)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from api import demo
 from api.cli import _parser
 from api.workdays import service as calendar_service
@@ -19,7 +17,6 @@ from .rights_helpers import (
     INFORM,
     NOTIFY,
     REQUEST,
-    Clock,
     as_company,
     penalty,
     step,
@@ -37,14 +34,6 @@ NOTES = ("query($unread: Boolean!) { notifications(unreadOnly: $unread) { id top
          "caseNumber recordId message read } }")
 MARK = "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }"
 DEMO_COMPANY = {"as_": "subject", "subject_key": demo.COMPANY, "sub": "user-demo-company"}
-
-
-@pytest.fixture
-def clock(state) -> Clock:
-    c = Clock("2026-09-28")
-    old, state.clock = state.clock, c
-    yield c
-    state.clock = old
 
 
 async def objection(gql, rid: str) -> dict:

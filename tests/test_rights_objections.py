@@ -30,7 +30,6 @@ from .rights_helpers import (
     REQUEST,
     RESUME,
     SUBMIT,
-    Clock,
     as_company,
     licence,
     penalty,
@@ -45,14 +44,6 @@ PURPOSE_VIEW = ("query($k: ID!, $p: String) { subject(key: $k, purpose: $p) { re
 MY_CREDIT = "{ myCredit { records { id status disputed data } } }"
 CASE_RECORD = "query($id: ID!) { rightsCase(id: $id) { record { id basis disputed } } }"
 HISTORY = "query($id: ID!) { recordHistory(id: $id) { status versions { version reason data } } }"
-
-
-@pytest.fixture
-def clock(state) -> Clock:
-    c = Clock()
-    old, state.clock = state.clock, c
-    yield c
-    state.clock = old
 
 
 async def file(gql, record_id: str, ground: str = "ERROR_OR_OMISSION") -> dict:

@@ -12,7 +12,6 @@ from .rights_helpers import (
     APPLY,
     COMPANY,
     DECIDE,
-    Clock,
     as_company,
     licence,
     penalty,
@@ -34,14 +33,6 @@ mutation($input: GrantAuthorizationInput!) { grantAuthorization(input: $input) {
 DELETE = ("mutation($id: ID!) { requestDeletion(recordId: $id) { ... on Tombstone { recordId itemCode "
           "category basis requestedByName decidedByRole deletedOn } ... on UserError { code message rule } } }")
 HISTORY = "query($id: ID!) { recordHistory(id: $id) { versions { version } } }"
-
-
-@pytest.fixture
-def clock(state) -> Clock:
-    c = Clock()
-    old, state.clock = state.clock, c
-    yield c
-    state.clock = old
 
 
 def in_a_year() -> str:
