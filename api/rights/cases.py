@@ -15,9 +15,9 @@ import asyncpg
 
 from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
-from ..catalog import Catalog
+from ..catalog import Catalog, CatalogItem
 from ..db import transaction
-from ..errors import Forbidden, InvalidInput, NotFound
+from ..errors import Forbidden, InvalidInput, NotFound, PolicyUnavailable
 from ..workdays import WorkCalendar, china_date
 from . import repository as repo
 from .auth import may_see, require_case_reader, visibility_sql
@@ -141,6 +141,22 @@ def case_view(row: Any, steps: list[Any], principal: Principal) -> CaseView:
         pause_kind=row["pause_kind"], outcome=row["outcome"], outcome_note=row["outcome_note"],
         closed_at=row["closed_at"], closed_on=row["closed_on"], steps=views,
     )
+
+
+async def own_record_for_update(conn: asyncpg.Connection, subject_key: str, rid: uuid.UUID) -> Any:
+    """The subject's own record, locked; any other (or a deleted one) does not exist for it."""
+    record = await repo.record_for_update(conn, rid)
+    if record is None or record["status"] == "deleted" or record["subject_key"] != subject_key:
+        raise NotFound("no record of yours with this id", field="recordId", rule="not_found")
+    return record
+
+
+async def item_of(env: Rights, record: Any, conn: asyncpg.Connection) -> CatalogItem:
+    """The catalog item of a stored record; refuse rather than guess if it is not loaded."""
+    item = await env.catalog.get(record["item_code"], conn)
+    if item is None:
+        raise PolicyUnavailable(f"catalog item {record['item_code']} is not loaded")
+    return item
 
 
 async def read_case(conn: asyncpg.Connection, principal: Principal, case_id: uuid.UUID) -> CaseView:

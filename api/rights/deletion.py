@@ -16,11 +16,11 @@ from ..audit.repository import LogEntry, record_queries
 from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
-from ..errors import Forbidden, InvalidInput, NotFound, PolicyUnavailable
+from ..errors import Forbidden, InvalidInput
 from ..identifiers import IdentifierError, parse_subject_key
 from . import repository as repo
 from .auth import require_verified_subject
-from .cases import Rights, parse_id
+from .cases import Rights, item_of, own_record_for_update, parse_id
 from .errors import CaseOpen, NotEligible
 from .notifications import Notice, send
 
@@ -65,9 +65,7 @@ async def delete_record(
     """Wipe the record and its versions, leave its tombstone, and record the act (kind
     'deletion', long-term), in the caller's transaction. Returns the versions wiped."""
     now = env.now()
-    item = await env.catalog.get(record["item_code"], conn)
-    if item is None:
-        raise PolicyUnavailable(f"catalog item {record['item_code']} is not loaded")
+    item = await item_of(env, record, conn)
     wiped = await repo.wipe_record(conn, record["id"], now, actor.user_id)
     role = "subject" if basis == "art40_request" else "provider"
     await repo.insert_tombstone(conn, {
@@ -99,12 +97,8 @@ async def request_deletion(
     subject_key = require_verified_subject(principal)
     rid = parse_id(record_id, "record")
     async with transaction(env.pool) as conn:
-        record = await repo.record_for_update(conn, rid)
-        if record is None or record["status"] == "deleted" or record["subject_key"] != subject_key:
-            raise NotFound("no record of yours with this id", field="recordId", rule="not_found")
-        item = await env.catalog.get(record["item_code"], conn)
-        if item is None:
-            raise PolicyUnavailable(f"catalog item {record['item_code']} is not loaded")
+        record = await own_record_for_update(conn, subject_key, rid)
+        item = await item_of(env, record, conn)
         if item.category not in DELETABLE_ON_REQUEST:
             raise NotEligible(
                 f"Art. 40 deletes commendation, volunteer-service and charitable-donation records "

@@ -7,10 +7,19 @@ from __future__ import annotations
 from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
-from ..errors import InvalidInput, NotFound, PolicyUnavailable
+from ..errors import InvalidInput
 from . import repository as repo
 from .auth import require_verified_subject
-from .cases import CaseView, Rights, open_case, parse_id, read_case, validate_evidence
+from .cases import (
+    CaseView,
+    Rights,
+    item_of,
+    open_case,
+    own_record_for_update,
+    parse_id,
+    read_case,
+    validate_evidence,
+)
 from .errors import CaseOpen, NotEligible
 from .notifications import Notice, send
 from .workflow import GROUNDS, first_step
@@ -29,9 +38,7 @@ async def file_objection(
     refs, statement = validate_evidence(evidence_refs, statement)
     rid = parse_id(record_id, "record")
     async with transaction(env.pool) as conn:
-        record = await repo.record_for_update(conn, rid)
-        if record is None or record["status"] == "deleted" or record["subject_key"] != subject_key:
-            raise NotFound("no record of yours with this id", field="recordId", rule="not_found")
+        record = await own_record_for_update(conn, subject_key, rid)
         number = await repo.open_case_on_record(conn, rid)
         if number is not None:
             raise CaseOpen(
@@ -44,9 +51,7 @@ async def file_objection(
                 "objection concerns a record in use (ask the credit office in writing otherwise)",
                 field="recordId", rule="art37_record_in_use",
             )
-        item = await env.catalog.get(record["item_code"], conn)
-        if item is None:
-            raise PolicyUnavailable(f"catalog item {record['item_code']} is not loaded")
+        item = await item_of(env, record, conn)
         opened = first_step("objection", env.today())
         case_id = await open_case(
             conn, env, principal, kind="objection", record=record, item=item, ground=ground,

@@ -10,10 +10,18 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..disclosure.rules import RecordView
-from ..errors import NotFound, PolicyUnavailable
 from . import repository as repo
 from .auth import require_verified_subject
-from .cases import CaseView, Rights, open_case, parse_id, read_case, validate_evidence
+from .cases import (
+    CaseView,
+    Rights,
+    item_of,
+    open_case,
+    own_record_for_update,
+    parse_id,
+    read_case,
+    validate_evidence,
+)
 from .errors import CaseOpen, NotEligible
 from .notifications import Notice, send
 from .workflow import first_step
@@ -34,12 +42,8 @@ async def apply_for_repair(
     refs, statement = validate_evidence(evidence_refs, statement)
     rid = parse_id(record_id, "record")
     async with transaction(env.pool) as conn:
-        record = await repo.record_for_update(conn, rid)
-        if record is None or record["status"] == "deleted" or record["subject_key"] != subject_key:
-            raise NotFound("no record of yours with this id", field="recordId", rule="not_found")
-        item = await env.catalog.get(record["item_code"], conn)
-        if item is None:
-            raise PolicyUnavailable(f"catalog item {record['item_code']} is not loaded")
+        record = await own_record_for_update(conn, subject_key, rid)
+        item = await item_of(env, record, conn)
         if not item.dishonest:
             raise NotEligible(
                 f"credit repair (Art. 39) is for dishonesty records; {item.name} is not one",
