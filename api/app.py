@@ -27,6 +27,8 @@ from .audit.upkeep import (
     seal_periodically,
 )
 from .auth.policy import Policy
+from .authorizations.evidence import DocumentRead, DocumentUpload
+from .authorizations.lifecycle import apply_exemptions
 from .auth.principal import RequestInfo
 from .auth.tokens import TokenError, TokenVerifier
 from .catalog import Catalog
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sealer = asyncio.create_task(seal_periodically(pool, settings.audit_key))
         ahead = asyncio.create_task(keep_partitions_ahead(dsn))
         try:
+            await apply_exemptions(pool, settings.authorizations.exempt_purposes)  # Art. 19
             catalog = Catalog(pool)
             await catalog.reload()
             state = AppState(
@@ -172,6 +175,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/audit/export", TokenGate(ExportEndpoint(get_state), get_state), methods=["GET"]),
             Route("/upload/records", TokenGate(BulkUpload(get_state), get_state), methods=["POST"]),
+            Route("/authorizations/documents", TokenGate(DocumentUpload(get_state), get_state), methods=["POST"]),
+            Route("/authorizations/{id}/document", TokenGate(DocumentRead(get_state), get_state), methods=["GET"]),
         ],
         lifespan=lifespan,
     )

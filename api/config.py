@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .authorizations.config import AuthorizationConfigError, AuthorizationSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 SYMMETRIC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
@@ -36,6 +38,8 @@ class Settings:
     legacy_uscc: frozenset[str] = field(default_factory=frozenset)
     # HMAC key for the audit trail (Art. 41); the database never holds it
     audit_key: bytes = b""
+    # Art. 19: trust roots, exempt purposes, upload cap, anomaly thresholds (api/authorizations)
+    authorizations: AuthorizationSettings = field(default_factory=AuthorizationSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,7 +57,12 @@ class Settings:
         algorithms = tuple(
             a.strip() for a in env.get("CREDIT_JWT_ALGORITHMS", default_algs).split(",") if a.strip()
         )
+        try:
+            authorizations = AuthorizationSettings.from_env(env)
+        except AuthorizationConfigError as e:
+            raise ConfigError(str(e)) from None
         settings = cls(
+            authorizations=authorizations,
             database_url=env.get("DATABASE_URL") or None,
             data_dir=data_dir,
             jwt_algorithms=algorithms,

@@ -1,5 +1,6 @@
 """`credit seed-demo`: the default catalog published for this year, organisations, subjects with valid
-identifiers, records of every disclosure class, and one written authorization. Idempotent."""
+identifiers, records of every disclosure class, and one written authorization (registered by the
+agency and confirmed by the company through self-service, so effective). Idempotent."""
 
 from __future__ import annotations
 
@@ -155,8 +156,10 @@ async def seed_demo(pool: asyncpg.Pool, today: dt.date | None = None) -> dict[st
             await conn.execute(
                 "INSERT INTO authorizations (subject_key, grantee_org, purpose, scope_classes, "
                 "valid_from, valid_until, evidence_kind, evidence_digest, evidence_ref, granted_by, "
-                "granted_by_name) VALUES ($1,$2,'loan_review',ARRAY['public','authorized'],$3,$4,"
-                "'signed_document',$5,'XD-SQ-2026-0001','seed-demo','演示数据')",
+                "granted_by_name, grantee_role, state, effective_basis, effective_at) "
+                "VALUES ($1,$2,'loan_review',ARRAY['public','authorized'],$3,$4,"
+                "'signed_document',$5,'XD-SQ-2026-0001','seed-demo','演示数据','credit_service',"
+                "'effective','subject_confirmed',$3)",
                 COMPANY, AGENCY, now, now + dt.timedelta(days=365),
                 hashlib.sha256(b"demo signed authorization").hexdigest(),
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,6 +16,9 @@ from api.disclosure.rules import Withheld as WithheldView
 from api.errors import Forbidden
 
 from .errors import call, to_graphql_error
+
+if TYPE_CHECKING:
+    from .authorizations import Authorization
 
 
 @strawberry.enum(description="Disclosure class of a catalog item (Art. 17-19).")
@@ -224,6 +228,17 @@ class Subject:
             has_next_page=more,
             end_cursor=encode_cursor(items[-1].id) if items else None,
         )
+
+    @strawberry.field(
+        description="Art. 19: every authorization naming you (verified subject only): grantee, "
+        "purpose, scope, validity, evidence, state and every use."
+    )
+    async def authorizations(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Authorization, strawberry.lazy("schema.authorizations")]]:
+        from .authorizations import of_my_credit
+
+        return await of_my_credit(info.context, self._view.subject.key)
 
     @classmethod
     def of(cls, v: SubjectView | None) -> Subject | None:

@@ -90,13 +90,15 @@ async def test_state_organ_with_a_purpose_outside_art29_is_refused(gql, pool):
 
 async def _authorize(pool, *, grantee=demo.AGENCY2, purpose="loan_review", items=(), classes=(),
                      start="-1 day", end="+30 days", revoked=False, subject=demo.COMPANY):
+    """An authorization the subject granted itself (effective, or revoked)."""
     async with pool.acquire() as conn:
         return await conn.fetchval(
             """INSERT INTO authorizations (subject_key, grantee_org, purpose, scope_items,
                    scope_classes, valid_from, valid_until, evidence_kind, granted_by,
-                   granted_by_name, revoked_at)
+                   granted_by_name, revoked_at, state, effective_basis, effective_at)
                VALUES ($1, $2, $3, $4, $5, now() + $6::text::interval, now() + $7::text::interval,
-                   'self_service', 'test', 'test', CASE WHEN $8 THEN now() END)
+                   'self_service', 'test', 'test', CASE WHEN $8 THEN now() END,
+                   CASE WHEN $8 THEN 'revoked' ELSE 'effective' END, 'self_service', now())
                RETURNING id""",
             subject, grantee, purpose, list(items), list(classes), start, end, revoked,
         )

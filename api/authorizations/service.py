@@ -1,38 +1,31 @@
-"""Art. 19: written authorizations. Granted by the subject itself (real-name verified, through
-the self-service channel) or registered by the grantee organisation with the digest and
-reference of the signed document; revocable by either."""
+"""Art. 19: written authorizations (书面授权). Registering one: by the subject itself (real-name
+verified, self-service: effective at once) or by the grantee organisation with the uploaded
+signed document (pending until the subject's agreement is shown: the subject confirms, the PDF
+carries the subject's valid e-signature, or the credit office checks the paper with two people;
+or a state organ's purpose is exempt by configuration). Every request naming a subject is in
+the trail whatever its outcome, and the answer never depends on whether the platform holds
+that subject (a registration names a key, stored or not)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 import asyncpg
 
-from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..catalog import DISCLOSURE_CLASSES, Catalog
 from ..db import transaction
 from ..disclosure.rules import MAX_PURPOSE_LENGTH
-from ..errors import Forbidden, InvalidInput, NotFound
-from ..identifiers import IdentifierError, parse_subject_key, validate_uscc
+from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..identifiers import USCC, IdentifierError, parse_subject_key, validate_uscc
+from . import repository
+from .common import BASIS_WORDS, act_details, is_grantee, log_refusal, shown, storable, tell_subject, write_act
+from .config import AuthorizationSettings
+from .signatures import SignatureCheck, check_signature, load_trust_roots
 
 MAX_VALIDITY = dt.timedelta(days=366 * 5)
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-INSERT = """
-INSERT INTO authorizations (subject_key, grantee_org, purpose, scope_items, scope_classes,
-    valid_from, valid_until, evidence_kind, evidence_digest, evidence_ref, granted_by,
-    granted_by_name)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-RETURNING *
-"""
-REVOKE = """
-UPDATE authorizations SET revoked_at = now(), revoked_by = $2, revoke_reason = $3
-WHERE id = $1 AND revoked_at IS NULL
-RETURNING *
-"""
+MAX_REF_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -44,171 +37,156 @@ class GrantInput:
     scope_classes: list[str]
     valid_from: dt.datetime | None
     valid_until: dt.datetime
-    document_digest: str | None = None
+    document_id: str | None = None
     document_ref: str | None = None
 
 
-def _who_grants(principal: Principal, subject_key: str, grantee_org: str) -> str:
+def _check_text(g: GrantInput) -> None:
+    for value, field in ((g.subject_key, "subjectKey"), (g.grantee_org, "granteeOrg"),
+                         (g.purpose, "purpose"), (g.document_id, "documentId"),
+                         (g.document_ref, "documentRef")):
+        storable(value, field)
+    for code in g.scope_items:
+        storable(code, "scope.items")
+
+
+def _grantor(principal: Principal, subject_key: str, grantee_org: str) -> str:
     """'self_service' when the subject grants, 'signed_document' when the grantee registers."""
     if principal.has("subject") and principal.subject_key == subject_key:
         if not principal.real_name_verified:
-            raise Forbidden(
-                "complete real-name verification before granting an authorization (Art. 19)",
-                rule="real_name_verified",
-            )
+            raise Forbidden("完成实名核验后才能授予授权（Art. 19）", rule="real_name_verified")
         return "self_service"
-    if principal.org_code == grantee_org and (
-        principal.has("credit_service") or principal.has("state_organ")
-    ):
+    if is_grantee(principal, grantee_org):
         return "signed_document"
     raise Forbidden(
-        "only the subject itself, or the grantee organisation holding the signed document, "
-        "may register an authorization",
-        rule="grantor",
+        "only the subject itself, or the grantee organisation with the signed document, "
+        "may register an authorization", rule="grantor",
     )
 
 
 async def grant_authorization(
-    pool: asyncpg.Pool,
-    catalog: Catalog,
-    principal: Principal,
-    g: GrantInput,
-    *,
-    legacy_uscc: frozenset[str] = frozenset(),
+    pool: asyncpg.Pool, catalog: Catalog, principal: Principal, g: GrantInput, *,
+    settings: AuthorizationSettings | None = None, legacy_uscc: frozenset[str] = frozenset(),
     request: RequestInfo | None = None,
 ) -> asyncpg.Record:
+    """Register an authorization; every refusal is written to the trail before it is answered."""
+    settings = settings or AuthorizationSettings()
+    subject_key: str | None = None
     try:
-        subject_key = parse_subject_key(g.subject_key, legacy_uscc=legacy_uscc).value
-    except IdentifierError as e:
-        raise InvalidInput(f"subjectKey: {e}", field="subjectKey", rule=e.rule) from None
+        storable(g.subject_key, "subjectKey")
+        try:
+            key = parse_subject_key(g.subject_key, legacy_uscc=legacy_uscc)
+        except IdentifierError as e:
+            raise InvalidInput(f"subjectKey: {e}", field="subjectKey", rule=e.rule) from None
+        subject_key = key.value  # from here on the trail names the subject
+        _check_text(g)  # before anything is looked up
+        return await _grant(pool, catalog, principal, g, key.value, key.kind != USCC,
+                            settings, legacy_uscc, request)
+    except DomainError as refusal:
+        await log_refusal(
+            pool, principal, request, operation="authorization.grant", subject_key=subject_key,
+            refusal=refusal,
+            details={"subject_key_given": None if subject_key else shown(g.subject_key),
+                     "grantee_org": shown(g.grantee_org), "purpose": shown(g.purpose),
+                     "document": shown(g.document_id)},
+        )
+        raise
+
+
+async def _grant(pool, catalog, principal, g, subject_key, natural_person, settings,
+                 legacy_uscc, request) -> asyncpg.Record:
     try:
         grantee = validate_uscc(g.grantee_org, legacy_allow=legacy_uscc)
     except IdentifierError as e:
         raise InvalidInput(f"granteeOrg: {e}", field="granteeOrg", rule=e.rule) from None
     purpose = g.purpose.strip()
     if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
-        raise InvalidInput(
-            f"purpose is required, at most {MAX_PURPOSE_LENGTH} characters",
-            field="purpose",
-            rule="required",
-        )
-    evidence = _who_grants(principal, subject_key, grantee)
-    digest = ref = None
-    if evidence == "signed_document":
-        digest = (g.document_digest or "").strip().lower()
-        ref = (g.document_ref or "").strip()
-        if not _SHA256.match(digest):
-            raise InvalidInput(
-                "documentDigest must be the SHA-256 of the signed authorization, 64 hex digits",
-                field="documentDigest",
-                rule="sha256",
-            )
-        if not ref:
-            raise InvalidInput(
-                "documentRef (where the signed authorization is filed) is required",
-                field="documentRef",
-                rule="required",
-            )
+        raise InvalidInput(f"purpose is required, at most {MAX_PURPOSE_LENGTH} characters",
+                           field="purpose", rule="required")
+    evidence = _grantor(principal, subject_key, grantee)
     classes = sorted(set(g.scope_classes))
     bad = [c for c in classes if c not in DISCLOSURE_CLASSES]
     if bad:
         raise InvalidInput(f"unknown disclosure classes {bad}", field="scope.classes", rule="class")
     items = sorted(set(g.scope_items))
     if not items and not classes:
-        raise InvalidInput(
-            "scope must name catalog items or disclosure classes", field="scope", rule="required"
-        )
+        raise InvalidInput("scope must name catalog items or disclosure classes", field="scope",
+                           rule="required")
     for code in items:
         if await catalog.get(code) is None:
-            raise InvalidInput(
-                f"scope item {code!r} is not in the catalog", field="scope.items", rule="catalog"
-            )
+            raise InvalidInput(f"scope item {code!r} is not in the catalog", field="scope.items",
+                               rule="catalog")
+    ref = (g.document_ref or "").strip() or None
+    if ref and len(ref) > MAX_REF_LENGTH:
+        raise InvalidInput(f"documentRef is at most {MAX_REF_LENGTH} characters", field="documentRef",
+                           rule="length")
+    check: SignatureCheck | None = None
+    document = None
+    if evidence == "signed_document":
+        document = await _own_document(pool, principal, g.document_id)
+        if document["media_type"] == "application/pdf":  # no connection held meanwhile
+            check = await check_signature(
+                document["content"], subject_key, load_trust_roots(settings.trust_roots_file))
+    grantee_role = None
+    if evidence == "signed_document":
+        grantee_role = "state_organ" if principal.has("state_organ") and not principal.has(
+            "credit_service") else "credit_service"
+    state, basis = "pending", None
+    if evidence == "self_service":
+        state, basis = "effective", "self_service"
+    elif grantee_role == "state_organ" and purpose in settings.exempt_purposes:
+        state, basis = "effective", "exempt"  # never a credit agency, never by request
+    elif check is not None and check.valid:
+        state, basis = "effective", "e_signature"
     async with transaction(pool) as conn:
         now = await conn.fetchval("SELECT now()")
         valid_from = g.valid_from or now
         if g.valid_until <= valid_from:
-            raise InvalidInput(
-                "validUntil must be after validFrom", field="validUntil", rule="period"
-            )
+            raise InvalidInput("validUntil must be after validFrom", field="validUntil", rule="period")
         if g.valid_until <= now:
-            raise InvalidInput(
-                "validUntil is already past", field="validUntil", rule="period"
-            )
+            raise InvalidInput("validUntil is already past", field="validUntil", rule="period")
         if g.valid_until - valid_from > MAX_VALIDITY:
-            raise InvalidInput(
-                "an authorization is valid for at most five years", field="validUntil", rule="period"
-            )
-        if not await conn.fetchval("SELECT true FROM subjects WHERE key = $1", subject_key):
-            raise NotFound(f"no subject {subject_key} on the platform", field="subjectKey")
-        row = await conn.fetchrow(
-            INSERT,
-            subject_key,
-            grantee,
-            purpose,
-            items,
-            classes,
-            valid_from,
-            g.valid_until,
-            evidence,
-            digest,
-            ref,
-            principal.user_id,
-            principal.name,
+            raise InvalidInput("an authorization is valid for at most five years",
+                               field="validUntil", rule="period")
+        if document is not None:
+            attached = await conn.fetchval(
+                "SELECT true FROM authorizations WHERE document_id = $1", document["id"])
+            if attached:
+                raise InvalidInput("this document is already attached to an authorization",
+                                   field="documentId", rule="document_used")
+        row = await repository.insert(
+            conn, subject_key=subject_key, grantee_org=grantee, purpose=purpose,
+            scope_items=items, scope_classes=classes, valid_from=valid_from,
+            valid_until=g.valid_until, evidence_kind=evidence,
+            evidence_digest=document["sha256"] if document else None,
+            evidence_ref=(ref or str(document["id"])) if document else None,
+            granted_by=principal.user_id, granted_by_name=principal.name or principal.user_id,
+            grantee_role=grantee_role, document_id=document["id"] if document else None,
+            signature_check=check.as_json() if check else None, state=state, effective_basis=basis,
         )
-        await record_act(
-            conn, principal, kind="authorization", operation="authorization.grant",
-            subject_key=subject_key, request=request, details=_act_details(row),
-        )
+        await write_act(conn, principal, request, operation="authorization.grant",
+                        subject_key=subject_key,
+                        details=act_details(row, natural_person=natural_person))
+        if evidence == "signed_document":
+            words = (f"已生效（{BASIS_WORDS[basis]}）" if state == "effective"
+                     else "待您确认：未经您同意不会据此查询您的信息，您可在自助服务中确认或拒绝")
+            await tell_subject(conn, row, "authorization_registered",
+                               f"机构 {grantee} 登记了您的书面授权，用途 {purpose}，{words}")
+        else:
+            await tell_subject(conn, row, "authorization_granted",
+                               f"您已授权机构 {grantee} 用于 {purpose}，有效期至 {g.valid_until:%Y-%m-%d}")
         return row
 
 
-def _act_details(row: asyncpg.Record) -> dict:
-    return {
-        "authorization": str(row["id"]),
-        "grantee_org": row["grantee_org"],
-        "purpose": row["purpose"],
-        "scope_items": list(row["scope_items"]),
-        "scope_classes": list(row["scope_classes"]),
-        "valid_from": row["valid_from"].isoformat(),
-        "valid_until": row["valid_until"].isoformat(),
-        "evidence": row["evidence_kind"],
-        "document_ref": row["evidence_ref"],
-        "revoke_reason": row["revoke_reason"],
-    }
-
-
-async def revoke_authorization(
-    pool: asyncpg.Pool,
-    principal: Principal,
-    authorization_id: str,
-    reason: str | None,
-    *,
-    request: RequestInfo | None = None,
-) -> asyncpg.Record:
-    async with transaction(pool) as conn:
-        try:
-            row = await conn.fetchrow(
-                "SELECT * FROM authorizations WHERE id = $1::uuid FOR UPDATE", authorization_id
-            )
-        except asyncpg.DataError:
-            row = None
-        may = row is not None and (
-            (principal.has("subject") and principal.subject_key == row["subject_key"]
-             and principal.real_name_verified)
-            or principal.org_code == row["grantee_org"]
-            and (principal.has("credit_service") or principal.has("state_organ"))
-        )
-        if not may:  # not found before forbidden: do not reveal that it exists
-            raise NotFound(f"no authorization {authorization_id} that you may revoke", field="id")
-        if row["revoked_at"] is not None:
-            raise InvalidInput(
-                f"authorization {authorization_id} was already revoked at {row['revoked_at']:%Y-%m-%d %H:%M}",
-                field="id",
-                rule="already_revoked",
-            )
-        revoked = await conn.fetchrow(REVOKE, row["id"], principal.user_id, reason)
-        await record_act(
-            conn, principal, kind="authorization", operation="authorization.revoke",
-            subject_key=revoked["subject_key"], request=request, details=_act_details(revoked),
-        )
-        return revoked
+async def _own_document(pool, principal: Principal, document_id: str | None) -> asyncpg.Record:
+    if not document_id:
+        raise InvalidInput("documentId is required: upload the signed authorization first "
+                           "(POST /authorizations/documents)", field="documentId", rule="required")
+    async with pool.acquire() as conn:
+        doc = await repository.document_for_grant(conn, document_id)
+    if doc is None or doc["uploaded_org"] != principal.org_code:
+        raise NotFound(f"no document {document_id} uploaded by your organisation", field="documentId")
+    if doc["attached"]:
+        raise InvalidInput("this document is already attached to an authorization",
+                           field="documentId", rule="document_used")
+    return doc

@@ -21,6 +21,7 @@ SELECT id, subject_key, grantee_org, purpose, scope_items, scope_classes, valid_
 FROM authorizations
 WHERE subject_key = ANY($1::text[]) AND grantee_org = $2 AND purpose = $3
   AND revoked_at IS NULL AND valid_until > now()
+  AND state = 'effective'
 """
 
 

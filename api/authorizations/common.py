@@ -1,0 +1,141 @@
+"""What every step of the authorization flow shares: input that can be stored, the trail row
+(written whatever the outcome), the subject's notifications, and who plays which part."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from typing import Any
+
+import asyncpg
+
+from ..audit.repository import trail_row, write_rows
+from ..auth.principal import Principal, RequestInfo
+from ..db import transaction
+from ..errors import AuditUnavailable, DomainError, InvalidInput
+from ..rights.notifications import Notice, send
+
+STATES = ("pending", "effective", "refused", "revoked", "disputed")
+BASIS_WORDS = {
+    "self_service": "主体本人通过自助服务授予",
+    "subject_confirmed": "主体本人通过自助服务确认",
+    "e_signature": "文件载有主体本人有效电子签名",
+    "paper_check": "信用办两人核验纸质授权书",
+    "exempt": "国家机关法定职责用途，依配置免于授权确认",
+}
+
+
+def storable(value: str | None, field: str, *, multiline: bool = False) -> str | None:
+    """Art. 41 and issue 9: text that cannot be stored (NUL, other control characters) is
+    refused as INVALID_INPUT before anything is looked up."""
+    if value is None:
+        return None
+    allowed = {"\n", "\t"} if multiline else set()
+    for ch in value:
+        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise InvalidInput(
+                f"{field} 含有控制字符（U+{ord(ch):04X}），无法保存", field=field, rule="control_character"
+            )
+    return value
+
+
+def shown(value: str | None, limit: int = 80) -> str | None:
+    """A refused input as it may be written to the trail: escaped, bounded."""
+    if value is None:
+        return None
+    return value[:limit].encode("unicode_escape").decode("ascii")
+
+
+def is_grantee(principal: Principal, org: str) -> bool:
+    return principal.org_code == org and (
+        principal.has("credit_service") or principal.has("state_organ")
+    )
+
+
+def is_self(principal: Principal, subject_key: str) -> bool:
+    return bool(
+        principal.has("subject") and principal.subject_key == subject_key
+        and principal.real_name_verified
+    )
+
+
+def act_details(row: asyncpg.Record, **extra: Any) -> dict[str, Any]:
+    return {
+        "authorization": str(row["id"]),
+        "grantee_org": row["grantee_org"],
+        "purpose": row["purpose"],
+        "scope_items": list(row["scope_items"]),
+        "scope_classes": list(row["scope_classes"]),
+        "valid_from": row["valid_from"].isoformat(),
+        "valid_until": row["valid_until"].isoformat(),
+        "evidence": row["evidence_kind"],
+        "document": str(row["document_id"]) if row["document_id"] else None,
+        "document_sha256": row["evidence_digest"],
+        "document_ref": row["evidence_ref"],
+        "state": row["state"],
+        "effective_basis": row["effective_basis"],
+        "revoke_reason": row["revoke_reason"],
+        **extra,
+    }
+
+
+async def write_act(
+    conn: asyncpg.Connection, principal: Principal, request: RequestInfo | None, *,
+    operation: str, subject_key: str | None, outcome: str = "recorded", reason: str | None = None,
+    details: dict[str, Any] | None = None, kind: str = "authorization",
+) -> None:
+    row = trail_row(
+        principal, request, dt.datetime.now(dt.UTC), kind=kind, operation=operation,
+        subject_key=subject_key, outcome=outcome, reason=reason, details=details or {},
+        retention="long_term",
+    )
+    await write_rows(conn, [row])
+
+
+async def log_refusal(
+    pool: asyncpg.Pool, principal: Principal, request: RequestInfo | None, *,
+    operation: str, subject_key: str | None, refusal: DomainError, details: dict[str, Any],
+) -> None:
+    """A refused request is in the trail too, in its own transaction; if even that cannot be
+    written the caller gets AUDIT_UNAVAILABLE instead of the refusal."""
+    try:
+        async with transaction(pool) as conn:
+            await write_act(
+                conn, principal, request, operation=operation, subject_key=subject_key,
+                outcome="refused", reason=f"{refusal.code}: {refusal.message}"[:500],
+                details=details,
+            )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        raise AuditUnavailable("the refused request could not be recorded") from e
+
+
+async def tell_subject(
+    conn: asyncpg.Connection, row: asyncpg.Record, topic: str, message: str, **details: Any
+) -> None:
+    """The subject hears of every step (Art. 19): through the notifications outbox."""
+    await send(
+        conn,
+        [Notice("subject", row["subject_key"], topic, message,
+                {"authorization": str(row["id"]), "grantee_org": row["grantee_org"],
+                 "purpose": row["purpose"], "state": row["state"], **details})],
+        at=await conn.fetchval("SELECT now()"),
+    )
+
+
+def pending_reason(row: asyncpg.Record) -> str | None:
+    """Why a pending authorization is not effective yet, for the grantee's portal."""
+    if row["state"] != "pending":
+        return None
+    parts = ["等待主体本人在自助服务中确认"]
+    check = row["signature_check"]
+    if check:
+        if isinstance(check, str):
+            import json
+
+            check = json.loads(check)
+        parts.append(f"电子签名未认定：{check.get('message')}")
+    elif row["document_id"]:
+        parts.append("文件为图片或无电子签名，可由信用办核验纸质原件")
+    if row["paper_recorded_by"]:
+        parts.append(f"信用办已登记核验（{row['paper_recorded_at']:%Y-%m-%d %H:%M}），待另一名工作人员复核")
+    return "；".join(parts)
