@@ -27,10 +27,10 @@ from .audit.upkeep import (
     seal_periodically,
 )
 from .auth.policy import Policy
-from .authorizations.evidence import DocumentRead, DocumentUpload
-from .authorizations.lifecycle import apply_exemptions
 from .auth.principal import RequestInfo
 from .auth.tokens import TokenError, TokenVerifier
+from .authorizations.evidence import DocumentRead, DocumentUpload
+from .authorizations.lifecycle import apply_exemptions
 from .catalog import Catalog
 from .config import Settings
 from .db import create_pool, migrate, resolve_database_url

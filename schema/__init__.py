@@ -24,14 +24,14 @@ from api.app_state import AppState
 from api.errors import DomainError
 
 from . import audit, catalog, ingestion, mutations, queries, rights, workdays
-from . import authorizations  # Art. 19
+from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .context import Context
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
 QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery)
 MUTATIONS: tuple[type, ...] = (mutations.Mutation, catalog.CatalogMutation, ingestion.IngestionMutation, rights.RightsMutation)
-QUERIES += (authorizations.AuthorizationQuery,)
-MUTATIONS += (authorizations.AuthorizationMutation,)
+QUERIES += (AuthorizationQuery,)
+MUTATIONS += (AuthorizationMutation,)
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
 

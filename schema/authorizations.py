@@ -17,10 +17,10 @@ from api.authorizations import anomalies as anomaly_report
 from api.authorizations import lifecycle, views
 from api.authorizations.common import is_self
 from api.authorizations.service import GrantInput, grant_authorization
-from api.errors import DomainError
+from api.errors import DomainError, Forbidden
 
 from .context import Context
-from .errors import call
+from .errors import call, to_graphql_error
 from .mutations import UserError
 from .types import Disclosure, Organisation
 
@@ -304,25 +304,16 @@ class AuthorizationQuery:
                                       first_at=b["first_at"], last_at=b["last_at"]) for b in r.bursts],
             stale_pending=[Authorization.of(a) for a in r.stale_pending],
             quick_archived_uses=[QuickArchivedUse(
-                authorization=Authorization.of(await _row(ctx, u["id"])), used_at=u["used_at"],
+                authorization=Authorization.of(u), used_at=u["used_at"],
                 record_id=u["record_id"], item_code=u["item_code"]) for u in r.quick_archived_uses],
             disputed=[Authorization.of(a) for a in r.disputed],
         )
-
-
-async def _row(ctx: Context, authorization_id):
-    async with ctx.state.pool.acquire() as conn:
-        return await conn.fetchrow("SELECT * FROM authorizations WHERE id = $1", authorization_id)
 
 
 async def of_my_credit(ctx: Context, subject_key: str) -> list[Authorization]:
     """myCredit { authorizations }: every authorization naming the subject, with each use."""
     p = ctx.principal
     if not is_self(p, subject_key):
-        from api.errors import Forbidden
-
-        from .errors import to_graphql_error
-
         raise to_graphql_error(Forbidden("完成实名核验后才能查看本人授权", rule="self_verified"))
     found = await call(views.of_subject(ctx.state.pool, p))
     return [Authorization.of(v.row, for_subject=True, view=v) for v in found]

@@ -7,7 +7,6 @@ import strawberry
 from api.errors import DomainError
 
 
-
 @strawberry.type
 class UserError:
     code: str

@@ -9,8 +9,7 @@ import asyncio
 import dataclasses
 
 from api import demo
-from api.cli import _parser
-from api.cli import TOKEN_PRESETS
+from api.cli import TOKEN_PRESETS, _parser
 from tests.conftest import token
 from tests.test_authorizations_api import (  # noqa: F401
     GRANT,
@@ -127,7 +126,7 @@ ANOMALIES = """query { authorizationAnomalies { bursts { organisation registrati
 
 
 async def test_the_anomaly_report_lists_a_burst_stale_pending_and_quick_archived_use(
-        gql, client, settings, auth_settings, pool, capsys):
+        gql, client, settings, auth_settings, pool, capsys):  # noqa: F811 (fixture)
     auth_settings(burst_threshold=3, pending_days=1)
     ids = [(await register(gql, client, settings))["id"] for _ in range(4)]  # 3 within the window
     async with pool.acquire() as conn:

@@ -253,3 +253,15 @@ async def test_the_grantee_pages_through_its_own_authorizations(gql, client, set
     assert sorted(seen) == sorted(made) and all(a["pendingReason"] for a in p1["items"])
     refused = await gql(GRANTED, {"first": 2}, as_="provider")
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_only_art29_purposes_can_be_exempt_and_a_missing_trust_root_file_stops_the_start(tmp_path):
+    from api.config import ConfigError, Settings
+
+    base = {"CREDIT_JWT_SECRET": "s" * 40, "CREDIT_AUDIT_KEY": "k" * 40, "CREDIT_DATA_DIR": str(tmp_path)}
+    ok = Settings.from_env({**base, "CREDIT_AUTHORIZATION_EXEMPT_PURPOSES": "administrative_penalty, bidding"})
+    assert ok.authorizations.exempt_purposes == {"administrative_penalty", "bidding"}
+    with pytest.raises(ConfigError, match="loan_review"):
+        Settings.from_env({**base, "CREDIT_AUTHORIZATION_EXEMPT_PURPOSES": "loan_review"})
+    with pytest.raises(ConfigError, match="CREDIT_SIGNATURE_TRUST_ROOTS"):
+        Settings.from_env({**base, "CREDIT_SIGNATURE_TRUST_ROOTS": str(tmp_path / "none.pem")})

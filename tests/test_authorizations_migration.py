@@ -18,7 +18,7 @@ VALUES ($1, $2, $3, ARRAY['authorized'], now(), now() + interval '1 year', $4, $
 RETURNING id"""
 
 
-async def test_legacy_registrations_become_pending_and_the_subjects_own_stay_effective(scratch, folder):
+async def test_legacy_registrations_become_pending_and_the_subjects_own_stay_effective(scratch, folder):  # noqa: F811
     for path in sorted(REAL_MIGRATIONS.glob("*.sql")):
         if path.name < "0008":
             shutil.copy(path, folder / path.name)

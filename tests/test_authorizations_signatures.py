@@ -63,7 +63,7 @@ async def test_trust_roots_are_read_from_a_pem_file(ca, tmp_path):
 
 
 async def test_over_http_a_valid_signature_makes_it_effective_and_a_wrong_one_leaves_it_pending(
-        ca, tmp_path, gql, client, settings, auth_settings):
+        ca, tmp_path, gql, client, settings, auth_settings):  # noqa: F811 (fixture)
     path = tmp_path / "roots.pem"
     path.write_bytes(ca.pem)
     auth_settings(trust_roots_file=path)

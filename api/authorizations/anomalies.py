@@ -33,7 +33,7 @@ ORDER BY granted_at LIMIT $2
 # A use soon after taking effect that disclosed an archived dishonesty record (Art. 20: older
 # than five years, or archived by the data office) under the authorization.
 QUICK_ARCHIVED_USES = """
-SELECT a.id, a.grantee_org, a.subject_key, a.effective_at, a.effective_basis, q.id AS log_id,
+SELECT a.*, q.id AS log_id,
        q.at AS used_at, d ->> 'record' AS record_id, d ->> 'item' AS item_code
 FROM authorizations a
 JOIN query_log q ON q.subject_key = a.subject_key AND a.id = ANY (q.authorization_ids)

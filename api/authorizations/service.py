@@ -20,7 +20,16 @@ from ..disclosure.rules import MAX_PURPOSE_LENGTH
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..identifiers import USCC, IdentifierError, parse_subject_key, validate_uscc
 from . import repository
-from .common import BASIS_WORDS, act_details, is_grantee, log_refusal, shown, storable, tell_subject, write_act
+from .common import (
+    BASIS_WORDS,
+    act_details,
+    is_grantee,
+    log_refusal,
+    shown,
+    storable,
+    tell_subject,
+    write_act,
+)
 from .config import AuthorizationSettings
 from .signatures import SignatureCheck, check_signature, load_trust_roots
 

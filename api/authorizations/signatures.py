@@ -76,8 +76,8 @@ def _check_in_thread(pdf: bytes, subject_key: str, trust_roots: list) -> Signatu
 async def _check(pdf: bytes, subject_key: str, trust_roots: list) -> SignatureCheck:
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation import async_validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
