@@ -265,3 +265,30 @@ def test_only_art29_purposes_can_be_exempt_and_a_missing_trust_root_file_stops_t
         Settings.from_env({**base, "CREDIT_AUTHORIZATION_EXEMPT_PURPOSES": "loan_review"})
     with pytest.raises(ConfigError, match="CREDIT_SIGNATURE_TRUST_ROOTS"):
         Settings.from_env({**base, "CREDIT_SIGNATURE_TRUST_ROOTS": str(tmp_path / "none.pem")})
+
+
+async def test_exemptions_apply_at_start_up_to_state_organs_pending_registrations_only(
+        gql, client, settings, pool):
+    from api.authorizations.lifecycle import apply_exemptions
+
+    doc = (await upload(client, settings, PNG, role="state_organ", org=demo.HOUSING)).json()
+    organ = (await gql(GRANT, {"input": grant_input(granteeOrg=demo.HOUSING, purpose="bidding",
+                                                    documentId=doc["id"])},
+                       as_="state_organ"))["data"]["grantAuthorization"]
+    agency = await register(gql, client, settings, purpose="bidding")
+    assert organ["state"] == agency["state"] == "PENDING"
+    assert await apply_exemptions(pool, frozenset({"bidding"})) == 1
+    async with pool.acquire() as conn:
+        states = dict(await conn.fetch("SELECT id::text, state FROM authorizations"))
+        act = await conn.fetchval("SELECT count(*) FROM query_log WHERE operation = 'authorization.exempt'")
+    assert (states[organ["id"]], states[agency["id"]], act) == ("effective", "pending", 1)
+
+
+async def test_control_characters_in_a_step_are_refused_before_anything_is_looked_up(gql, client, settings, pool):
+    g = await register(gql, client, settings)
+    r = (await gql('mutation($id: ID!) { refuseAuthorization(id: $id, reason: "no\\u0000") '
+                   '{ __typename ... on UserError { code rule } } }', {"id": g["id"]},
+                   as_="subject"))["data"]["refuseAuthorization"]
+    assert (r["code"], r["rule"]) == ("INVALID_INPUT", "control_character")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT state FROM authorizations WHERE id = $1::uuid", g["id"]) == "pending"
