@@ -55,7 +55,7 @@ class Listener:
             while not self._closed:
                 try:
                     await self._connect()
-                except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as e:
+                except (TimeoutError, OSError, asyncpg.PostgresError) as e:
                     log.warning("%s: reconnect failed (%s); next try in %.1f s", self.name, e, delay)
                     await asyncio.sleep(delay)  # backoff between attempts, not a stand-in for a condition
                     delay = min(delay * 2, BACKOFF_MAX)
