@@ -3,6 +3,7 @@
 
     python3 dev.py run     # venv, dependencies, embedded PostgreSQL, demo data, API on :8000
     python3 dev.py test    # venv, dependencies, then the whole test suite
+    python3 dev.py credit token --role state_organ   # any `credit` command, from the venv
 
 Both use DATABASE_URL when it is set, otherwise an embedded PostgreSQL (the pgserver package).
 Extra arguments go to `credit serve` or to pytest."""
@@ -47,6 +48,9 @@ def main() -> int:
     if command == "run":
         ensure_env("")
         return subprocess.call([str(BIN / "credit"), "serve", "--demo", *rest], cwd=ROOT)
+    if command == "credit":
+        ensure_env("")
+        return subprocess.call([str(BIN / "credit"), *rest], cwd=ROOT)
     if command == "test":
         ensure_env("test")
         return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)

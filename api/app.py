@@ -109,6 +109,7 @@ def _client_addr(scope: Scope, headers: dict[str, str], trusted: frozenset[str])
 
 def create_app(settings: Settings | None = None) -> Starlette:
     from schema import build_graphql_app  # schema imports api; keep the edge at the edge
+    from schema.graphiql import assets_route
 
     settings = settings or Settings.from_env()
     holder: dict[str, AppState] = {}
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/", lambda request: RedirectResponse("/graphql")),
             Route("/health", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            assets_route(),
             Route("/audit/export", TokenGate(ExportEndpoint(get_state), get_state), methods=["GET"]),
             Route("/upload/records", TokenGate(BulkUpload(get_state), get_state), methods=["POST"]),
             Route("/authorizations/documents", TokenGate(DocumentUpload(get_state), get_state), methods=["POST"]),

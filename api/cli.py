@@ -28,7 +28,7 @@ TOKEN_PRESETS = {
 
 # Modules with `register(subparsers)`: each adds its commands with set_defaults(run=fn), where
 # fn(settings, args) returns an exit code or None.
-COMMAND_MODULES: list[str] = ["api.audit.cli", "api.catalog_admin.cli", "api.ingestion.cli", "api.workdays.cli", "api.rights.cli"]
+COMMAND_MODULES: list[str] = ["api.audit.cli", "api.catalog_admin.cli", "api.ingestion.cli", "api.workdays.cli", "api.rights.cli", "api.backup.cli", "schema.contract"]
 COMMAND_MODULES.append("api.authorizations.cli")  # Art. 19: anomalies, use summaries
 
 

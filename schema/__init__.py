@@ -23,7 +23,7 @@ from strawberry.tools import merge_types
 from api.app_state import AppState
 from api.errors import DomainError
 
-from . import audit, catalog, ingestion, mutations, queries, rights, workdays
+from . import audit, catalog, graphiql, ingestion, mutations, queries, rights, workdays
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .context import Context
 
@@ -90,6 +90,10 @@ class CreditGraphQL(GraphQL):
     def __init__(self, get_state: Callable[[], AppState]):
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
         self._get_state = get_state
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql.page()  # local assets only (schema/graphiql.py)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

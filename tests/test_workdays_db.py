@@ -131,6 +131,23 @@ async def test_loading_2027_makes_it_official_in_the_running_app(
     assert r["data"]["calendarYear"]["official"] is True
 
 
+async def test_the_follower_listens_again_after_its_connection_is_lost(
+    settings, state, owner, follower, tmp_path, clean_calendar
+):
+    """A database restart ends every connection: the follower connects again, reads the calendar
+    once (a load announced meanwhile is not lost), and picks up the next load as before."""
+    listener = follower.listener
+    before, old_calendar, old_pid = listener.reconnects, state.calendar, listener.server_pid
+    assert await owner.fetchval("SELECT pg_terminate_backend($1)", old_pid)
+    await listener.wait_reconnected(before + 1)
+    assert listener.server_pid != old_pid
+    assert state.calendar is not old_calendar  # caught up on reconnecting
+
+    assert await cli(settings, *load_args(write(tmp_path, "2027.csv", SCHEDULE_2027_CSV))) == 0
+    calendar = await follower.wait_for(lambda c: c.is_official(2027))
+    assert calendar.add_working_days(D("2026-12-24"), 7).due == D("2027-01-05")
+
+
 async def test_a_yaml_file_loads_the_same(settings, pool, follower, tmp_path, clean_calendar):
     assert await cli(settings, *load_args(write(tmp_path, "2027.yaml", SCHEDULE_2027_YAML))) == 0
     calendar = await follower.wait_for(lambda c: c.is_official(2027))

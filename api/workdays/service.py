@@ -20,6 +20,7 @@ from ..auth.principal import Principal
 from ..db import transaction
 from ..demo import DATA_OFFICE, ORGANISATIONS
 from ..errors import DomainError, InvalidInput
+from ..listener import Listener
 from . import repository
 from .calendar import CHINA, CalendarDay, Deadline, WorkCalendar, YearSchedule
 from .package import package_schedules, package_source
@@ -177,20 +178,19 @@ class CalendarFollower:
 
     def __init__(self, state: HasCalendar):
         self.state = state
-        self._conn: asyncpg.Connection | None = None
+        self.listener: Listener | None = None
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task] = set()
 
     async def start(self, dsn: str) -> None:
-        self._conn = await asyncpg.connect(dsn)
-        await self._conn.add_listener(repository.CHANNEL, self._notified)
-        self._conn.add_termination_listener(self._lost)
+        """Listen for loads; after a lost connection (a database restart) listen again and read
+        the calendar once more, since a load may have been missed meanwhile."""
+        self.listener = Listener(dsn, repository.CHANNEL, on_notify=self._notified,
+                                 catch_up=self._reload_logged, name="the calendar follower")
+        await self.listener.start()
 
-    def _lost(self, conn) -> None:
-        log.warning("the calendar follower lost its connection; restart to pick up calendar loads")
-
-    def _notified(self, conn, pid, channel, payload) -> None:
+    def _notified(self, payload: str) -> None:
         task = asyncio.get_running_loop().create_task(self._reload_logged())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -223,9 +223,8 @@ class CalendarFollower:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._conn is not None:
-            self._conn.remove_termination_listener(self._lost)
-            await self._conn.close()
+        if self.listener is not None:
+            await self.listener.close()
 
 
 @asynccontextmanager
