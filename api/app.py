@@ -34,6 +34,7 @@ from .config import Settings
 from .db import create_pool, migrate, resolve_database_url
 from .http_body import drain
 from .ingestion.upload import BulkUpload
+from .reports.http import routes as report_routes
 from .workdays.service import follow_calendar, open_calendar
 
 log = logging.getLogger("credit.app")
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/audit/export", TokenGate(ExportEndpoint(get_state), get_state), methods=["GET"]),
             Route("/upload/records", TokenGate(BulkUpload(get_state), get_state), methods=["POST"]),
+            *report_routes(get_state, lambda endpoint: TokenGate(endpoint, get_state)),
         ],
         lifespan=lifespan,
     )
