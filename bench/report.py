@@ -90,14 +90,34 @@ async def run(args) -> None:
                          ("download of the stored PDF (logged)", download)):
             print(f"  {name}: median {statistics.median(xs) * 1000:.0f} ms, worst {max(xs) * 1000:.0f} ms")
         print(f"target: issue under 1000 ms -> {'met' if max(issue) < 1 else 'NOT met'}")
+        if args.png:
+            _first_pages_png(pdf.content, Path(args.png))
     finally:
         await db.close()
+
+
+def _first_pages_png(pdf: bytes, out: Path) -> None:
+    """Pages 1 and 2 as PNG (`out` and `out` with -2), with poppler's pdftoppm, for the README."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdftoppm"):
+        print("pdftoppm not found (apt-get install poppler-utils): no PNG written")
+        return
+    src = out.with_suffix(".pdf")
+    src.write_bytes(pdf)
+    for page, name in ((1, out), (2, out.with_name(out.stem + "-2.png"))):
+        subprocess.run(["pdftoppm", "-r", "80", "-f", str(page), "-l", str(page), "-png", "-singlefile",
+                        str(src), str(name.with_suffix(""))], check=True)
+        print(f"wrote {name}")
+    src.unlink()
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", type=int, default=1000)
     p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--png", help="also write the last report's first two pages as PNG here")
     asyncio.run(run(p.parse_args()))
     return 0
 

@@ -40,7 +40,7 @@ class ReportLine:
     provider: str
     decided_on: dt.date
     version: int
-    change_reason: str | None
+    change_reasons: list[str] = strawberry.field(description="why each later version replaced the one before")
     marks: list[str] = strawberry.field(description="disputed (objection open), repaired, archived")
     fields: JSON = strawberry.field(description="[{name, label, value}] as disclosed to the caller")
     fields_withheld: int
@@ -100,7 +100,7 @@ class CreditReport:
             sections=[ReportSection(code=sec["code"], title=sec["title"], lines=[
                 ReportLine(record=strawberry.ID(ln["record"]), item=ln["item"], item_name=ln["itemName"],
                            provider=ln["provider"], decided_on=dt.date.fromisoformat(ln["decidedOn"]),
-                           version=ln["version"], change_reason=ln["changeReason"], marks=ln["marks"],
+                           version=ln["version"], change_reasons=ln["changeReasons"], marks=ln["marks"],
                            fields=ln["fields"], fields_withheld=ln["fieldsWithheld"])
                 for ln in sec["lines"]]) for sec in doc["sections"]],
             withheld=[ReportWithheld(disclosure=w["class"], class_name=w["className"], scope=w["scope"],

@@ -20,7 +20,7 @@ from tests.test_ingestion_versions import DATA_OFFICE, a_record
 ISSUE = """mutation($s: ID!, $p: String) { creditReport(subject: $s, purpose: $p) {
   number digest subjectKey subjectName purpose basis pdfUrl jsonUrl signatureUrl checkUrl
   summary { records disputed repaired archived withheldRecords sections { code title count } }
-  sections { code lines { item itemName provider decidedOn version changeReason marks fields } }
+  sections { code lines { item itemName provider decidedOn version changeReasons marks fields } }
   withheld { disclosure className scope count reasonCode } } }"""
 CHECK = "query($n: String!, $d: String!) { verifyReport(number: $n, digest: $d) { genuine issuedAt subjectDataChanged } }"
 COMPANY_SELF = {"as_": "subject", "subject_key": demo.COMPANY, "name": "王建国"}
@@ -83,7 +83,7 @@ async def test_the_check_says_the_data_changed_after_a_correction(gql, state, po
     assert check == {**check, "genuine": True, "subjectDataChanged": True}
     again, _ = await issue(gql, **COMPANY_SELF)
     line = next(ln for s in again["sections"] for ln in s["lines"] if ln["decidedOn"] == "2020-04-15")
-    assert line["version"] == rec["version"] + 1 and line["changeReason"] == "异议核实：处罚金额录入错误"
+    assert line["version"] == rec["version"] + 1 and line["changeReasons"] == ["异议核实：处罚金额录入错误"]
 
 
 async def test_a_wrong_digest_or_number_is_not_genuine_and_discloses_nothing(gql):

@@ -50,7 +50,7 @@ class LineMeta:
     """What the report shows of a record besides its data: never content the view withheld."""
 
     version: int
-    version_reason: str | None
+    reasons: tuple[str, ...]  # why each later version replaced the one before, oldest first
     provider_name: str
     updated_at: dt.datetime | None
 
@@ -80,7 +80,7 @@ def _line(r, meta: LineMeta) -> dict[str, Any]:
         "provider": meta.provider_name,
         "decidedOn": r.decided_on.isoformat(),
         "version": meta.version,
-        "changeReason": meta.version_reason if meta.version > 1 else None,
+        "changeReasons": list(meta.reasons),
         "marks": (["disputed"] if r.status == "disputed" else [])
         + ([r.state] if r.state in ("repaired", "archived") else []),
         "fields": [

@@ -142,8 +142,8 @@ def _line_parts(line: dict[str, Any]) -> tuple[str, str]:
     marks = "".join(f"〔{MARKS[m]}〕" for m in line["marks"])
     head = (f"{line['itemName']}{marks}　决定日期 {line['decidedOn']}　"
             f"提供单位 {line['provider']}　第 {line['version']} 版")
-    if line.get("changeReason"):
-        head += f"（变更原因：{line['changeReason']}）"
+    if line["changeReasons"]:
+        head += f"（变更原因：{'；'.join(line['changeReasons'])}）"
     fields = "；".join(f"{f['label']}：{f['value']}" for f in line["fields"])
     if line["fieldsWithheld"]:
         fields += f"；另有 {line['fieldsWithheld']} 项字段依权限未列示"

@@ -7,8 +7,10 @@ import asyncpg
 NEXT_NUMBER = "SELECT nextval('credit_report_seq')"
 
 LINE_META = """
-SELECT r.id::text AS id, r.version, r.version_reason, coalesce(o.name, r.provider_org) AS provider_name,
-       r.updated_at
+SELECT r.id::text AS id, r.version, coalesce(o.name, r.provider_org) AS provider_name, r.updated_at,
+       array_remove(array_append(
+           (SELECT array_agg(v.reason ORDER BY v.version) FROM record_versions v
+            WHERE v.record_id = r.id AND v.version > 1), r.version_reason), NULL) AS reasons
 FROM records r LEFT JOIN organisations o ON o.code = r.provider_org
 WHERE r.id = ANY($1::uuid[])
 """

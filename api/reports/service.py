@@ -135,7 +135,7 @@ async def issue_report(r: Reports, principal: Principal, request: RequestInfo, *
 
 async def _store(r: Reports, conn, principal, view, purpose, basis, now) -> IssuedReport:
     rows = await repository.line_meta(conn, [rec.id for rec in view.records])
-    meta = {m["id"]: content.LineMeta(m["version"], m["version_reason"], m["provider_name"],
+    meta = {m["id"]: content.LineMeta(m["version"], tuple(m["reasons"] or ()), m["provider_name"],
                                       m["updated_at"]) for m in rows}
     seq = await repository.next_number(conn)
     number = f"XY{now.astimezone(CHINA_TIME):%Y%m%d}{seq % 10**8:08d}"
