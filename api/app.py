@@ -36,6 +36,7 @@ from .config import Settings
 from .db import create_pool, migrate, resolve_database_url
 from .http_body import drain
 from .ingestion.upload import BulkUpload
+from .reports.http import routes as report_routes
 from .workdays.service import follow_calendar, open_calendar
 
 log = logging.getLogger("credit.app")
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/upload/records", TokenGate(BulkUpload(get_state), get_state), methods=["POST"]),
             Route("/authorizations/documents", TokenGate(DocumentUpload(get_state), get_state), methods=["POST"]),
             Route("/authorizations/{id}/document", TokenGate(DocumentRead(get_state), get_state), methods=["GET"]),
+            *report_routes(get_state, lambda endpoint: TokenGate(endpoint, get_state)),
         ],
         lifespan=lifespan,
     )

@@ -13,6 +13,8 @@ from .auth.tokens import TokenVerifier
 from .catalog import Catalog
 from .config import Settings
 from .disclosure.service import Disclosure
+from .reports.service import Reports
+from .reports.signing import load_keys
 from .workdays import WorkCalendar
 
 
@@ -31,6 +33,10 @@ class AppState:
     def disclosure(self) -> Disclosure:
         return self._disclosure
 
+    @property
+    def reports(self) -> Reports:
+        return self._reports
+
     def __post_init__(self) -> None:
         self._disclosure = Disclosure(
             pool=self.pool,
@@ -38,4 +44,11 @@ class AppState:
             catalog=self.catalog,
             batch_max=self.settings.batch_max_subjects,
             legacy_uscc=self.settings.legacy_uscc,
+        )
+        s = self.settings
+        self._reports = Reports(
+            disclosure=self._disclosure,
+            keys=load_keys(s.data_dir, signing_key_file=s.report_signing_key_file,
+                           pdf_key_file=s.report_pdf_key_file, pdf_cert_file=s.report_pdf_cert_file),
+            public_url=s.public_url,
         )

@@ -40,6 +40,11 @@ class Settings:
     audit_key: bytes = b""
     # Art. 19: trust roots, exempt purposes, upload cap, anomaly thresholds (api/authorizations)
     authorizations: AuthorizationSettings = field(default_factory=AuthorizationSettings)
+    # credit reports: where the public check is reached, and the platform's signing keys
+    public_url: str = "http://127.0.0.1:8000"
+    report_signing_key_file: Path | None = None
+    report_pdf_key_file: Path | None = None
+    report_pdf_cert_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -76,6 +81,10 @@ class Settings:
                 p.strip() for p in env.get("CREDIT_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
             audit_key=audit_key.encode(),
+            public_url=env.get("CREDIT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            report_signing_key_file=_path(env.get("CREDIT_REPORT_SIGNING_KEY_FILE")),
+            report_pdf_key_file=_path(env.get("CREDIT_REPORT_PDF_KEY_FILE")),
+            report_pdf_cert_file=_path(env.get("CREDIT_REPORT_PDF_CERT_FILE")),
             legacy_uscc=frozenset(
                 c.strip().upper() for c in env.get("CREDIT_LEGACY_USCC", "").split(",") if c.strip()
             ),
@@ -104,6 +113,10 @@ class Settings:
             raise ConfigError(
                 "public-key tokens need CREDIT_JWT_PUBLIC_KEY_FILE or CREDIT_JWT_JWKS_URL"
             )
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _local_secret(data_dir: Path, name: str) -> str:

@@ -14,6 +14,7 @@ from api.catalog import CatalogItem
 from api.disclosure.rules import RecordView, SubjectView
 from api.disclosure.rules import Withheld as WithheldView
 from api.errors import Forbidden
+from api.reports.service import reports_about
 
 from .errors import call, to_graphql_error
 
@@ -180,6 +181,16 @@ class Withheld:
 
 
 @strawberry.type
+class ReportIssued:
+    number: str
+    issued_at: dt.datetime
+    purpose: str | None
+    basis: str
+    organisation: Organisation | None
+    records: int
+
+
+@strawberry.type
 class Subject:
     key: strawberry.ID
     type: SubjectType
@@ -239,6 +250,27 @@ class Subject:
         from .authorizations import of_my_credit
 
         return await of_my_credit(info.context, self._view.subject.key)
+
+    @strawberry.field(
+        description="Who obtained a credit report on this subject, and when (Art. 36): only for "
+        "the subject itself, verified."
+    )
+    async def reports_issued(self, info: strawberry.Info, first: int = 50) -> list[ReportIssued]:
+        ctx = info.context
+        if ctx.principal.subject_key != self._view.subject.key:
+            raise to_graphql_error(
+                Forbidden("only the subject itself sees who obtained its reports", rule="self_verified")
+            )
+        rows = await call(reports_about(ctx.state.reports, ctx.principal, first))
+        return [
+            ReportIssued(
+                number=r["number"], issued_at=r["issued_at"], purpose=r["purpose"], basis=r["basis"],
+                organisation=Organisation(code=r["requester_org"], name=r["requester_org_name"] or "")
+                if r["requester_org"] else None,
+                records=r["record_count"],
+            )
+            for r in rows
+        ]
 
     @classmethod
     def of(cls, v: SubjectView | None) -> Subject | None:

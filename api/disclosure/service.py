@@ -6,7 +6,9 @@ error instead of data. Refused requests are logged too."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -38,6 +40,8 @@ from .rules import (
 )
 
 log = logging.getLogger("credit.disclosure")
+
+Within = Callable[[asyncpg.Connection, dict[str, SubjectView], dt.datetime], Awaitable[None]]
 
 
 @dataclass
@@ -107,9 +111,12 @@ async def look_up(
     keys: list[str],
     purpose: str | None,
     operation: str,
+    within: Within | None = None,
 ) -> list[SubjectView | None]:
     """Disclose what the policy allows of each subject; one log row per distinct subject.
-    The result is aligned with `keys` (None where no such subject)."""
+    The result is aligned with `keys` (None where no such subject). `within` runs in the same
+    transaction after the log rows are written (a credit report is stored there, so it exists
+    exactly when its disclosure is logged); if it raises, nothing is disclosed or logged."""
     given = normalise_keys(keys, d.batch_max, d.legacy_uscc)
     keys = list(dict.fromkeys(given))
     try:
@@ -132,6 +139,8 @@ async def look_up(
                 _log_entry(operation, key, purpose, views.get(key)) for key in keys
             ]
             await _write_log(conn, principal, request, entries, now)
+            if within is not None:
+                await within(conn, views, now)
     except (AuditUnavailable, PolicyUnavailable):
         raise
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
