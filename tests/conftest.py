@@ -21,7 +21,7 @@ from api.db import embedded_database_url
 from api.demo import seed_demo
 
 TEST_SECRET = "test-secret-" + "x" * 40
-DATA_TABLES = ("query_log", "audit_seals", "audit_purges", "authorizations", "records", "subjects", "catalog_items", "organisations", "record_versions", "subject_changes", "catalog_entries", "catalogs", "rights_notifications", "record_tombstones", "rights_steps", "rights_cases", "credit_report_pdfs", "credit_reports")
+DATA_TABLES = ("query_log", "audit_seals", "audit_purges", "authorizations", "records", "subjects", "catalog_items", "organisations", "record_versions", "subject_changes", "catalog_entries", "catalogs", "rights_notifications", "record_tombstones", "rights_steps", "rights_cases", "credit_report_pdfs", "credit_reports", "credit_checks", "list_entries", "list_rules", "measure_versions", "measures")
 TEST_AUDIT_KEY = "test-audit-key-" + "k" * 40
 
 
