@@ -10,7 +10,7 @@ import pytest
 from api import demo
 from api.lists.rules import BasisRecord, EntryFacts, standing
 from tests.conftest import log_rows
-from tests.test_ingestion_versions import DATA_OFFICE, a_record
+from tests.test_ingestion_versions import a_record
 
 D = dt.date.fromisoformat
 CHECK = """query($s: ID!, $sc: String!) { creditCheck(subject: $s, scenario: $sc) {
@@ -67,12 +67,12 @@ async def test_after_the_basis_is_repaired_the_company_is_no_longer_listed(gql, 
     check = r["data"]["creditCheck"]
     assert check["listed"] is False and check["measures"] == []
     assert [e["standing"] for e in check["entries"]] == ["basis_repaired"]
-    j = await gql('query { jointPunishmentBasis(key: "%s", purpose: "bidding") { id } }' % demo.COMPANY, as_="state_organ")
+    j = await gql('query { jointPunishmentBasis(key: "%s", purpose: "bidding") { id } }'.replace('%s', demo.COMPANY), as_="state_organ")
     assert j["data"]["jointPunishmentBasis"] == []
 
 
 async def test_joint_punishment_rests_on_black_list_entries_not_every_dishonesty_record(gql):
-    j = await gql('query { jointPunishmentBasis(key: "%s", purpose: "bidding") { item { code } decidedOn } }' % demo.COMPANY,
+    j = await gql('query { jointPunishmentBasis(key: "%s", purpose: "bidding") { item { code } decidedOn } }'.replace('%s', demo.COMPANY),
                   as_="state_organ")
     found = j["data"]["jointPunishmentBasis"]
     assert [f["item"]["code"] for f in found] == ["ADM_PENALTY"]  # not the tax arrears nor the old judgment
@@ -155,11 +155,11 @@ async def test_providers_keep_their_lists_and_every_change_is_an_act(gql, pool):
     rule_id = rule["data"]["publishListRule"]["id"]
     ref = await a_record(pool, "CF-2020-0415")
     add = await gql("""mutation($r: ID!, $b: [ID!]!) { addListEntry(input: {subjectKey: "%s", kind: BLACK, ruleId: $r,
-        caseNumber: "沧市监失信〔2026〕7号", reason: "测试", basisRecordIds: $b, decidedOn: "2026-11-01"}) }""" % demo.COMPANY,
+        caseNumber: "沧市监失信〔2026〕7号", reason: "测试", basisRecordIds: $b, decidedOn: "2026-11-01"}) }""".replace("%s", demo.COMPANY),
                     {"r": rule_id, "b": [str(ref["id"])]}, as_="provider")
     entry_id = add["data"]["addListEntry"]
     wrong = await gql("""mutation($r: ID!, $b: [ID!]!) { addListEntry(input: {subjectKey: "%s", kind: RED, ruleId: $r,
-        caseNumber: "X-1", reason: "测试", basisRecordIds: $b, decidedOn: "2026-11-01"}) }""" % demo.COMPANY,
+        caseNumber: "X-1", reason: "测试", basisRecordIds: $b, decidedOn: "2026-11-01"}) }""".replace("%s", demo.COMPANY),
                       {"r": rule_id, "b": [str(ref["id"])]}, as_="provider")
     assert wrong["errors"][0]["extensions"]["rule"] == "own_rule"
     ended = await gql('mutation($i: ID!) { endListEntry(id: $i, state: "removed", reason: "认定错误") }', {"i": entry_id},
@@ -173,12 +173,12 @@ async def test_providers_keep_their_lists_and_every_change_is_an_act(gql, pool):
 async def test_the_measures_registry_is_versioned_and_checked(gql, pool):
     bad = await gql("""mutation { putMeasure(input: {code: "X_1", name: "n", kind: "reward", clause: "art28_1",
         legalBasis: "b", originatingOrg: "%s", originatingName: "o", implementingBodies: ["a"], targetLists: ["red"],
-        scenarios: ["bidding"], validFrom: "2026-01-01"}) { code } }""" % demo.CREDIT_OFFICE, as_="credit_office")
+        scenarios: ["bidding"], validFrom: "2026-01-01"}) { code } }""".replace("%s", demo.CREDIT_OFFICE), as_="credit_office")
     assert bad["errors"][0]["extensions"]["rule"] == "art27_28_clause"
     put = """mutation($n: String!) { putMeasure(input: {code: "PUNISH_FUNDING", name: $n, kind: "punishment", clause: "art28_2",
         legalBasis: "《沧州市公共信用信息管理暂行办法》第二十八条第（二）项", originatingOrg: "%s", originatingName: "沧州市行政审批局",
         implementingBodies: ["沧州市财政局"], targetLists: ["black"], scenarios: ["government_funding"], validFrom: "2026-01-01"})
-        { code version name } }""" % demo.CREDIT_OFFICE
+        { code version name } }""".replace("%s", demo.CREDIT_OFFICE)
     r = await gql(put, {"n": "限制享受政府性资金安排"}, as_="credit_office")
     assert r["data"]["putMeasure"]["version"] == 2
     forbidden = await gql(put, {"n": "x"}, as_="provider")
