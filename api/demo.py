@@ -163,6 +163,9 @@ async def seed_demo(pool: asyncpg.Pool, today: dt.date | None = None) -> dict[st
                 COMPANY, AGENCY, now, now + dt.timedelta(days=365),
                 hashlib.sha256(b"demo signed authorization").hexdigest(),
             )
+        from .lists.demo import seed as seed_lists
+
+        await seed_lists(conn, today)
         for table in ("organisations", "catalog_entries", "subjects", "records", "authorizations"):
             counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
     return counts

@@ -23,13 +23,13 @@ from strawberry.tools import merge_types
 from api.app_state import AppState
 from api.errors import DomainError
 
-from . import audit, catalog, graphiql, ingestion, mutations, queries, reports, rights, workdays
+from . import audit, catalog, graphiql, ingestion, lists, mutations, queries, reports, rights, workdays
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .context import Context
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
-QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery, reports.ReportsQuery)
-MUTATIONS: tuple[type, ...] = (mutations.Mutation, catalog.CatalogMutation, ingestion.IngestionMutation, rights.RightsMutation, reports.ReportsMutation)
+QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery, reports.ReportsQuery, lists.ListsQuery)
+MUTATIONS: tuple[type, ...] = (mutations.Mutation, catalog.CatalogMutation, ingestion.IngestionMutation, rights.RightsMutation, reports.ReportsMutation, lists.ListsMutation)
 QUERIES += (AuthorizationQuery,)
 MUTATIONS += (AuthorizationMutation,)
 Query = merge_types("Query", QUERIES)

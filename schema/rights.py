@@ -385,17 +385,17 @@ class RightsQuery:
         found = await call(deletion.tombstones(_env(info), ctx.principal, ctx.request, subject_key))
         return [_tombstone(t) for t in found]
 
-    @strawberry.field(description="Art. 28, 39: the dishonesty records of a subject that may serve "
-                      "as a basis for joint punishment, among those disclosed to you: repaired, "
-                      "archived and deleted records never. A lookup, logged like `subject`.")
+    @strawberry.field(description="Art. 28: the records on which joint punishment of a subject rests: those "
+                      "of its black-list entries in force, among the records disclosed to you (repaired, "
+                      "archived and deleted records never). A lookup, logged like `subject`.")
     async def joint_punishment_basis(
         self, info: Info[Context, None], key: strawberry.ID, purpose: str
     ) -> list[Record]:
-        views = await call(info.context.subjects([key], purpose, "jointPunishmentBasis"))
-        view = views[0]
-        if view is None:
-            return []
-        return [Record.of(r) for r in view.records if repair.usable_for_joint_punishment(r)]
+        from api.checks.service import joint_punishment_basis
+
+        ctx = info.context
+        found = await call(joint_punishment_basis(ctx.state, ctx.principal, ctx.request, key=str(key), purpose=purpose))
+        return [Record.of(r) for r in found if repair.usable_for_joint_punishment(r)]
 
 
 @strawberry.type

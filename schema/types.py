@@ -191,6 +191,17 @@ class ReportIssued:
 
 
 @strawberry.type
+class CreditUse:
+    check: strawberry.ID
+    at: dt.datetime
+    organisation: Organisation
+    scenario: str
+    measures: list[str] = strawberry.field(description="the measures the check returned")
+    feedback_at: dt.datetime | None
+    applied: JSON | None = strawberry.field(description="[{measure, applied, note}] as the organ reported")
+
+
+@strawberry.type
 class Subject:
     key: strawberry.ID
     type: SubjectType
@@ -269,6 +280,28 @@ class Subject:
                 if r["requester_org"] else None,
                 records=r["record_count"],
             )
+            for r in rows
+        ]
+
+    @strawberry.field(
+        description="Each use of this subject's information in a decision (Art. 36): the credit "
+        "checks made on it, by whom, in which scenario, and which measures the organ reported "
+        "applying. Only for the subject itself, verified."
+    )
+    async def credit_uses(self, info: strawberry.Info, first: int = 50) -> list[CreditUse]:
+        from api.checks.service import uses_of_me
+
+        ctx = info.context
+        if ctx.principal.subject_key != self._view.subject.key:
+            raise to_graphql_error(
+                Forbidden("only the subject itself sees the uses of its information", rule="self_verified")
+            )
+        rows = await call(uses_of_me(ctx.state.pool, ctx.principal, first))
+        return [
+            CreditUse(check=strawberry.ID(r["id"]), at=r["at"],
+                      organisation=Organisation(code=r["org_code"], name=r["org_name"] or ""),
+                      scenario=r["scenario"], measures=list(r["measures"]), feedback_at=r["feedback_at"],
+                      applied=r["applied"])
             for r in rows
         ]
 

@@ -24,6 +24,7 @@ TEST_SECRET = "test-secret-" + "x" * 40
 DATA_TABLES = ("query_log", "audit_seals", "audit_purges", "authorizations", "records", "subjects", "catalog_items", "organisations", "record_versions", "subject_changes", "catalog_entries", "catalogs", "rights_notifications", "record_tombstones", "rights_steps", "rights_cases")
 DATA_TABLES += ("authorization_documents", "authorization_disputes")  # Art. 19 (migration 0008)
 DATA_TABLES += ("credit_report_pdfs", "credit_reports")  # Art. 18, 36 (migration 0013)
+DATA_TABLES += ("credit_checks", "list_entries", "list_rules", "measure_versions", "measures")  # Art. 24-32 (0014)
 TEST_AUDIT_KEY = "test-audit-key-" + "k" * 40
 
 

@@ -14,7 +14,8 @@ from .repository import trail_row, write_rows
 
 KINDS = frozenset(
     {"collection", "catalog", "policy", "correction", "deletion", "authorization", "objection",
-     "repair", "subject_change", "purge", "calendar", "audit_read"}
+     "repair", "subject_change", "purge", "calendar", "audit_read", "list", "measure",
+     "credit_check"}
 )
 
 

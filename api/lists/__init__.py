@@ -1,0 +1,1 @@
+"""Red and black lists (Art. 25): providers' identification rules and list entries."""

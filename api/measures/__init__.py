@@ -1,0 +1,1 @@
+"""Joint reward and punishment measures (Art. 26-28): the public registry."""
