@@ -53,8 +53,15 @@ async def test_a_repaired_record_leaves_public_view_and_joint_punishment_but_sta
     (rid,) = await submit(gql, penalty("CF-2026-P01"))
     organ = {"as_": "state_organ"}
     assert ids((await gql(VIEW, {"k": COMPANY}))["data"]["subject"]) == [rid]
-    assert [r["id"] for r in (await gql(JOINT, {"k": COMPANY, "p": "government_procurement"}, **organ))[
-        "data"]["jointPunishmentBasis"]] == [rid]
+    # joint punishment rests on a black-list entry (Art. 28): the provider lists the company on it
+    rules = (await gql('{ listRules(kind: BLACK) { id providerCode } }'))["data"]["listRules"]
+    rule = next(r["id"] for r in rules if r["providerCode"] == demo.MARKET)
+    listed = await gql("""mutation($r: ID!, $b: [ID!]!, $k: String!) { addListEntry(input: {subjectKey: $k, kind: BLACK,
+        ruleId: $r, caseNumber: "沧市监失信〔2026〕P01号", reason: "较重行政处罚", basisRecordIds: $b,
+        decidedOn: "2026-09-01"}) }""", {"r": rule, "b": [rid], "k": COMPANY}, as_="provider")
+    assert "errors" not in listed, listed
+    assert rid in [r["id"] for r in (await gql(JOINT, {"k": COMPANY, "p": "government_procurement"}, **organ))[
+        "data"]["jointPunishmentBasis"]]
 
     clock.set("2026-09-30")
     case = await step(gql, APPLY, {"input": {"recordId": rid, "evidenceRefs": ["罚款缴纳凭证 No.2026-0930"],
@@ -72,8 +79,8 @@ async def test_a_repaired_record_leaves_public_view_and_joint_punishment_but_sta
 
     public = (await gql(VIEW, {"k": COMPANY}))["data"]["subject"]
     assert public == {"records": [], "withheld": []}  # not even counted for the public
-    assert (await gql(JOINT, {"k": COMPANY, "p": "government_procurement"}, **organ))[
-        "data"]["jointPunishmentBasis"] == []
+    assert rid not in [r["id"] for r in (await gql(JOINT, {"k": COMPANY, "p": "government_procurement"}, **organ))[
+        "data"]["jointPunishmentBasis"]]
     organ_view = (await gql(VIEW, {"k": COMPANY, "p": "government_procurement"}, **organ))["data"]["subject"]
     assert organ_view["records"] == [] and organ_view["withheld"] == [{"count": 1, "code": "NEEDS_AUTHORIZATION"}]
     mine = (await gql(MY_CREDIT, **as_company()))["data"]["myCredit"]["records"]
