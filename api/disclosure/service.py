@@ -27,6 +27,7 @@ from ..errors import (
 )
 from ..identifiers import IdentifierError, parse_subject_key
 from . import repository
+from .masking import MaskSpec
 from .rules import (
     MAX_PURPOSE_LENGTH,
     PURPOSES,
@@ -196,7 +197,7 @@ async def _decide(d, conn, principal, rows, auth_rows, purpose, now) -> dict[str
                 data=r["data"],
                 status=r["record_status"],
                 case_handlers=frozenset(r["case_handlers"] or ()),
-                masked_fields=as_collected.masked_fields if as_collected else frozenset(),
+                collected_masks=as_collected.mask_spec if as_collected else MaskSpec(),
             )
         )
     return {
