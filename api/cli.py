@@ -29,6 +29,7 @@ TOKEN_PRESETS = {
 # Modules with `register(subparsers)`: each adds its commands with set_defaults(run=fn), where
 # fn(settings, args) returns an exit code or None.
 COMMAND_MODULES: list[str] = ["api.audit.cli", "api.catalog_admin.cli", "api.ingestion.cli", "api.workdays.cli", "api.rights.cli"]
+COMMAND_MODULES.append("api.subjects_cli")  # credit subjects check-keys
 
 
 async def prepare_database(settings: Settings, *, seed: bool = False) -> str:

@@ -445,3 +445,30 @@ def test_property_every_unicode_digit_variant_reaches_the_same_key_or_is_refused
         assert e.rule in ("ascii",) or raw == key
         return
     assert got == key
+
+
+async def test_check_keys_finds_stored_keys_that_are_not_canonical(state, owner, settings, capsys, monkeypatch):
+    import asyncio
+
+    from api.cli import main as credit
+    from api.subjects_cli import check_keys
+
+    assert await check_keys(owner) == []
+    await owner.execute(
+        "INSERT INTO subjects (key, key_type, subject_type, name) VALUES ($1, 'resident_id', 'natural_person', '张伟'),"
+        " ($2, 'resident_id', 'natural_person', '某'), ($3, 'uscc', 'legal_person', '某公司')",
+        "１30902198503120213", "13090219850312021١", "91130902ma0dem0135",
+    )
+    found = {f.key: f for f in await check_keys(owner)}
+    assert set(found) == {"１30902198503120213", "13090219850312021١", "91130902ma0dem0135"}
+    assert found["１30902198503120213"].canonical == PERSON_KEY and found["１30902198503120213"].duplicate
+    assert found["13090219850312021١"].canonical is None and "ascii" in found["13090219850312021١"].problem
+    assert found["91130902ma0dem0135"].canonical == COMPANY_KEY
+    for name, value in (("DATABASE_URL", settings.database_url), ("CREDIT_DATA_DIR", str(settings.data_dir)),
+                        ("CREDIT_JWT_SECRET", "s" * 40), ("CREDIT_AUDIT_KEY", "k" * 40)):
+        monkeypatch.setenv(name, value)
+    assert await asyncio.to_thread(credit, ["subjects", "check-keys"]) == 1
+    out = capsys.readouterr().out
+    assert "subjects: \\uff1130902198503120213 -> 130902198503120213" in out and "merge them" in out
+    await owner.execute("DELETE FROM subjects WHERE key = ANY($1::text[])",
+                        ["１30902198503120213", "13090219850312021١", "91130902ma0dem0135"])
