@@ -63,7 +63,7 @@ async def check_keys(conn: asyncpg.Connection, legacy_uscc: frozenset[str] = fro
     async with conn.transaction(readonly=True):
         for table, column, type_column in KEY_COLUMNS:
             typed = f", {type_column}" if type_column else ", NULL"
-            sql = f"SELECT DISTINCT {column}{typed} FROM {table}"  # noqa: S608 - constants above
+            sql = f"SELECT DISTINCT {column}{typed} FROM {table}"
             async for row in conn.cursor(sql):
                 canonical, problem = classify_key(row[0], row[1], legacy_uscc)
                 if problem is None:
