@@ -15,6 +15,7 @@ looks like from GB 11643. Pure; every place record data leaves the platform call
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -98,24 +99,30 @@ def is_legacy_id(ascii15: str, today: dt.date) -> bool:
     )
 
 
+# A run of digits (any script: `\d` is Unicode category Nd) and X long enough to hold an ID.
+_RUN = re.compile(r"[\dXxＸｘ]{15,}")
+
+
 def mask_ids_in_text(text: str, *, legacy: bool = False, today: dt.date | None = None) -> str:
     """Every resident ID number in `text` masked (and, with `legacy`, every 15-digit one).
-    Linear in the text: each position starts at most one 18-character window."""
+    Linear in the text: a regular expression finds the runs of digits that could hold one,
+    and each position of a run starts at most one 18-character window."""
+    if not _RUN.search(text):
+        return text
     today = today or dt.date.today()
-    norm = [_digit(c) for c in text]
-    out: list[str] = list(text)
-    n = len(text)
+    return _RUN.sub(lambda m: _mask_run(m.group(), legacy, today), text)
+
+
+def _mask_run(run: str, legacy: bool, today: dt.date) -> str:
+    norm = [_digit(c) for c in run]
+    out: list[str] = list(run)
+    n = len(run)
     i = 0
     while i + 18 <= n:
-        d = norm[i]
-        if d is None or d == "X":
+        if norm[i] == "X":
             i += 1
             continue
-        window = norm[i : i + 18]
-        if None in window:
-            i += window.index(None) + 1
-            continue
-        candidate = "".join(window)  # type: ignore[arg-type]
+        candidate = "".join(norm[i : i + 18])  # type: ignore[arg-type]
         if is_resident_id(candidate, today):
             out[i : i + 18] = list(mask_resident_id(candidate))
             # windows starting up to i+13 contain a '*' now; the kept last four digits may
