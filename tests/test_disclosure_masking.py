@@ -141,3 +141,23 @@ async def test_a_full_width_key_submitted_joins_the_existing_subject(gql, pool):
         keys = await conn.fetch("SELECT key FROM subjects WHERE key LIKE '%30902198503120213'")
         subject_of = await conn.fetchval("SELECT subject_key FROM records WHERE source_ref = 'XK-FW-1'")
     assert [k["key"] for k in keys] == [demo.PERSON] and subject_of == demo.PERSON
+
+
+async def test_a_full_width_key_in_an_authorization_and_a_rights_read_is_the_canonical_one(gql, pool):
+    import datetime as dt
+
+    grant = """mutation($input: GrantAuthorizationInput!) { grantAuthorization(input: $input) {
+                 __typename ... on Authorization { subjectKey } ... on UserError { code rule } } }"""
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    g = (await gql(grant, {"input": {"subjectKey": "１３０９０２１９８５０３１２０２１３", "granteeOrg": demo.AGENCY2,
+                                     "purpose": "loan_review", "scope": {"classes": ["AUTHORIZED"]},
+                                     "validUntil": until}}, as_="subject"))["data"]["grantAuthorization"]
+    assert g == {"__typename": "Authorization", "subjectKey": demo.PERSON}
+    bad = (await gql(grant, {"input": {"subjectKey": "١30902198503120213", "granteeOrg": demo.AGENCY2,
+                                       "purpose": "loan_review", "scope": {"classes": ["AUTHORIZED"]},
+                                       "validUntil": until}}, as_="subject"))
+    assert "ascii" in json.dumps(bad, ensure_ascii=False)
+    stones = await gql('{ tombstones(subjectKey: "１30902198503120213") { recordId } }', as_="credit_office")
+    assert stones.get("errors") is None, stones
+    rows = await log_rows(pool, demo.PERSON)
+    assert rows and all(r["subject_key"] == demo.PERSON for r in rows)
