@@ -99,8 +99,16 @@ def is_legacy_id(ascii15: str, today: dt.date) -> bool:
     )
 
 
-# A run of digits (any script: `\d` is Unicode category Nd) and X long enough to hold an ID.
-_RUN = re.compile(r"[\dXxＸｘ]{15,}")
+# A run of digits (any script: `\d` is Unicode category Nd), maybe ending in an X, long enough
+# to hold an ID number: X is only ever a check character, so no number spans one.
+_RUN = re.compile(r"\d{15,}[XxＸｘ]?")
+_X = "XxＸｘ"
+# Where an 18-character window of a normalised run could start: region, a birth date of
+# 1880-2099 shape, sequence, check character. is_resident_id decides.
+_CANDIDATE = re.compile(
+    r"(?=[1-9]\d{5}(?:18[89]\d|19\d\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX])",
+    re.ASCII,
+)
 
 
 def mask_ids_in_text(text: str, *, legacy: bool = False, today: dt.date | None = None) -> str:
@@ -114,44 +122,35 @@ def mask_ids_in_text(text: str, *, legacy: bool = False, today: dt.date | None =
 
 
 def _mask_run(run: str, legacy: bool, today: dt.date) -> str:
-    norm = [_digit(c) for c in run]
-    out: list[str] = list(run)
     n = len(run)
-    i = 0
-    while i + 18 <= n:
-        if norm[i] == "X":
-            i += 1
-            continue
-        candidate = "".join(norm[i : i + 18])  # type: ignore[arg-type]
+    if n < 18 and not (legacy and n - (run[-1] in _X) == 15):
+        return run  # too short for either kind of number
+    norm = run.upper() if run.isascii() else "".join(_digit(c) or "?" for c in run)
+    out: list[str] = list(run)
+    free_from = 0
+    for m in _CANDIDATE.finditer(norm):  # windows whose birth date could be real, at C speed
+        i = m.start()
+        if i < free_from:
+            continue  # overlaps a masked number: it contains a '*' now
+        candidate = norm[i : i + 18]
         if is_resident_id(candidate, today):
             out[i : i + 18] = list(mask_resident_id(candidate))
-            # windows starting up to i+13 contain a '*' now; the kept last four digits may
-            # begin another number
-            i += 14
-            continue
-        i += 1
-    if legacy:
-        _mask_legacy(out, today)
-    return "".join(out)
+            free_from = i + 14  # the kept last four digits may begin another number
+    masked = "".join(out)
+    return _mask_legacy(masked, today) if legacy else masked
 
 
-def _mask_legacy(out: list[str], today: dt.date) -> None:
+_LEGACY_RUN = re.compile(r"(?<!\d)\d{15}(?!\d)")  # exactly 15 digits; X and '*' bound it
+
+
+def _mask_legacy(text: str, today: dt.date) -> str:
     """Runs of exactly 15 digits (X is not part of a legacy number) that read as an ID."""
-    n = len(out)
-    i = 0
-    while i < n:
-        d = _digit(out[i])
-        if d is None or d == "X":
-            i += 1
-            continue
-        j = i
-        while j < n and (dj := _digit(out[j])) is not None and dj != "X":
-            j += 1
-        if j - i == 15:
-            run = "".join(_digit(c) or "" for c in out[i:j])
-            if is_legacy_id(run, today):
-                out[i:j] = list(run[:6] + "*" * 6 + run[-3:])  # birth date hidden
-        i = j
+
+    def one(m: re.Match[str]) -> str:
+        run = m.group() if m.group().isascii() else "".join(_digit(c) or "?" for c in m.group())
+        return run[:6] + "*" * 6 + run[-3:] if is_legacy_id(run, today) else m.group()
+
+    return _LEGACY_RUN.sub(one, text)
 
 
 def mask_value(value: Any, *, legacy: bool, today: dt.date | None = None) -> Any:
