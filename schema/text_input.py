@@ -52,8 +52,10 @@ def strings_in_value(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield where, v
         elif isinstance(v, dict):
             for k, item in reversed(list(v.items())):
-                yield f"{where}.{k}", str(k)
-                stack.append((f"{where}.{k}", item))
+                key = str(k)
+                shown = key if bad_character(key) is None else key.encode("unicode_escape").decode()
+                yield f"{where}.{shown}", key
+                stack.append((f"{where}.{shown}", item))
         elif isinstance(v, (list, tuple)):
             stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(v))))
 

@@ -66,6 +66,10 @@ async def test_reading_the_art40_deletion_notice_is_logged_against_its_subject(g
         ("query($k: ID!) { subject(key: $k) { key } }", {"k": "91130902MA0DEM0135\x00"}, "k"),
         ("query($k: [ID!]!) { subjects(keys: $k, purpose: \"bidding\") { key } }",
          {"k": [demo.COMPANY, "1309\x0702198503120213"]}, "k[1]"),
+        ("mutation($r: [RecordInput!]!) { submitRecords(records: $r) { status } }",
+         {"r": [{"sourceRef": "R1", "itemCode": "ADM_PENALTY", "subjectKey": demo.COMPANY,
+                 "subjectType": "LEGAL_PERSON", "subjectName": "某", "decidedOn": "2026-11-02",
+                 "data": {"cf_wsh": "ok", "bad\x00key": "x"}}]}, "r[0].data.bad\\x00key"),
     ],
 )
 async def test_control_characters_are_refused_before_any_lookup(gql, pool, query, variables, field):
