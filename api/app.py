@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,7 +25,7 @@ from .audit.upkeep import (
     seal_periodically,
 )
 from .auth.policy import Policy
-from .auth.principal import RequestInfo
+from .auth.request_info import request_info
 from .auth.tokens import TokenError, TokenVerifier
 from .authorizations.evidence import DocumentRead, DocumentUpload
 from .authorizations.lifecycle import apply_exemptions
@@ -75,37 +73,13 @@ class TokenGate:
             return
         scope.setdefault("state", {})
         scope["state"]["principal"] = principal
-        scope["state"]["request_info"] = RequestInfo(
-            request_id=_request_id(headers.get("x-request-id")),
-            client_addr=_client_addr(scope, headers, state.settings.trusted_proxies),
-        )
+        scope["state"]["request_info"] = request_info(scope, headers, state.settings.trusted_proxies)
         await self.app(scope, receive, send)
 
 
 def _www_authenticate(reason: str) -> bytes:
     safe = reason.replace('"', "'").encode("ascii", "replace")
     return b'Bearer error="invalid_token", error_description="' + safe + b'"'
-
-
-def _request_id(given: str | None) -> str:
-    if given:
-        try:
-            return str(uuid.UUID(given))
-        except ValueError:
-            pass
-    return str(uuid.uuid4())
-
-
-def _client_addr(scope: Scope, headers: dict[str, str], trusted: frozenset[str]) -> str | None:
-    peer = scope.get("client")[0] if scope.get("client") else None
-    forwarded = headers.get("x-forwarded-for")
-    if peer in trusted and forwarded:
-        first = forwarded.split(",")[0].strip()
-        try:
-            return str(ipaddress.ip_address(first))
-        except ValueError:
-            return peer
-    return peer
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from .disclosure.masking import MaskSpec
+
 CATEGORIES = (
     "registration",
     "licensing",
@@ -33,11 +35,17 @@ CATEGORIES = (
 DOUBLE_PUBLICITY_CATEGORIES = ("licensing", "penalty")
 DISCLOSURE_CLASSES = ("public", "shared", "authorized")
 FIELD_TYPES = ("string", "date", "amount", "code", "integer")
-# Sensitivity tags of a field. id_number: masked for most viewers. personal: personal data,
-# no special rule yet. consent_only: Art. 11 data collected only with the subject's written
-# consent. forbidden: Art. 11 data never collected; a catalog names such a field only so that
-# a record carrying it is recognised and refused whole.
-SENSITIVITIES = ("id_number", "personal", "consent_only", "forbidden")
+# Sensitivity tags of a field. id_number: an identity document number, masked for most
+# viewers. person_name: a natural person's name whatever the subject (法定代表人), masked like
+# Subject.name. subject_name: the subject's own name (行政相对人名称), masked when the subject is a
+# natural person. free_text: prose in which identity numbers, 15-digit legacy ones too, are
+# found and masked (api/disclosure/masking.py). personal: personal data, no special rule yet.
+# consent_only: Art. 11 data collected only with the subject's written consent. forbidden:
+# Art. 11 data never collected; a catalog names such a field only so that a record carrying
+# it is recognised and refused whole.
+SENSITIVITIES = (
+    "id_number", "person_name", "subject_name", "free_text", "personal", "consent_only", "forbidden",
+)
 COLLECTION_PATHS = ("system_integration", "provider_account")  # Art. 14
 UPDATE_CYCLES = ("realtime", "daily", "weekly", "monthly", "quarterly", "yearly", "on_decision")
 SHARING_METHODS = ("interface", "database", "file")
@@ -94,8 +102,13 @@ class CatalogItem:
         return self._by_name
 
     @property
-    def masked_fields(self) -> frozenset[str]:
-        return frozenset(f.name for f in self.fields if f.sensitivity == "id_number")
+    def mask_spec(self) -> MaskSpec:
+        """What to mask in this item's data for viewers who may not see identity numbers."""
+        spec = self.__dict__.get("_mask_spec")
+        if spec is None:
+            spec = MaskSpec.of({f.name: f.sensitivity for f in self.fields})
+            object.__setattr__(self, "_mask_spec", spec)
+        return spec
 
     @property
     def double_publicity(self) -> bool:

@@ -30,6 +30,7 @@ TOKEN_PRESETS = {
 # fn(settings, args) returns an exit code or None.
 COMMAND_MODULES: list[str] = ["api.audit.cli", "api.catalog_admin.cli", "api.ingestion.cli", "api.workdays.cli", "api.rights.cli", "api.backup.cli", "schema.contract"]
 COMMAND_MODULES.append("api.authorizations.cli")  # Art. 19: anomalies, use summaries
+COMMAND_MODULES.append("api.subjects_cli")  # credit subjects check-keys
 
 
 async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
@@ -54,8 +55,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.demo:
         print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",
                           "token": "credit token --role state_organ"}, ensure_ascii=False))
+    # proxy_headers=False: uvicorn must not rewrite the client address from X-Forwarded-For;
+    # the app applies CREDIT_TRUSTED_PROXIES itself (api/auth/request_info.py)
     uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                log_level="info", access_log=False)
+                log_level="info", access_log=False, proxy_headers=False,
+                forwarded_allow_ips="")
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> None:

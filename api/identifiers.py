@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -15,7 +16,7 @@ _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _ORG_CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _RID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RID_CHECK = "10X98765432"
-_RID_RE = re.compile(r"^\d{17}[\dX]$")
+_RID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 
 # Kinds of key a subject can have (Art. 12). Only the first two carry a check character.
 RESIDENT_ID = "resident_id"
@@ -29,6 +30,22 @@ class IdentifierError(ValueError):
     def __init__(self, rule: str, message: str):
         super().__init__(message)
         self.rule = rule
+
+
+def canonical(raw: str | None) -> str:
+    """A key as it is stored: NFKC-normalised (full-width ０-９ and Ａ-Ｚ become ASCII), trimmed,
+    and then plain ASCII, or IdentifierError (rule `ascii`). Digits of other scripts (Arabic-Indic
+    ١, Devanagari १, ...) are refused rather than read as numbers: a key has one spelling, so a
+    variant can neither reach another subject nor create a second one."""
+    value = unicodedata.normalize("NFKC", raw or "").strip()
+    for i, c in enumerate(value):
+        if not (c.isascii() and c.isprintable()):
+            raise IdentifierError(
+                "ascii",
+                f"主体标识只能由半角字母和数字组成：第 {i + 1} 个字符 U+{ord(c):04X} 不是 "
+                f"(a subject key is ASCII letters and digits; character {i + 1} is not)",
+            )
+    return value
 
 
 @dataclass(frozen=True)
@@ -54,7 +71,7 @@ def resident_id_check_char(body17: str) -> str:
 
 def validate_uscc(raw: str, *, legacy_allow: frozenset[str] = frozenset()) -> str:
     """Return the normalised code or raise IdentifierError naming the broken rule."""
-    code = raw.strip().upper()
+    code = canonical(raw).upper()
     if code in legacy_allow:
         return code
     if len(code) != 18:
@@ -85,7 +102,7 @@ def validate_uscc(raw: str, *, legacy_allow: frozenset[str] = frozenset()) -> st
 
 def validate_resident_id(raw: str, *, today: dt.date | None = None) -> str:
     """Return the normalised ID number (lower-case x made X) or raise IdentifierError."""
-    rid = raw.strip().upper()
+    rid = canonical(raw).upper()
     if len(rid) != 18:
         raise IdentifierError("length", f"a resident ID number has 18 characters, not {len(rid)}")
     if not _RID_RE.match(rid):
@@ -117,7 +134,7 @@ def parse_subject_key(
     digit or X can be either (USCCs such as 121200004013590816 are all digits, and one may end
     in X): the key is a resident ID if it passes that check, otherwise a USCC if it passes that
     one; if neither, the error is the resident-ID one, the likelier intent of such a key."""
-    value = (raw or "").strip()
+    value = canonical(raw)
     if not value:
         raise IdentifierError("required", "a subject key is required")
     if document_type in OTHER_DOCUMENTS:

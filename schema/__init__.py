@@ -26,6 +26,7 @@ from api.errors import DomainError
 from . import audit, catalog, graphiql, ingestion, lists, mutations, queries, reports, rights, workdays
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .context import Context
+from .text_input import TextInputCheck
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
 QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery, reports.ReportsQuery, lists.ListsQuery)
@@ -79,6 +80,7 @@ schema = CreditSchema(
         lambda: MaxTokensLimiter(max_token_count=2000),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        TextInputCheck,  # unstorable text refused before anything runs (issue 9)
         lambda: MaskErrors(
             should_mask_error=_mask, error_message="Internal error; nothing was disclosed."
         ),

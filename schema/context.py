@@ -10,7 +10,7 @@ from typing import Any
 from api.app_state import AppState
 from api.auth.principal import Principal, RequestInfo
 from api.disclosure.rules import SubjectView
-from api.disclosure.service import look_up, normalise_keys
+from api.disclosure.service import log_refused_keys, look_up, normalise_keys
 from api.errors import DomainError
 
 
@@ -27,7 +27,11 @@ class Context:
     ) -> list[SubjectView | None]:
         """Look up each subject at most once per request and purpose."""
         d = self.state.disclosure
-        keys = normalise_keys(keys, d.batch_max, d.legacy_uscc)
+        try:
+            keys = normalise_keys(keys, d.batch_max, d.legacy_uscc)
+        except DomainError as refusal:  # still logged against the subjects it names
+            await log_refused_keys(d, self.principal, self.request, keys, purpose, operation, refusal)
+            raise
         async with self._lock:
             wanted = [k for k in dict.fromkeys(keys) if (k, purpose) not in self._lookups]
             if wanted:

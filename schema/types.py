@@ -311,7 +311,7 @@ class Subject:
             return None
         s = v.subject
         return cls(
-            key=strawberry.ID(s.key),
+            key=strawberry.ID(v.key or s.key),
             type=SubjectType(s.subject_type),
             key_type=s.key_type,
             name=v.name,

@@ -324,7 +324,9 @@ async def test_batch_query_has_a_maximum_size(gql, pool):
     q = "query($k: [ID!]!) { subjects(keys: $k, purpose: \"bidding\") { key } }"
     out = await gql(q, {"k": [demo.COMPANY] * 101}, as_="state_organ")
     assert out["errors"][0]["extensions"]["code"] == "TOO_MANY"
-    assert await log_rows(pool) == []
+    (row,) = await log_rows(pool)  # the refusal names a subject: logged (issue 9)
+    assert row["subject_key"] == demo.COMPANY and row["outcome"] == "refused"
+    assert row["reason"].startswith("TOO_MANY")
 
 
 async def test_batch_query_is_refused_to_the_public(gql):

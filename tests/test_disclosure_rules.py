@@ -105,6 +105,7 @@ def test_fields_tagged_when_collected_stay_masked_after_a_catalog_drops_the_tag(
     from api.auth.policy import Policy
     from api.auth.principal import ANONYMOUS
     from api.config import ROOT
+    from api.disclosure.masking import MaskSpec
     from api.disclosure.rules import StoredRecord, StoredSubject, disclose
 
     policy = Policy.load(Path(ROOT) / "policies")
@@ -113,12 +114,12 @@ def test_fields_tagged_when_collected_stay_masked_after_a_catalog_drops_the_tag(
     record = StoredRecord(
         id="r1", item=item(), provider_org="111309000000020224", decided_on=dt.date(2026, 11, 1),
         data={"old_id_field": "A1234567", "cf_wsh": "x"}, status="active",
-        masked_fields=frozenset({"old_id_field"}),
+        collected_masks=MaskSpec.of({"old_id_field": "id_number"}),
     )
     view = disclose(policy=policy, principal=ANONYMOUS, subject=subject, records=[record],
                     authorizations=(), purpose=None, now=T)
     assert view.records[0].data == {"old_id_field": "A*****67", "cf_wsh": "x"}
-    record2 = StoredRecord(**{**record.__dict__, "data": {"note": rid}, "masked_fields": frozenset()})
+    record2 = StoredRecord(**{**record.__dict__, "data": {"note": rid}, "collected_masks": MaskSpec()})
     view = disclose(policy=policy, principal=ANONYMOUS, subject=subject, records=[record2],
                     authorizations=(), purpose=None, now=T)
     assert view.records[0].data == {"note": "130903********0465"}  # caught wherever it appears

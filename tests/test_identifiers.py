@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.identifiers import (
     RESIDENT_ID,
@@ -16,6 +19,7 @@ from api.identifiers import (
     SubjectKey,
     build_resident_id,
     build_uscc,
+    canonical,
     looks_like_resident_id,
     mask_document_number,
     mask_resident_id,
@@ -296,7 +300,7 @@ def test_other_documents_keep_their_type_and_are_upper_cased(doc_type):
     assert key.kind == doc_type and key.value == "E12345678"
 
 
-@pytest.mark.parametrize("value", ["E123", "E" * 21, "E1234-5678", "护照12345"])
+@pytest.mark.parametrize("value", ["E123", "E" * 21, "E1234-5678"])
 def test_other_document_number_outside_the_format_is_refused(value):
     with pytest.raises(IdentifierError) as e:
         parse_subject_key(value, document_type="passport")
@@ -395,3 +399,76 @@ def test_an_all_digit_uscc_ending_in_x_is_a_uscc():
     assert parse_subject_key(code) == SubjectKey(code, USCC)
     # a resident ID with a final X is still read as one
     assert parse_subject_key("44011320141005001x").kind == RESIDENT_ID
+
+
+# Canonical keys: NFKC, then ASCII (issue 9: a full-width key made a second subject)
+
+PERSON_KEY = "130902198503120213"
+COMPANY_KEY = "91130902MA0DEM0135"
+UNICODE_DIGITS = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Nd"]
+
+
+def test_full_width_keys_reach_the_same_subject():
+    assert parse_subject_key("１30902198503120213").value == PERSON_KEY
+    assert parse_subject_key("１３０９０２１９８５０３１２０２１３").value == PERSON_KEY
+    assert parse_subject_key("９１１３０９０２ＭＡ０ＤＥＭ０１３５").value == COMPANY_KEY
+    assert parse_subject_key("13090219650220052ｘ").value == "13090219650220052X"
+    assert validate_uscc("９1130902MA0DEM0135") == COMPANY_KEY
+
+
+@pytest.mark.parametrize(
+    "raw", ["١30902198503120213", "1309021985031202\u0663", "13090219850312021\u0000",
+            "130902198503120213\u200b", "Ε12345678"]
+)
+def test_keys_that_are_not_ascii_after_nfkc_are_refused(raw):
+    with pytest.raises(IdentifierError) as e:
+        parse_subject_key(raw)
+    assert e.value.rule == "ascii"
+    assert "主体标识只能由半角字母和数字组成" in str(e.value)
+
+
+def test_canonical_keeps_ascii_and_trims():
+    assert canonical(" 91130902MA0DEM0135 ") == COMPANY_KEY
+    with pytest.raises(IdentifierError):
+        canonical("E1234\u20285678")
+
+
+@settings(max_examples=500)
+@given(st.sampled_from(UNICODE_DIGITS), st.sets(st.integers(0, 17), min_size=1, max_size=18),
+       st.sampled_from([PERSON_KEY, COMPANY_KEY, "13090219650220052X"]))
+def test_property_every_unicode_digit_variant_reaches_the_same_key_or_is_refused(digit, where, key):
+    zero = ord(digit) - unicodedata.decimal(digit)
+    raw = "".join(chr(zero + int(c)) if i in where and c.isdigit() else c for i, c in enumerate(key))
+    try:
+        got = parse_subject_key(raw).value
+    except IdentifierError as e:
+        assert e.rule in ("ascii",) or raw == key
+        return
+    assert got == key
+
+
+async def test_check_keys_finds_stored_keys_that_are_not_canonical(state, owner, settings, capsys, monkeypatch):
+    import asyncio
+
+    from api.cli import main as credit
+    from api.subjects_cli import check_keys
+
+    assert await check_keys(owner) == []
+    await owner.execute(
+        "INSERT INTO subjects (key, key_type, subject_type, name) VALUES ($1, 'resident_id', 'natural_person', '张伟'),"
+        " ($2, 'resident_id', 'natural_person', '某'), ($3, 'uscc', 'legal_person', '某公司')",
+        "１30902198503120213", "13090219850312021١", "91130902ma0dem0135",
+    )
+    found = {f.key: f for f in await check_keys(owner)}
+    assert set(found) == {"１30902198503120213", "13090219850312021١", "91130902ma0dem0135"}
+    assert found["１30902198503120213"].canonical == PERSON_KEY and found["１30902198503120213"].duplicate
+    assert found["13090219850312021١"].canonical is None and "ascii" in found["13090219850312021١"].problem
+    assert found["91130902ma0dem0135"].canonical == COMPANY_KEY
+    for name, value in (("DATABASE_URL", settings.database_url), ("CREDIT_DATA_DIR", str(settings.data_dir)),
+                        ("CREDIT_JWT_SECRET", "s" * 40), ("CREDIT_AUDIT_KEY", "k" * 40)):
+        monkeypatch.setenv(name, value)
+    assert await asyncio.to_thread(credit, ["subjects", "check-keys"]) == 1
+    out = capsys.readouterr().out
+    assert "subjects: \\uff1130902198503120213 -> 130902198503120213" in out and "merge them" in out
+    await owner.execute("DELETE FROM subjects WHERE key = ANY($1::text[])",
+                        ["１30902198503120213", "13090219850312021١", "91130902ma0dem0135"])

@@ -78,9 +78,19 @@ def trail_row(
         "authorization_ids": [uuid.UUID(a) for a in authorization_ids or ()],
         "client_addr": request.client_addr if request else None,
         "channel": request.channel if request else "cli",
-        "details": details,
+        "details": _with_client_request_id(details, request),
         "retention": retention or principal.retention,
     }
+
+
+def _with_client_request_id(
+    details: dict[str, Any] | None, request: RequestInfo | None
+) -> dict[str, Any] | None:
+    """The client's own X-Request-Id is its claim, kept beside the server-made request_id."""
+    claimed = request.client_request_id if request else None
+    if claimed is None:
+        return details
+    return {**(details or {}), "client_request_id": claimed}
 
 
 async def write_rows(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> None:

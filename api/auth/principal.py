@@ -47,6 +47,7 @@ ANONYMOUS = Principal(user_id=None, name=None, org_code=None, org_name=None, rol
 class RequestInfo:
     """What the query log needs to know about the HTTP request itself."""
 
-    request_id: str
+    request_id: str  # made by the server (api/auth/request_info.py)
     client_addr: str | None
     channel: str = "graphql"
+    client_request_id: str | None = None  # the client's own X-Request-Id, as a claim

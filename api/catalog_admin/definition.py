@@ -65,6 +65,23 @@ ITEM_KEYS = {
 FIELD_KEYS = {"name", "label", "type", "required", "sensitivity", "codes"}
 
 
+# Fields that must carry a masking tag, by label (Chinese) or by name (national field names,
+# English): identity numbers, and names of people (法定代表人 and the like, or the counterpart).
+_ID_LABEL = re.compile(r"证件号|身份证|身份号码|护照号")
+_ID_NAME = re.compile(r"(^|_)(zjhm|sfzh|sfzhm|idcard|id_?number|id_?no)$", re.IGNORECASE)
+_PERSON_LABEL = re.compile(r"(法定代表人|负责人|经营者|投资人|联系人|姓名|相对人名称|当事人名称|当事人)$")
+_PERSON_NAME = re.compile(r"(^|_)(frdb|fddbr|xm|xdr_mc|legal_rep|person_name|full_name)$", re.IGNORECASE)
+
+
+def _identity_reading(name: str, label: str) -> str | None:
+    """`id_number` or `person_name` when a field's name or label reads as one."""
+    if _ID_LABEL.search(label) or _ID_NAME.search(name):
+        return "id_number"
+    if _PERSON_LABEL.search(label) or _PERSON_NAME.search(name):
+        return "person_name"
+    return None
+
+
 class DefinitionError(ValueError):
     """Every problem found, each as `path: message`."""
 
@@ -177,6 +194,19 @@ def parse_field(f: Any, path: str, problems: list[str]) -> dict[str, Any] | None
             problems.append(
                 f"{path}: {name} ({label}) is {art11[1]} data, collected only with the subject's "
                 "written consent (Art. 11); tag it sensitivity: consent_only"
+            )
+    if name and sensitivity not in ("forbidden", "consent_only"):
+        reads_as = _identity_reading(name, label or "")
+        if reads_as == "id_number" and sensitivity != "id_number":
+            problems.append(
+                f"{path}: {name} ({label}) reads as an identity number; tag it "
+                "sensitivity: id_number so it is masked for viewers who may not see it"
+            )
+        elif reads_as == "person_name" and sensitivity not in ("person_name", "subject_name"):
+            problems.append(
+                f"{path}: {name} ({label}) reads as a person's name; tag it sensitivity: "
+                "person_name (always a natural person) or subject_name (the subject's own name, "
+                "masked when the subject is a natural person)"
             )
     if sensitivity == "forbidden" and required:
         problems.append(f"{path}: a forbidden field cannot be required")

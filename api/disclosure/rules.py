@@ -14,7 +14,8 @@ from typing import Any
 from ..auth.policy import Decision, Entitlement, Policy, RecordFacts
 from ..auth.principal import Principal
 from ..catalog import CatalogItem
-from ..identifiers import looks_like_resident_id, mask_document_number, mask_resident_id
+from ..identifiers import mask_document_number
+from .masking import MaskSpec, mask_data, mask_name
 
 # Art. 29: the duties for which state organs use credit information; a state organ's query
 # names one of them.
@@ -138,9 +139,9 @@ class StoredRecord:
     status: str
     # 'role:org' of the offices handling an open objection on this record (api/rights)
     case_handlers: frozenset[str] = frozenset()
-    # identity-number fields to mask: the item's tags now and as collected (a later catalog
-    # may drop or retag a field that older records still carry)
-    masked_fields: frozenset[str] = frozenset()
+    # the item's field tags as collected; masks use them with today's (a later catalog may
+    # drop or retag a field that older records still carry)
+    collected_masks: MaskSpec = MaskSpec()
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ class Withheld:
 class SubjectView:
     subject: StoredSubject
     name: str
+    key: str = ""  # as shown: a natural person's ID number masked like its name
     records: list[RecordView] = field(default_factory=list)
     withheld: list[Withheld] = field(default_factory=list)
     authorization_ids: list[str] = field(default_factory=list)
@@ -253,27 +255,9 @@ def _withheld_reason(policy: Policy, tried: list[RecordFacts]) -> str | None:
     return Reason.NOT_FOR_ROLE
 
 
-def mask_data(data: dict[str, Any], masked: frozenset[str]) -> dict[str, Any]:
-    """Identity numbers masked: the fields the catalog tags, and any resident ID elsewhere."""
-    return {
-        k: (mask_document_number(str(v).upper()) if k in masked and v else _mask_value(v))
-        for k, v in data.items()
-    }
-
-
-def _mask_value(value: Any) -> Any:
-    if isinstance(value, str) and looks_like_resident_id(value):
-        return mask_resident_id(value.upper())
-    return value
-
-
 def _withheld_order(entry: tuple[tuple[str, str, str, str | None], int]) -> tuple[str, ...]:
     cls, reason, scope, item_code = entry[0]
     return (cls, reason, scope, item_code or "")
-
-
-def mask_name(name: str) -> str:
-    return name[:1] + "*" * max(len(name) - 1, 1)
 
 
 def disclose(
@@ -297,10 +281,10 @@ def disclose(
         policy.may_unmask(role, self_rel if role == "subject" and is_self else "other")
         for role in roles
     )
-    shown_name = subject.name
+    shown_name, shown_key = subject.name, subject.key
     if subject.subject_type == "natural_person" and not unmask:
-        shown_name = mask_name(subject.name)
-    view = SubjectView(subject=subject, name=shown_name)
+        shown_name, shown_key = mask_name(subject.name), mask_document_number(subject.key)
+    view = SubjectView(subject=subject, name=shown_name, key=shown_key)
     withheld: Counter[tuple[str, str, str, str | None]] = Counter()
     used_auths: dict[str, None] = {}
 
@@ -348,7 +332,13 @@ def disclose(
             if hidden:
                 withheld[(item.disclosure, Reason.FIELDS_NOT_ENTITLED, "fields", item.code)] += hidden
         if not unmask:
-            data = mask_data(data, item.masked_fields | rec.masked_fields)
+            data = mask_data(
+                data,
+                item.mask_spec | rec.collected_masks,
+                natural_person=subject.subject_type == "natural_person",
+                subject_name=subject.name,
+                today=today,
+            )
         if decision.used_authorization and covering is not None:
             used_auths[covering.id] = None
         view.records.append(

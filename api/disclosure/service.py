@@ -21,6 +21,7 @@ from ..db import transaction
 from ..errors import (
     AuditUnavailable,
     DomainError,
+    Forbidden,
     InvalidInput,
     InvalidPurpose,
     PolicyUnavailable,
@@ -29,6 +30,7 @@ from ..errors import (
 )
 from ..identifiers import IdentifierError, parse_subject_key
 from . import repository
+from .masking import MaskSpec
 from .rules import (
     MAX_PURPOSE_LENGTH,
     PURPOSES,
@@ -78,6 +80,31 @@ def normalise_keys(
     return keys
 
 
+def parseable_keys(raw_keys: list[str], legacy_uscc: frozenset[str] = frozenset()) -> list[str]:
+    """The keys of a refused request that name a subject, canonical and distinct, so that the
+    refusal is logged against them; at most one batch's worth, the rest name no one yet."""
+    keys: dict[str, None] = {}
+    for raw in raw_keys[:BATCH_LOG_MAX]:
+        try:
+            keys[parse_subject_key(raw if isinstance(raw, str) else "", legacy_uscc=legacy_uscc).value] = None
+        except IdentifierError:
+            continue
+    return list(keys)
+
+
+BATCH_LOG_MAX = 100
+BATCH_ROLES = ("credit_service", "state_organ")
+
+
+def _check_batch_role(principal: Principal, operation: str) -> None:
+    """Art. 23: batch queries are for credit service agencies and state organs."""
+    if operation == "subjects" and not any(principal.has(r) for r in BATCH_ROLES):
+        raise Forbidden(
+            "batch queries are for credit service agencies and state organs (Art. 23)",
+            rule="batch_role",
+        )
+
+
 def _check_purpose(principal: Principal, purpose: str | None, keys: list[str]) -> str | None:
     """State organs query in performance of a duty and name it (Art. 17, 29)."""
     purpose = (purpose or "").strip() or None
@@ -120,6 +147,7 @@ async def look_up(
     given = normalise_keys(keys, d.batch_max, d.legacy_uscc)
     keys = list(dict.fromkeys(given))
     try:
+        _check_batch_role(principal, operation)
         purpose = _check_purpose(principal, purpose, keys)
     except DomainError as refusal:
         await _log_refusal(d, principal, request, keys, purpose, operation, refusal)
@@ -205,7 +233,7 @@ async def _decide(d, conn, principal, rows, auth_rows, purpose, now) -> dict[str
                 data=r["data"],
                 status=r["record_status"],
                 case_handlers=frozenset(r["case_handlers"] or ()),
-                masked_fields=as_collected.masked_fields if as_collected else frozenset(),
+                collected_masks=as_collected.mask_spec if as_collected else MaskSpec(),
             )
         )
     return {
@@ -236,7 +264,24 @@ def _log_entry(operation: str, key: str, purpose: str | None, view: SubjectView 
     )
 
 
+async def log_refused_keys(
+    d: Disclosure,
+    principal: Principal,
+    request: RequestInfo,
+    raw_keys: list[str],
+    purpose: str | None,
+    operation: str,
+    refusal: DomainError,
+) -> None:
+    """A request refused before its lookup (a malformed key among others, too many keys) is
+    still logged against every subject it names."""
+    keys = parseable_keys(raw_keys, d.legacy_uscc)
+    if keys:
+        await _log_refusal(d, principal, request, keys, purpose, operation, refusal)
+
+
 async def _log_refusal(d, principal, request, keys, purpose, operation, refusal: DomainError):
+    purpose = purpose if purpose is None or len(purpose) <= MAX_PURPOSE_LENGTH else purpose[:MAX_PURPOSE_LENGTH]
     entries = [
         LogEntry(operation, key, purpose, "refused", reason=f"{refusal.code}: {refusal.message}")
         for key in keys

@@ -17,7 +17,8 @@ from ..auth.policy import Policy, RecordFacts
 from ..auth.principal import Principal, RequestInfo
 from ..catalog import Catalog
 from ..db import transaction
-from ..disclosure.rules import CHINA_TIME, mask_data, mask_name, record_state
+from ..disclosure.masking import MaskSpec, mask_data, mask_name
+from ..disclosure.rules import CHINA_TIME, record_state
 from ..errors import NotFound
 
 RECORD = """
@@ -84,17 +85,17 @@ _RELATION = {"own_data": ("subject", "self_verified"), "own_provision": ("provid
 
 def _policy_allows(
     policy: Policy, catalog: Catalog, basis: str, record: asyncpg.Record, today: dt.date
-) -> tuple[bool, bool, frozenset[str]]:
+) -> tuple[bool, bool, MaskSpec]:
     """The policy decides, as for a lookup: may this relation see the record now, may it see
-    identity numbers unmasked, and which fields the catalog tags as identity numbers."""
+    identity numbers unmasked, and what the catalog tags as names and identity numbers."""
     item = catalog.current(record["item_code"])
     if item is None:
-        return False, False, frozenset()
+        return False, False, MaskSpec()
     role, rel = _RELATION[basis]
     state = record_state(record["status"], item, record["decided_on"], today)
     allowed = policy.decide(RecordFacts(role, rel, item.disclosure, state, "none", "no")).allowed
     collected = catalog.item_for(record["item_code"], record["decided_on"])
-    masked = item.masked_fields | (collected.masked_fields if collected else frozenset())
+    masked = item.mask_spec | (collected.mask_spec if collected else MaskSpec())
     return allowed, policy.may_unmask(role, rel), masked
 
 
@@ -116,7 +117,7 @@ async def record_history(
         now = await conn.fetchval("SELECT now()")
         record = await conn.fetchrow(RECORD, rid)
         basis = may_read(principal, record) if record is not None and record["status"] != "deleted" else None
-        unmask, masked = False, frozenset()
+        unmask, masked = False, MaskSpec()
         if basis is not None:
             allowed, unmask, masked = _policy_allows(
                 policy, catalog, basis, record, now.astimezone(CHINA_TIME).date()
@@ -139,7 +140,9 @@ async def record_history(
                 versions = [
                     replace(
                         v,
-                        data=mask_data(v.data, masked),
+                        data=mask_data(v.data, masked, natural_person=person,
+                                       subject_name=v.subject_name,
+                                       today=now.astimezone(CHINA_TIME).date()),
                         subject_name=mask_name(v.subject_name) if person and v.subject_name else v.subject_name,
                     )
                     for v in versions

@@ -32,11 +32,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
 # The addresses a principal reads: pairs of (role, party) as two parallel arrays.
 SELECT_MINE = """
 SELECT n.id, n.created_at, n.recipient_role, n.recipient, n.topic, n.message, n.case_id,
-       c.number AS case_number, n.record_id, n.details, n.read_at
+       c.number AS case_number, n.record_id, n.details, n.read_at,
+       coalesce(c.subject_key, r.subject_key,
+                CASE WHEN n.recipient_role = 'subject' THEN n.recipient END) AS subject_key
 FROM rights_notifications n
 JOIN unnest($1::text[], $2::text[]) AS a (role, party)
   ON n.recipient_role = a.role AND n.recipient = a.party
 LEFT JOIN rights_cases c ON c.id = n.case_id
+LEFT JOIN records r ON r.id = n.record_id
 WHERE ($3::boolean IS NOT TRUE OR n.read_at IS NULL) AND ($4::bigint IS NULL OR n.id < $4)
 ORDER BY n.id DESC LIMIT $5
 """
@@ -115,7 +118,9 @@ async def my_notifications(
     request: RequestInfo | None = None,
 ) -> list[Notification]:
     """The caller's own notifications, newest first. They name subjects and their records, so
-    reading them is logged like a query, per subject, in the reading transaction."""
+    reading them is logged like a query, per subject, in the reading transaction: the subject
+    of the case, else of the record (the Art. 40 deletion notice has no case), else the
+    subject the notice is addressed to."""
     if not 1 <= first <= MAX_PAGE:
         raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first", rule="range")
     if before is not None and before < 1:
@@ -123,18 +128,14 @@ async def my_notifications(
     roles, parties = _addresses_or_refuse(principal)
     async with transaction(pool) as conn:
         rows = await conn.fetch(SELECT_MINE, roles, parties, unread_only, before, first)
-        subjects = await conn.fetch(
-            "SELECT id, subject_key FROM rights_cases WHERE id = ANY($1::uuid[])",
-            list({r["case_id"] for r in rows if r["case_id"]}),
-        )
         by_subject: dict[str, list[dict[str, Any]]] = {}
-        case_subject = {s["id"]: s["subject_key"] for s in subjects}
         for r in rows:
-            key = case_subject.get(r["case_id"])
+            key = r["subject_key"]
             if key:
                 by_subject.setdefault(key, []).append(
-                    {"notification": r["id"], "case": str(r["case_id"]),
-                     "record": str(r["record_id"]) if r["record_id"] else None, "basis": "case"})
+                    {"notification": r["id"], "case": str(r["case_id"]) if r["case_id"] else None,
+                     "record": str(r["record_id"]) if r["record_id"] else None,
+                     "basis": "case" if r["case_id"] else "notification"})
         if by_subject:
             await record_queries(
                 conn, principal, request or RequestInfo(str(uuid.uuid4()), None, "internal"),

@@ -1,0 +1,123 @@
+"""Text the platform cannot store is refused before anything is looked up.
+
+PostgreSQL text cannot hold NUL, and other control characters have no business in a key, a
+purpose, a reference or a statement. Left to the database, such input fails half way through a
+resolver: after a subject was looked up, with an internal error and no log row, so that the
+difference between "exists" and "does not" leaks untraced (issue 9). This extension walks every
+string of the request (variables, literal arguments, variable defaults, and the keys of JSON
+objects) before execution and answers INVALID_INPUT naming the first offending field; nothing
+runs. Tab, line feed and carriage return are text; every other C0/C1 control character and
+lone surrogates are not. Linear in the request, iterative (no recursion on nested input)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    ListValueNode,
+    ObjectValueNode,
+    StringValueNode,
+    ValueNode,
+)
+from graphql.language import ArgumentNode, VariableDefinitionNode, Visitor, visit
+from strawberry.extensions import SchemaExtension
+
+from api.errors import InvalidInput
+
+from .errors import to_graphql_error
+
+ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def bad_character(text: str) -> tuple[int, str] | None:
+    """The first character that cannot be stored, with its position, or None."""
+    for i, c in enumerate(text):
+        o = ord(c)
+        if (o < 0x20 or 0x7F <= o <= 0x9F) and c not in ALLOWED_CONTROLS:
+            return i, c
+        if 0xD800 <= o <= 0xDFFF:
+            return i, c
+    return None
+
+
+def strings_in_value(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(path, text) for every string in a JSON-like variable value, keys included."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, str):
+            yield where, v
+        elif isinstance(v, dict):
+            for k, item in reversed(list(v.items())):
+                key = str(k)
+                shown = key if bad_character(key) is None else key.encode("unicode_escape").decode()
+                yield f"{where}.{shown}", key
+                stack.append((f"{where}.{shown}", item))
+        elif isinstance(v, (list, tuple)):
+            stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(v))))
+
+
+def strings_in_node(node: ValueNode, path: str) -> Iterator[tuple[str, str]]:
+    """The same for a literal in the document."""
+    stack: list[tuple[str, ValueNode]] = [(path, node)]
+    while stack:
+        where, n = stack.pop()
+        if isinstance(n, StringValueNode):
+            yield where, n.value
+        elif isinstance(n, ObjectValueNode):
+            stack.extend((f"{where}.{f.name.value}", f.value) for f in reversed(n.fields))
+        elif isinstance(n, ListValueNode):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(n.values))))
+
+
+class _Literals(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, ValueNode]] = []
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        self.found.append((node.name.value, node.value))
+
+    def enter_variable_definition(self, node: VariableDefinitionNode, *_: Any) -> None:
+        if node.default_value is not None:
+            self.found.append((node.variable.name.value, node.default_value))
+
+
+def first_bad_input(document: DocumentNode | None, variables: dict[str, Any] | None) -> InvalidInput | None:
+    def check(pairs: Iterator[tuple[str, str]]) -> InvalidInput | None:
+        for where, text in pairs:
+            bad = bad_character(text)
+            if bad is not None:
+                i, c = bad
+                return InvalidInput(
+                    f"输入含无法存储的控制字符：{where} 第 {i + 1} 个字符 U+{ord(c):04X} "
+                    f"({where}: character {i + 1} is a control character; nothing was looked up)",
+                    field=where,
+                    rule="control_character",
+                )
+        return None
+
+    if document is not None:
+        literals = _Literals()
+        visit(document, literals)
+        for name, node in literals.found:
+            if (refusal := check(strings_in_node(node, name))) is not None:
+                return refusal
+    for name, value in (variables or {}).items():
+        if (refusal := check(strings_in_value(value, name))) is not None:
+            return refusal
+    return None
+
+
+class TextInputCheck(SchemaExtension):
+    """Refuse unstorable text before execution (registered in schema/__init__.py)."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        refusal = first_bad_input(ctx.graphql_document, ctx.variables)
+        if refusal is not None:
+            ctx.result = ExecutionResult(data=None, errors=[to_graphql_error(refusal)])
+        yield
