@@ -27,6 +27,7 @@ from .audit.upkeep import (
     seal_periodically,
 )
 from .auth.policy import Policy
+from .auth.policy_reload import follow_policy
 from .auth.principal import RequestInfo
 from .auth.tokens import TokenError, TokenVerifier
 from .catalog import Catalog
@@ -140,7 +141,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             holder["state"] = state
             app.state.credit = state
-            async with follow_calendar(dsn, state) as app.state.calendar_follower:
+            async with (
+                follow_calendar(dsn, state) as app.state.calendar_follower,
+                follow_policy(
+                    dsn, state, settings.policy_dir, settings.policy_poll_seconds
+                ) as app.state.policy_follower,
+            ):
                 yield
         finally:
             holder.pop("state", None)

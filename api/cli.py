@@ -29,6 +29,7 @@ TOKEN_PRESETS = {
 # Modules with `register(subparsers)`: each adds its commands with set_defaults(run=fn), where
 # fn(settings, args) returns an exit code or None.
 COMMAND_MODULES: list[str] = ["api.audit.cli", "api.catalog_admin.cli", "api.ingestion.cli", "api.workdays.cli", "api.rights.cli"]
+COMMAND_MODULES.append("api.auth.policy_reload")  # credit policy reload|check
 
 
 async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
@@ -49,6 +50,9 @@ async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    from .auth.policy import Policy
+
+    Policy.load(settings.policy_dir)  # a faulty policy file: one line naming file and line, exit 2
     asyncio.run(prepare_database(settings, seed=args.demo))
     if args.demo:
         print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",
