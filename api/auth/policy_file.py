@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import casbin
-from casbin.core_enforcer import CoreEnforcer
 from casbin.model import Model
 from casbin.persist.adapter import _extract_tokens
 
@@ -138,7 +137,8 @@ def _compile_model(path: Path, text: str) -> Model:
 
 
 def _check_matcher(path: Path, line: int | None, key: str, value: str, names: set[str]) -> None:
-    expr = CoreEnforcer._get_expression(value).expr  # casbin's own rewriting (&&, ||, !)
+    # casbin's own rewriting (CoreEnforcer._get_expression), without evaluating anything
+    expr = re.sub(r"!(?!=)", "not ", value.replace("&&", "and").replace("||", "or"))
     try:
         tree = ast.parse(expr.strip(), mode="eval")
     except SyntaxError as e:
@@ -149,16 +149,24 @@ def _check_matcher(path: Path, line: int | None, key: str, value: str, names: se
         raise PolicyFileError(path, line, f"matcher {key} names unknown {', '.join(shown)}")
 
 
+def _balanced(line: str) -> bool:
+    depth = 0
+    for c in line:
+        depth += (c in "([") - (c in ")]")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def _parse_rules(path: Path, text: str) -> dict[str, list[list[str]]]:
     rules: dict[str, list[list[str]]] = {key: [] for key in POLICIES}
     problems: list[tuple[int, str]] = []
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
-        try:
-            tokens = _extract_tokens(line)
-        except IndexError:
+        if not line.startswith("#") and not _balanced(line):
             problems.append((n, "unbalanced brackets"))
             continue
+        tokens = _extract_tokens(line)
         if tokens is None:
             continue
         ptype, values = tokens[0], tokens[1:]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -70,8 +71,6 @@ async def record_rejection(
 
 
 def _details(row: asyncpg.Record) -> dict[str, Any]:
-    import json
-
     d = row["details"]
     return json.loads(d) if isinstance(d, str) else dict(d or {})
 
@@ -96,13 +95,19 @@ class PolicyFollower:
         self.poll_seconds = poll_seconds
         self.actor = PLATFORM
         self.connections = 0  # LISTEN connections made so far (tests wait on reconnects)
+        self.backend_pid: int | None = None
         self._rejected: str | None = None  # the file version last refused, reported once
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task] = []
 
-    async def start(self) -> None:
+    async def start(self, timeout: float = 10) -> None:
+        """Start following; returns once LISTEN is in place (or after `timeout`, still trying)."""
         self._tasks = [asyncio.create_task(self._poll()), asyncio.create_task(self._listen())]
+        try:
+            await self.wait_until(lambda f: f.connections > 0, timeout)
+        except TimeoutError:
+            log.error("policy follower could not LISTEN on %s yet; file changes are still followed", CHANNEL)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -120,7 +125,10 @@ class PolicyFollower:
     async def _check(self, trigger: str) -> bool:
         current = self.state.policy.digest
         digest = await asyncio.to_thread(file_digest, self.directory)
-        if digest == current or (digest is not None and digest == self._rejected):
+        if digest == current:
+            self._rejected = None
+            return False
+        if digest is not None and digest == self._rejected:
             return False
         try:
             new = await asyncio.to_thread(Policy.load, self.directory)
@@ -170,8 +178,11 @@ class PolicyFollower:
             try:
                 await conn.add_listener(CHANNEL, lambda *_: self._spawn("notify"))
                 self.connections += 1
-                if self.connections > 1:
-                    await self._checked("reconnect")  # a NOTIFY may have come while we were away
+                self.backend_pid = conn.get_server_pid()
+                if self.connections > 1:  # a NOTIFY may have come while we were away
+                    await self._checked("reconnect")
+                async with self._changed:
+                    self._changed.notify_all()
                 while not lost.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), 10)
@@ -189,12 +200,19 @@ class PolicyFollower:
         self._tasks.append(task)
         task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))
 
-    async def wait_for(self, digest: str, timeout: float = 10) -> None:
-        """Wait until the policy in force has `digest` (tests, and operators' scripts)."""
+    async def wait_until(self, predicate: Callable[[PolicyFollower], bool], timeout: float = 10) -> None:
+        """Wait until predicate holds, looked at after every check and every (re)connection."""
         async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: self.state.policy.digest == digest), timeout
-            )
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
+
+    async def wait_for(self, digest: str, timeout: float = 10) -> None:
+        """Wait until the policy in force has `digest`."""
+        await self.wait_until(lambda f: f.state.policy.digest == digest, timeout)
+
+    @property
+    def rejected(self) -> str | None:
+        """The digest of the file version last refused, while it is still on disk."""
+        return self._rejected
 
 
 @asynccontextmanager
