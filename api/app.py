@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        policy = Policy.load(settings.policy_dir)  # fail closed: no policy, no start
+        policy = Policy.load(settings.policy_dir, settings.legacy_uscc)  # fail closed: no policy, no start
         dsn = resolve_database_url(settings)
         await migrate(dsn, settings.migrations_dir)
         await ensure_partitions(dsn)
@@ -143,9 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.credit = state
             async with (
                 follow_calendar(dsn, state) as app.state.calendar_follower,
-                follow_policy(
-                    dsn, state, settings.policy_dir, settings.policy_poll_seconds
-                ) as app.state.policy_follower,
+                follow_policy(dsn, state, settings) as app.state.policy_follower,
             ):
                 yield
         finally:

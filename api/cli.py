@@ -52,7 +52,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from .auth.policy import Policy
 
-    Policy.load(settings.policy_dir)  # a faulty policy file: one line naming file and line, exit 2
+    Policy.load(settings.policy_dir, settings.legacy_uscc)  # a faulty policy file: one line naming file and line, exit 2
     asyncio.run(prepare_database(settings, seed=args.demo))
     if args.demo:
         print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",

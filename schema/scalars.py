@@ -20,7 +20,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, ValidationRule, get_named_type
-from graphql.language import ArgumentNode, NullValueNode, ObjectFieldNode, StringValueNode, VariableNode
+from graphql.language import (
+    ArgumentNode,
+    NullValueNode,
+    ObjectFieldNode,
+    StringValueNode,
+    VariableNode,
+)
 from graphql.utilities import value_from_ast_untyped
 from strawberry.extensions import SchemaExtension
 

@@ -75,7 +75,7 @@ async def test_a_datetime_with_an_offset_is_accepted_and_kept_as_the_instant(gql
 )
 async def test_a_malformed_log_filter_is_invalid_input(gql, since, rule):
     refused(await gql(LOG, {"f": {"since": since}}, as_="auditor"), "f.since", rule)
-    literal = 'query { queryLog(filter: {until: "%s"}) { edges { node { id } } } }' % since
+    literal = 'query { queryLog(filter: {until: "SINCE"}) { edges { node { id } } } }'.replace("SINCE", since)
     refused(await gql(literal, as_="auditor"), "filter.until", rule)
 
 
@@ -91,7 +91,7 @@ async def test_a_malformed_log_filter_is_invalid_input(gql, since, rule):
 )
 async def test_a_malformed_date_is_invalid_input(gql, value, rule):
     refused(await gql(TIMELINESS, {"s": value, "u": "2026-11-30"}, as_="data_office"), "s", rule)
-    literal = 'query { deadline(start: "%s", workingDays: 3) { due } }' % value
+    literal = 'query { deadline(start: "VALUE", workingDays: 3) { due } }'.replace("VALUE", value)
     refused(await gql(literal), "start", rule)
 
 

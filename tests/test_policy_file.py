@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +62,7 @@ def test_a_mistyped_line_type_is_refused_not_skipped(tmp_path):
         ("p, public, , public, live, *, *", "empty rel"),
         ("p3, auditor, self", "rel 'self'"),
         ("p2, org:91130900MA0CRD1T4X, ADM_PENALTY, *", "not a valid organisation code"),
+        ("p2, org:91130900ma0crd1t4k, ADM_PENALTY, *", "as org:91130900MA0CRD1T4K"),
         ("p2, role:judge, ADM_PENALTY, *", "unknown role 'judge'"),
         ("p2, agency, ADM_PENALTY, *", "must be org:<USCC> or role:<role>"),
         ("p2, role:credit_service, adm_penalty, *", "not a catalog item code"),
@@ -75,6 +75,13 @@ def test_a_malformed_line_is_refused_with_its_line_and_reason(tmp_path, line, re
     e = refused(tmp_path, csv=csv)
     assert e.line == len(csv.splitlines()), str(e)
     assert reason in str(e)
+
+
+def test_a_pilot_era_organisation_code_passes_only_when_configured(tmp_path):
+    csv = POLICY_CSV + "p2, org:91130900MA0CRD1T4X, ADM_PENALTY, *\n"
+    assert "not a valid organisation code" in str(refused(tmp_path, csv=csv))
+    policy = Policy.load(tmp_path, legacy_uscc=frozenset({"91130900MA0CRD1T4X"}))
+    assert policy.entitlement("91130900MA0CRD1T4X", "credit_service", "ADM_PENALTY").fields is None
 
 
 def test_every_fault_is_counted_the_first_is_named(tmp_path):

@@ -122,8 +122,8 @@ async def penalty_fields_withheld(app, settings: Settings) -> list[int]:
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         r = await client.post(
             "/graphql",
-            json={"query": 'query { subject(key: "%s", purpose: "loan_review") '
-                           "{ records { item { code } fieldsWithheld } } }" % demo.COMPANY},
+            json={"query": f'query {{ subject(key: "{demo.COMPANY}", purpose: "loan_review") '
+                           "{ records { item { code } fieldsWithheld } } }"},
             headers={"Authorization": f"Bearer {token(settings, 'credit_service')}"},
         )
     records = r.json()["data"]["subject"]["records"]

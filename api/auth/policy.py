@@ -78,9 +78,10 @@ class Policy:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, directory: Path) -> Policy:
-        """Read, check and compile policies/ (PolicyFileError names file, line and reason)."""
-        source = read_policy(directory)
+    def load(cls, directory: Path, legacy_uscc: frozenset[str] = frozenset()) -> Policy:
+        """Read, check and compile policies/ (PolicyFileError names file, line and reason);
+        legacy_uscc: pilot-era organisation codes accepted in p2 lines (CREDIT_LEGACY_USCC)."""
+        source = read_policy(directory, legacy_uscc)
         return cls(source.enforcer, source.digest)
 
     @property

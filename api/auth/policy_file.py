@@ -17,7 +17,7 @@ from casbin.model import Model
 from casbin.persist.adapter import _extract_tokens
 
 from ..errors import PolicyUnavailable
-from ..identifiers import IdentifierError, parse_subject_key
+from ..identifiers import IdentifierError, validate_uscc
 from .principal import ROLES
 
 # What the code asks (api/auth/policy.py): each request section with its columns, answered by
@@ -61,16 +61,17 @@ class PolicySource:
     digest: str  # sha256 of model.conf and policy.csv as read
 
 
-def _check_who(value: str) -> str | None:
+def _check_who(value: str, legacy_uscc: frozenset[str]) -> str | None:
+    """A mistyped organisation code would leave that organisation unlimited: refuse it."""
     kind, _, name = value.partition(":")
     if kind == "role":
         return None if name in ROLES else f"unknown role {name!r} in {value!r}"
     if kind == "org":
         try:
-            parse_subject_key(name)
+            code = validate_uscc(name, legacy_allow=legacy_uscc)
         except IdentifierError as e:
             return f"{value!r} is not a valid organisation code: {e}"
-        return None
+        return None if code == name else f"write {value!r} as org:{code}"
     return f"{value!r} must be org:<USCC> or role:<role>"
 
 
@@ -82,13 +83,14 @@ def _check_fields(value: str) -> str | None:
 
 
 CHECKS: dict[str, Callable[[str], str | None]] = {
-    "who": _check_who,
     "item": lambda v: None if v == "*" or _ITEM.fullmatch(v) else f"{v!r} is not a catalog item code",
     "fields": _check_fields,
 }
 
 
-def _check_value(column: str, value: str) -> str | None:
+def _check_value(column: str, value: str, legacy_uscc: frozenset[str]) -> str | None:
+    if column == "who":
+        return _check_who(value, legacy_uscc)
     if column in CHECKS:
         return CHECKS[column](value)
     allowed = VOCABULARY.get(column)
@@ -158,7 +160,7 @@ def _balanced(line: str) -> bool:
     return depth == 0
 
 
-def _parse_rules(path: Path, text: str) -> dict[str, list[list[str]]]:
+def _parse_rules(path: Path, text: str, legacy_uscc: frozenset[str]) -> dict[str, list[list[str]]]:
     rules: dict[str, list[list[str]]] = {key: [] for key in POLICIES}
     problems: list[tuple[int, str]] = []
     for n, raw in enumerate(text.splitlines(), 1):
@@ -181,7 +183,7 @@ def _parse_rules(path: Path, text: str) -> dict[str, list[list[str]]]:
             continue
         bad = next(
             (m for c, v in zip(columns, values, strict=True)
-             if (m := (f"empty {c}" if not v else _check_value(c, v)))),
+             if (m := (f"empty {c}" if not v else _check_value(c, v, legacy_uscc)))),
             None,
         )
         if bad:
@@ -208,7 +210,7 @@ def _trial(model_path: Path, enforcer: casbin.Enforcer, where: dict[str, int]) -
             raise PolicyFileError(model_path, where.get("m" + suffix), f"matcher m{suffix} fails: {e}") from None
 
 
-def read_policy(directory: Path) -> PolicySource:
+def read_policy(directory: Path, legacy_uscc: frozenset[str] = frozenset()) -> PolicySource:
     """Read, check and compile the policy in `directory`; PolicyFileError names what is wrong."""
     model_path, rules_path = directory / "model.conf", directory / "policy.csv"
     raw: dict[Path, bytes] = {}
@@ -227,7 +229,7 @@ def read_policy(directory: Path) -> PolicySource:
             line = data[: e.start].count(b"\n") + 1
             raise PolicyFileError(path, line, "not UTF-8") from None
     model = _compile_model(model_path, text[model_path])
-    rules = _parse_rules(rules_path, text[rules_path])
+    rules = _parse_rules(rules_path, text[rules_path], legacy_uscc)
     enforcer = casbin.Enforcer(model)
     for ptype, lines in rules.items():
         if lines:

@@ -88,11 +88,15 @@ class PolicyFollower:
     """Keeps one process's policy current: a poll of the files and a LISTEN that reconnects
     after the database comes back (a NOTIFY missed meanwhile is made up by a check)."""
 
-    def __init__(self, state: HasPolicy, dsn: str, directory: Path, *, poll_seconds: float = 2.0):
+    def __init__(
+        self, state: HasPolicy, dsn: str, directory: Path, *, poll_seconds: float = 2.0,
+        legacy_uscc: frozenset[str] = frozenset(),
+    ):
         from ..audit.upkeep import PLATFORM
 
         self.state, self.dsn, self.directory = state, dsn, directory
         self.poll_seconds = poll_seconds
+        self.legacy_uscc = legacy_uscc
         self.actor = PLATFORM
         self.connections = 0  # LISTEN connections made so far (tests wait on reconnects)
         self.backend_pid: int | None = None
@@ -131,7 +135,7 @@ class PolicyFollower:
         if digest is not None and digest == self._rejected:
             return False
         try:
-            new = await asyncio.to_thread(Policy.load, self.directory)
+            new = await asyncio.to_thread(Policy.load, self.directory, self.legacy_uscc)
         except PolicyUnavailable as e:
             self._rejected = digest
             log.error("POLICY NOT RELOADED, the policy in force (%s) stays: %s", current[:12], e)
@@ -174,7 +178,7 @@ class PolicyFollower:
                 continue
             delay = 0.5
             lost = asyncio.Event()
-            conn.add_termination_listener(lambda _c: lost.set())
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
             try:
                 await conn.add_listener(CHANNEL, lambda *_: self._spawn("notify"))
                 self.connections += 1
@@ -216,8 +220,11 @@ class PolicyFollower:
 
 
 @asynccontextmanager
-async def follow_policy(dsn: str, state: HasPolicy, directory: Path, poll_seconds: float) -> AsyncIterator[PolicyFollower]:
-    follower = PolicyFollower(state, dsn, directory, poll_seconds=poll_seconds)
+async def follow_policy(dsn: str, state: HasPolicy, settings) -> AsyncIterator[PolicyFollower]:
+    follower = PolicyFollower(
+        state, dsn, settings.policy_dir, poll_seconds=settings.policy_poll_seconds,
+        legacy_uscc=settings.legacy_uscc,
+    )
     await follower.start()
     try:
         yield follower
@@ -243,7 +250,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_check(settings, args: argparse.Namespace) -> int:
-    policy = Policy.load(settings.policy_dir)  # PolicyFileError: one line, exit 2 (api/cli.py)
+    policy = Policy.load(settings.policy_dir, settings.legacy_uscc)  # PolicyFileError: exit 2
     print(f"{settings.policy_dir}: ok, digest {policy.digest}, rules {policy.rule_counts()}")
     return 0
 
@@ -268,7 +275,7 @@ async def reload_everywhere(settings, actor: Principal) -> int:
     try:
         async with pool.acquire() as conn:
             try:
-                policy = Policy.load(settings.policy_dir)
+                policy = Policy.load(settings.policy_dir, settings.legacy_uscc)
             except PolicyUnavailable as e:
                 await record_rejection(
                     conn, actor, rejected=file_digest(settings.policy_dir), in_force=None,
