@@ -25,6 +25,7 @@ from graphql.language import (
     NullValueNode,
     ObjectFieldNode,
     StringValueNode,
+    VariableDefinitionNode,
     VariableNode,
 )
 from graphql.utilities import value_from_ast_untyped
@@ -117,8 +118,9 @@ def _literal_parser(parse):
                 return parse(node.value)
             except TemporalInputError as e:
                 return InvalidLiteral(e)
-        if isinstance(node, VariableNode):
-            return parse(value_from_ast_untyped(node, variables))
+        if isinstance(node, VariableNode):  # graphql-core resolves these itself; just in case
+            value = value_from_ast_untyped(node, variables)
+            return value if isinstance(value, dt.date) else parse(value)
         return InvalidLiteral(TemporalInputError("日期须写成字符串", "date_format"))
 
     return parse_literal
@@ -148,6 +150,12 @@ class TemporalLiteralRule(ValidationRule):
     def __init__(self, context):
         super().__init__(context)
         self._path: list[str] = []
+
+    def enter_variable_definition(self, node: VariableDefinitionNode, *_):
+        self._path.append(node.variable.name.value)  # a default value
+
+    def leave_variable_definition(self, *_):
+        self._path.pop()
 
     def enter_argument(self, node: ArgumentNode, *_):
         self._path.append(node.name.value)

@@ -154,3 +154,13 @@ def test_every_date_input_of_the_schema_goes_through_these_scalars():
         "GrantAuthorizationInput.validUntil", "QueryLogFilter.since", "QueryLogFilter.until",
         "RecordInput.decidedOn",
     }
+
+
+async def test_a_variable_inside_an_input_literal_and_a_default_value_follow_the_same_rule(gql):
+    literal = GRANT_LITERAL % (demo.PERSON, demo.AGENCY2, "$v")
+    literal = literal.replace("mutation {", "mutation($v: DateTime!) {", 1)
+    refused(await gql(literal, {"v": "2026-11-30"}, as_="subject"), "v", "datetime_offset_required")
+    ok = await gql(literal, {"v": "2026-12-31T23:59:59+08:00"}, as_="subject")
+    assert ok["data"]["grantAuthorization"]["__typename"] == "Authorization", ok
+    default = 'query($d: Date = "2026-02-30") { deadline(start: $d, workingDays: 1) { due } }'
+    refused(await gql(default), "d", "date_format")

@@ -63,6 +63,8 @@ async def record_rejection(
         last = await conn.fetchrow(_LAST_ACT)
         if last is not None and last["operation"] == "policy.rejected" and _details(last).get("rejected") == rejected:
             return False
+        if in_force is None and last is not None:  # the operator's command: what the trail last knew
+            in_force = _digest(last)
         await record_act(
             conn, actor, kind="policy", operation="policy.rejected",
             details={"digest": in_force, "rejected": rejected, "error": error, "trigger": trigger},
@@ -101,6 +103,7 @@ class PolicyFollower:
         self.connections = 0  # LISTEN connections made so far (tests wait on reconnects)
         self.backend_pid: int | None = None
         self._rejected: str | None = None  # the file version last refused, reported once
+        self._logged: str | None = None
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task] = []
@@ -137,12 +140,14 @@ class PolicyFollower:
         try:
             new = await asyncio.to_thread(Policy.load, self.directory, self.legacy_uscc)
         except PolicyUnavailable as e:
-            self._rejected = digest
-            log.error("POLICY NOT RELOADED, the policy in force (%s) stays: %s", current[:12], e)
+            if self._logged != digest:
+                log.error("POLICY NOT RELOADED, the policy in force (%s) stays: %s", current[:12], e)
+                self._logged = digest
             async with self.state.pool.acquire() as conn:
                 await record_rejection(
                     conn, self.actor, rejected=digest, in_force=current, error=str(e), trigger=trigger
                 )
+            self._rejected = digest  # reported: not read again until the file changes
             return False
         if new.digest == current:
             return False
