@@ -26,6 +26,8 @@ from .audit.upkeep import (
 )
 from .auth.policy import Policy
 from .auth.request_info import request_info
+from .auth.policy_reload import follow_policy
+from .auth.principal import RequestInfo
 from .auth.tokens import TokenError, TokenVerifier
 from .authorizations.evidence import DocumentRead, DocumentUpload
 from .authorizations.lifecycle import apply_exemptions
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        policy = Policy.load(settings.policy_dir)  # fail closed: no policy, no start
+        policy = Policy.load(settings.policy_dir, settings.legacy_uscc)  # fail closed: no policy, no start
         dsn = resolve_database_url(settings)
         await migrate(dsn, settings.migrations_dir)
         await ensure_partitions(dsn)
@@ -119,7 +121,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             holder["state"] = state
             app.state.credit = state
-            async with follow_calendar(dsn, state) as app.state.calendar_follower:
+            async with (
+                follow_calendar(dsn, state) as app.state.calendar_follower,
+                follow_policy(dsn, state, settings) as app.state.policy_follower,
+            ):
                 yield
         finally:
             holder.pop("state", None)

@@ -31,6 +31,7 @@ TOKEN_PRESETS = {
 COMMAND_MODULES: list[str] = ["api.audit.cli", "api.catalog_admin.cli", "api.ingestion.cli", "api.workdays.cli", "api.rights.cli", "api.backup.cli", "schema.contract"]
 COMMAND_MODULES.append("api.authorizations.cli")  # Art. 19: anomalies, use summaries
 COMMAND_MODULES.append("api.subjects_cli")  # credit subjects check-keys
+COMMAND_MODULES.append("api.auth.policy_reload")  # credit policy reload|check
 
 
 async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
@@ -51,6 +52,9 @@ async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    from .auth.policy import Policy
+
+    Policy.load(settings.policy_dir, settings.legacy_uscc)  # a faulty policy file: one line naming file and line, exit 2
     asyncio.run(prepare_database(settings, seed=args.demo))
     if args.demo:
         print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",

@@ -29,6 +29,7 @@ class Settings:
     jwt_audience: str
     jwt_leeway_seconds: int = 30
     policy_dir: Path = ROOT / "policies"
+    policy_poll_seconds: float = 2.0  # how often a running server looks for a changed policy file
     migrations_dir: Path = ROOT / "migrations"
     batch_max_subjects: int = 100
     submit_max_records: int = 500
@@ -77,6 +78,7 @@ class Settings:
             jwt_issuer=env.get("CREDIT_JWT_ISSUER", "credit-platform"),
             jwt_audience=env.get("CREDIT_JWT_AUDIENCE", "credit-platform"),
             pool_max_size=int(env.get("CREDIT_POOL_MAX_SIZE", "10")),
+            policy_dir=Path(env.get("CREDIT_POLICY_DIR") or ROOT / "policies"),
             trusted_proxies=frozenset(
                 p.strip() for p in env.get("CREDIT_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),

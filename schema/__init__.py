@@ -27,6 +27,7 @@ from . import audit, catalog, graphiql, ingestion, lists, mutations, queries, re
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .context import Context
 from .text_input import TextInputCheck
+from .scalars import SCALAR_OVERRIDES, TemporalFieldNames, TemporalLiteralRule
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
 QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery, reports.ReportsQuery, lists.ListsQuery)
@@ -74,9 +75,12 @@ class CreditSchema(strawberry.Schema):
 schema = CreditSchema(
     query=Query,
     mutation=Mutation,
+    scalar_overrides=SCALAR_OVERRIDES,  # Date and DateTime: schema/scalars.py
     extensions=[
         # factories: a fresh extension per request (shared instances leak state across requests)
         lambda: AddValidationRules(LIMIT_RULES),
+        lambda: AddValidationRules([TemporalLiteralRule]),  # dates in the query: INVALID_INPUT
+        TemporalFieldNames,  # dates in variables: name the field
         lambda: MaxTokensLimiter(max_token_count=2000),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

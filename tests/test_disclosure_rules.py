@@ -40,10 +40,12 @@ TODAY = dt.date(2026, 11, 27)
     "decided,dishonest,publicity,status,expected",
     [
         ("2021-11-28", True, None, "active", "live"),  # five years less a day
-        ("2021-11-27", True, None, "active", "archived"),  # Art. 20: five years reached
+        ("2021-11-27", True, None, "active", "live"),  # Art. 20: the anniversary is the last day
+        ("2021-11-26", True, None, "active", "archived"),  # the day after the anniversary
         ("2015-01-01", False, None, "active", "live"),  # not dishonesty: no five-year limit
         ("2023-11-28", False, 36, "active", "live"),
-        ("2023-11-27", False, 36, "active", "archived"),  # the item's own publicity period
+        ("2023-11-27", False, 36, "active", "live"),  # the publicity period's last day
+        ("2023-11-26", False, 36, "active", "archived"),  # the item's own publicity period
         ("2026-11-01", True, None, "disputed", "live"),  # disputed is shown, with its mark
         ("2026-11-01", True, None, "repaired", "repaired"),
         ("2026-11-01", True, None, "archived", "archived"),

@@ -92,15 +92,23 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
+def disclosure_ends(decided_on: dt.date, months: int) -> dt.date:
+    """The last day of a disclosure period of `months` counted from a decision. Civil Code
+    Art. 201-203: the period starts the day after the decision and ends at the end of the
+    corresponding day of the last month (the anniversary for years), or of that month's last
+    day when it has no such day. Decided 2021-11-29, five years: the last day is 2026-11-29."""
+    return add_months(decided_on, months)
+
+
 def record_state(status: str, item: CatalogItem, decided_on: dt.date, today: dt.date) -> str:
     """live | archived | repaired | deleted. Art. 20: dishonesty information is disclosed for
-    five years from the decision, then archived; an item's own publicity period ends public
-    display earlier."""
+    five years from the decision, then archived (from the day after the anniversary, see
+    disclosure_ends); an item's own publicity period ends public display earlier."""
     if status in ("deleted", "repaired", "archived"):
         return status
-    if item.dishonest and add_months(decided_on, 12 * DISHONESTY_DISCLOSURE_YEARS) <= today:
+    if item.dishonest and disclosure_ends(decided_on, 12 * DISHONESTY_DISCLOSURE_YEARS) < today:
         return "archived"
-    if item.publicity_months and add_months(decided_on, item.publicity_months) <= today:
+    if item.publicity_months and disclosure_ends(decided_on, item.publicity_months) < today:
         return "archived"
     return "live"
 
