@@ -25,9 +25,8 @@ from .audit.upkeep import (
     seal_periodically,
 )
 from .auth.policy import Policy
-from .auth.request_info import request_info
 from .auth.policy_reload import follow_policy
-from .auth.principal import RequestInfo
+from .auth.request_info import request_info
 from .auth.tokens import TokenError, TokenVerifier
 from .authorizations.evidence import DocumentRead, DocumentUpload
 from .authorizations.lifecycle import apply_exemptions

@@ -23,11 +23,22 @@ from strawberry.tools import merge_types
 from api.app_state import AppState
 from api.errors import DomainError
 
-from . import audit, catalog, graphiql, ingestion, lists, mutations, queries, reports, rights, workdays
+from . import (
+    audit,
+    catalog,
+    graphiql,
+    ingestion,
+    lists,
+    mutations,
+    queries,
+    reports,
+    rights,
+    workdays,
+)
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .context import Context
-from .text_input import TextInputCheck
 from .scalars import SCALAR_OVERRIDES, TemporalFieldNames, TemporalLiteralRule
+from .text_input import TextInputCheck
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
 QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery, reports.ReportsQuery, lists.ListsQuery)
