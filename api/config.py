@@ -36,6 +36,8 @@ class Settings:
     legacy_uscc: frozenset[str] = field(default_factory=frozenset)
     # HMAC key for the audit trail (Art. 41); the database never holds it
     audit_key: bytes = b""
+    # a trail row older than this and still not sealed is an error for `credit audit verify`
+    audit_seal_window_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -67,6 +69,7 @@ class Settings:
                 p.strip() for p in env.get("CREDIT_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
             audit_key=audit_key.encode(),
+            audit_seal_window_seconds=_seal_window(env.get("CREDIT_AUDIT_SEAL_WINDOW", "60")),
             legacy_uscc=frozenset(
                 c.strip().upper() for c in env.get("CREDIT_LEGACY_USCC", "").split(",") if c.strip()
             ),
@@ -95,6 +98,17 @@ class Settings:
             raise ConfigError(
                 "public-key tokens need CREDIT_JWT_PUBLIC_KEY_FILE or CREDIT_JWT_JWKS_URL"
             )
+
+
+def _seal_window(raw: str) -> int:
+    """Seconds; at least 30, since the app seals every 10 s."""
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds < 30:
+        raise ConfigError(f"CREDIT_AUDIT_SEAL_WINDOW must be a whole number of seconds >= 30, not {raw!r}")
+    return seconds
 
 
 def _local_secret(data_dir: Path, name: str) -> str:
