@@ -14,7 +14,14 @@ import asyncpg
 
 from ..auth.policy import Policy
 from ..auth.principal import Principal
-from .integrity import partition_bounds, purge_expired_by, purge_mac, purge_root, retention_cutoff, seal
+from .integrity import (
+    partition_bounds,
+    purge_expired_by,
+    purge_mac,
+    purge_root,
+    retention_cutoff,
+    seal,
+)
 from .trail import record_act
 
 log = logging.getLogger("credit.audit")
