@@ -240,7 +240,7 @@ async def keep_partitions_ahead(dsn: str, every: float = 6 * 3600) -> None:
     while True:
         try:
             await ensure_partitions(dsn)
-        except (OSError, asyncpg.PostgresError) as e:
+        except (OSError, asyncpg.PostgresError, PartitionProblem) as e:
             log.warning("making audit partitions ahead failed, will retry: %s", e)
         await asyncio.sleep(every)
 
