@@ -292,7 +292,7 @@ async def check_missing(v: Verification) -> None:
                entry_id=ids[0], seal_seq=seals[0]["seq"], partition=name)
         v.named.add(name)
     first = await v.conn.fetchval("SELECT min(at) FROM query_log")
-    known = [partition_bounds(n)[1] for n in (*v.by_partition, *v.purge_records, *v.detached)
+    known = [partition_bounds(n)[1] for n in (*v.by_partition, *v.purged, *v.detached)
              if _is_trail_name(n)]
     starts = [t for t in (first, *known) if t is not None]
     if not starts:
