@@ -10,9 +10,16 @@ import pytest
 
 from api import demo
 from api.app import create_app
-from api.audit.upkeep import PartitionProblem, ensure_partitions, reattach
+from api.audit.integrity import purge_mac, purge_root, seal
+from api.audit.repository import trail_row, write_rows
+from api.audit.upkeep import PartitionProblem, ensure_partitions, purge_expired, reattach
+from api.audit.verify import verify
+from api.auth.principal import ANONYMOUS, Principal
 from api.cli import main as credit
 from tests.conftest import TEST_AUDIT_KEY
+
+KEY = TEST_AUDIT_KEY.encode()
+OPERATOR = Principal("os:test", "测试员", demo.DATA_OFFICE, "沧州市大数据服务中心", ("data_office",))
 
 Q = 'query($k: ID!) { subject(key: $k) { key } }'
 CURRENT = f"query_log_long_term_{dt.datetime.now(dt.UTC):%Y_%m}"
@@ -77,3 +84,30 @@ async def test_start_up_stops_with_one_line_when_the_month_cannot_be_reattached(
     assert await attached(owner, detached)  # a fresh month, so lookups are logged again
     async with app.router.lifespan_context(app):
         pass
+
+
+async def test_repair_leaves_a_month_whose_purge_was_interrupted_to_the_purge(pool, owner):
+    """Detached by a purge that stopped before the drop: re-attaching would undo the purge."""
+    at = dt.datetime(2023, 5, 10, 8, tzinfo=dt.UTC)
+    await owner.execute("SELECT credit_audit_partitions($1, now()::date)", at.date())
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await write_rows(conn, [trail_row(ANONYMOUS, None, at, kind="query", operation="subject",
+                                              subject_key=demo.COMPANY, outcome="partial")])
+        await seal(conn, KEY)
+    name = "query_log_three_years_2023_05"
+    seals = await owner.fetch("SELECT mac FROM audit_seals WHERE partition = $1", name)
+    p = {"partition": name, "retention": "three_years", "month": at.date().replace(day=1),
+         "row_count": 1, "seal_count": len(seals), "root": purge_root(bytes(s["mac"]) for s in seals)}
+    await owner.execute(
+        "INSERT INTO audit_purges (partition, row_count, seal_count, root, retention, month, mac) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)", name, 1, len(seals), p["root"], "three_years",
+        p["month"], purge_mac(KEY, p))
+    await owner.execute(f'ALTER TABLE query_log_three_years DETACH PARTITION "{name}"')
+    assert await reattach(owner) == []
+    assert not await attached(owner, name)
+    async with pool.acquire() as conn:
+        done = await purge_expired(owner, conn, KEY, OPERATOR, today=dt.date(2026, 11, 27))
+        assert (name, 1) in [(d.partition, d.rows) for d in done]
+        report = await verify(conn, KEY)
+    assert report.ok, report.findings

@@ -148,7 +148,9 @@ async def seal(conn: asyncpg.Connection, key: bytes) -> list[dict[str, Any]]:
     """Seal every row whose transaction has finished and that no seal covers yet. Returns the
     seals made. Runs inside its own transaction; concurrent sealers wait for each other."""
     made: list[dict[str, Any]] = []
-    async with conn.transaction():
+    # read committed whatever the server's default: the rows query must see a snapshot taken
+    # after the horizon was read (see seal_horizon)
+    async with conn.transaction(isolation="read_committed"):
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEAL_LOCK)
         last = await conn.fetchrow(
             "SELECT seq, xact_to::text, mac FROM audit_seals ORDER BY seq DESC LIMIT 1"

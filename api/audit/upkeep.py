@@ -85,11 +85,15 @@ async def reattach(
     sealed entries as removed) and `ensure_partitions` makes the month afresh when it is one the
     platform keeps ready. Returns what was done, one line each."""
     done: list[str] = []
+    purging = {r["partition"] for r in await owner.fetch("SELECT partition FROM audit_purges")}
+    today = dt.datetime.now(dt.UTC).date()
     for r in await owner.fetch(_DETACHED):
         name = r["name"]
         cls, start, end = partition_bounds(name)
         if (first and start.date() < first.replace(day=1)) or (last and start.date() > last):
             continue
+        if name in purging and purge_expired_by(name, today):
+            continue  # an interrupted purge: `credit audit purge` finishes it
         try:
             async with owner.transaction():
                 await owner.execute(
@@ -157,7 +161,8 @@ async def purge_expired(
     root of its seals (the purge's promise to verification) signed with the audit key, detach
     it CONCURRENTLY (lookups keep writing to the log meanwhile; no exclusive lock on the
     parent), record the purge as an act, and drop it. The cost does not depend on the number of
-    rows. A purge interrupted half way is finished by the next run. `owner` must not be inside a transaction."""
+    rows. A purge interrupted half way is finished by the next run. `owner` must not be inside
+    a transaction."""
     today = today or dt.datetime.now(dt.UTC).date()
     await seal(app_conn, key)
     attached = {r["name"] for r in await owner.fetch(_THREE_YEAR_PARTITIONS)}
