@@ -39,6 +39,9 @@ async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
     dsn = resolve_database_url(settings)
     for name in await migrate(dsn, settings.migrations_dir):
         print(f"applied {name}")
+    from .audit.upkeep import partitions_ready
+
+    await partitions_ready(dsn)  # a detached month re-attached, or one line and exit
     if seed:
         pool = await create_pool(dsn, audit_key=settings.audit_key, min_size=1, max_size=2)
         try:

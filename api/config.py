@@ -46,6 +46,8 @@ class Settings:
     report_signing_key_file: Path | None = None
     report_pdf_key_file: Path | None = None
     report_pdf_cert_file: Path | None = None
+    # a trail row older than this and still not sealed is an error for `credit audit verify`
+    audit_seal_window_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -87,6 +89,7 @@ class Settings:
             report_signing_key_file=_path(env.get("CREDIT_REPORT_SIGNING_KEY_FILE")),
             report_pdf_key_file=_path(env.get("CREDIT_REPORT_PDF_KEY_FILE")),
             report_pdf_cert_file=_path(env.get("CREDIT_REPORT_PDF_CERT_FILE")),
+            audit_seal_window_seconds=_seal_window(env.get("CREDIT_AUDIT_SEAL_WINDOW", "60")),
             legacy_uscc=frozenset(
                 c.strip().upper() for c in env.get("CREDIT_LEGACY_USCC", "").split(",") if c.strip()
             ),
@@ -119,6 +122,15 @@ class Settings:
 
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
+def _seal_window(raw: str) -> int:
+    """Seconds; at least 30, since the app seals every 10 s."""
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds < 30:
+        raise ConfigError(f"CREDIT_AUDIT_SEAL_WINDOW must be a whole number of seconds >= 30, not {raw!r}")
+    return seconds
 
 
 def _local_secret(data_dir: Path, name: str) -> str:

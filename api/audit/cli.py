@@ -1,5 +1,6 @@
-"""`credit audit ...`: seal, verify, purge, maintain. Run `credit audit maintain` daily (it
-makes partitions ahead, seals, and purges what Art. 21 lets go); see README "Retention"."""
+"""`credit audit ...`: seal, verify, purge, maintain, repair-partitions. Run `credit audit
+maintain` daily (it makes partitions ahead, seals, and purges what Art. 21 lets go); see README
+"The audit trail"."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import asyncpg
 from ..auth.principal import Principal
 from ..config import Settings
 from ..db import create_pool, migrate, resolve_database_url
-from .integrity import seal, verify
-from .upkeep import ensure_partitions, purge_expired
+from .integrity import seal
+from .upkeep import PartitionProblem, ensure_partitions, purge_expired, reattach
+from .verify import verify
 
 
 def _operator(args: argparse.Namespace) -> Principal:
@@ -45,7 +47,10 @@ async def _with_db(settings: Settings, work):
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
     async def work(dsn, pool, owner):
         async with pool.acquire() as conn:
-            return await verify(conn, settings.audit_key, expect_head=args.expect_head)
+            return await verify(
+                conn, settings.audit_key, expect_head=args.expect_head,
+                window=dt.timedelta(seconds=settings.audit_seal_window_seconds),
+            )
 
     report = asyncio.run(_with_db(settings, work))
     print(f"checked {report.rows_checked} entries, {report.seals_checked} seals, "
@@ -62,6 +67,24 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     for f in report.findings[: args.show]:
         print(f"- [{f.what}] {f.message}")
     return 1
+
+
+def _repair(settings: Settings, args: argparse.Namespace) -> int:
+    """Re-attach detached month partitions (or set aside those that cannot be), then make the
+    months the platform keeps ready. Runs as the owner."""
+
+    async def work(dsn, pool, owner):
+        done = await reattach(owner, set_aside=args.set_aside)
+        made = await ensure_partitions(dsn)
+        return done + ([f"made {made} month partition(s)"] if made else [])
+
+    try:
+        done = asyncio.run(_with_db(settings, work))
+    except PartitionProblem as e:
+        print(f"credit: {e}")
+        return 1
+    print("\n".join(done) if done else "audit partitions: nothing to repair")
+    return 0
 
 
 def _seal(settings: Settings, args: argparse.Namespace) -> int:
@@ -100,6 +123,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     v.set_defaults(run=_verify)
     cmds.add_parser("seal", help="seal committed entries now").set_defaults(run=_seal)
+    r = cmds.add_parser(
+        "repair-partitions",
+        help="re-attach detached month partitions of the trail and make the months ahead",
+    )
+    r.add_argument(
+        "--set-aside", action="store_true",
+        help="rename a detached table that cannot be re-attached as it is, and make the month anew",
+    )
+    r.set_defaults(run=_repair)
     for name, maintain in (("purge", False), ("maintain", True)):
         p = cmds.add_parser(
             name,

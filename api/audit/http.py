@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..errors import DomainError, Forbidden
 from .repository import LogFilter
-from .service import export_log
+from .service import export_log, parse_bound
 
 _TEXT_PARAMS = {
     "subject": "subject_key", "org": "org_code", "user": "user_id", "role": "role",
@@ -24,11 +22,7 @@ def _filter(request: Request) -> LogFilter:
     for p in ("since", "until"):
         raw = request.query_params.get(p)
         if raw:
-            try:
-                when = dt.datetime.fromisoformat(raw)
-            except ValueError:
-                raise DomainError(f"{p} must be an ISO date or date-time, not {raw!r}", field=p, rule="datetime") from None
-            values[p] = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+            values[p] = parse_bound(p, raw)
     return LogFilter(**values)
 
 

@@ -3,11 +3,16 @@
 Every row carries `mac` = HMAC-SHA256(key, canonical content), made by the application with a
 key the database never holds: a row altered or forged in the database no longer matches.
 Rows are sealed after they commit: a seal lists the ids of the rows of one partition written by
-transactions that had all finished (everything below the oldest running transaction id), the
-digest of their macs in id order, and the mac of the previous seal, so seals form a chain; a
-removed row is a listed id that is gone. Writing a row takes no lock and reads no other row:
-chaining happens afterwards, in the sealer, which alone takes an advisory lock. Purged
-partitions keep their seals and a root over them, so verification spans the gap."""
+transactions that have all finished, the digest of their macs in id order, and the mac of the
+previous seal, so seals form a chain; a removed row is a listed id that is gone. Writing a row
+takes no lock and reads no other row: chaining happens afterwards, in the sealer, which alone
+takes an advisory lock. Purged partitions keep their seals and a root over them, so
+verification spans the gap.
+
+The sealing horizon is computed from THIS database's transactions only (see `seal_horizon`):
+a transaction left open in another database of the cluster cannot hold sealing back, so a row
+stays unsealed only while a writing transaction of this database is open, and `verify` names
+every row older than the sealing window (default 60 s) that is still not sealed."""
 
 from __future__ import annotations
 
@@ -18,7 +23,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -105,18 +109,55 @@ def seal_mac(key: bytes, s: dict[str, Any]) -> bytes:
     return hmac.new(key, body + s["ids"] + s["digest"] + s["prev_mac"], hashlib.sha256).digest()
 
 
+_IN_FLIGHT = """
+SELECT backend_xid::text AS xid FROM pg_stat_activity
+WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+UNION ALL
+SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()
+"""
+
+
+def widen_xid(xid32: int, ref: int) -> int:
+    """A 32-bit transaction id (as pg_stat_activity shows it) as the 64-bit one nearest `ref`."""
+    d = (xid32 - ref) % 2**32
+    return ref + d if d < 2**31 else ref + d - 2**32
+
+
+async def seal_horizon(conn: asyncpg.Connection) -> int:
+    """The transaction id below which every transaction that could have written a row of this
+    database's trail has finished.
+
+    PostgreSQL's own snapshot xmin is cluster-wide: a transaction left open in ANOTHER database
+    would hold it back for as long as it lasts. Instead: (1) take `xmax` of a fresh snapshot (every
+    id below it had been handed out by then, and those not in the snapshot had finished); (2) then
+    read the top-level ids of transactions still running in this database (pg_stat_activity,
+    filtered by database, plus prepared transactions). The horizon is the least of these. A
+    transaction of this database with an id below the horizon cannot still be running at (2), or
+    its id would have been read; so the rows query, whose snapshot is taken after (2), sees every
+    committed row below the horizon and none can commit there later. Rows carry the top-level id
+    (`pg_current_xact_id()`), so savepoints do not matter. Read-only transactions have no id and
+    hold nothing; only a writing transaction of this database that stays open holds sealing back,
+    and `verify` names the rows it keeps unsealed past the window."""
+    xmax = int(await conn.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text"))
+    await conn.execute("SELECT pg_stat_clear_snapshot()")  # read the activity now, not cached
+    running = [widen_xid(int(r["xid"]), xmax) for r in await conn.fetch(_IN_FLIGHT)]
+    return min([xmax, *running])
+
+
 async def seal(conn: asyncpg.Connection, key: bytes) -> list[dict[str, Any]]:
     """Seal every row whose transaction has finished and that no seal covers yet. Returns the
     seals made. Runs inside its own transaction; concurrent sealers wait for each other."""
     made: list[dict[str, Any]] = []
-    async with conn.transaction():
+    # read committed whatever the server's default: the rows query must see a snapshot taken
+    # after the horizon was read (see seal_horizon)
+    async with conn.transaction(isolation="read_committed"):
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEAL_LOCK)
-        horizon = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
         last = await conn.fetchrow(
             "SELECT seq, xact_to::text, mac FROM audit_seals ORDER BY seq DESC LIMIT 1"
         )
         start = last["xact_to"] if last else "0"
-        if str(horizon) == str(start):
+        horizon = await seal_horizon(conn)
+        if horizon <= int(start):
             return made
         rows = await conn.fetch(
             """SELECT tableoid::regclass::text AS partition, id, mac FROM query_log
@@ -159,37 +200,7 @@ async def _insert_seal(conn: asyncpg.Connection, key: bytes, s: dict[str, Any]) 
     )
 
 
-@dataclass
-class Finding:
-    what: str  # altered_or_forged | removed | inserted | seal_broken | digest_mismatch
-    message: str
-    entry_id: int | None = None
-    seal_seq: int | None = None
-
-
-@dataclass
-class Report:
-    rows_checked: int = 0
-    seals_checked: int = 0
-    partitions_purged: int = 0
-    unsealed_rows: int = 0
-    findings: list[Finding] = field(default_factory=list)
-    head: str | None = None  # "SEQ:MAC-HEX" of the newest seal: record it outside the database
-
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-
 _PARTITION_NAME = re.compile(r"^query_log_(three_years|long_term)_(\d{4})_(\d{2})$")
-_PARTITIONS = """
-SELECT c.relname AS name FROM pg_inherits i
-JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-WHERE p.relname IN ('query_log_three_years', 'query_log_long_term')
-"""
-
-
 def partition_bounds(name: str) -> tuple[str, dt.datetime, dt.datetime]:
     """query_log_three_years_2026_11 -> ('three_years', 2026-11-01, 2026-12-01), UTC."""
     m = _PARTITION_NAME.match(name)
@@ -205,127 +216,32 @@ def head_of(seq: int, mac: bytes) -> str:
     return f"{seq}:{mac.hex()}"
 
 
-async def verify(conn: asyncpg.Connection, key: bytes, *, expect_head: str | None = None) -> Report:
-    """Check the seal chain, then each partition in turn (memory bounded by one month): every
-    row's mac, every sealed id, every seal's digest. Report what does not hold.
-
-    The chain cannot show that its newest seals were removed together with the rows they
-    cover; `expect_head` (a head printed by an earlier run and kept outside the database)
-    closes that gap: that seal must still be there, unchanged."""
-    report = Report()
-    seals = await conn.fetch(
-        "SELECT seq, partition, xact_from::text, xact_to::text, row_count, ids, digest, prev_mac, "
-        "mac FROM audit_seals ORDER BY seq"
-    )
-    purged = {r["partition"]: r for r in await conn.fetch("SELECT * FROM audit_purges")}
-    report.partitions_purged = len(purged)
-    _check_chain(key, seals, report)
-    if seals:
-        report.head = head_of(seals[-1]["seq"], bytes(seals[-1]["mac"]))
-    if expect_head:
-        seq, _, mac = expect_head.partition(":")
-        known = {s["seq"]: bytes(s["mac"]).hex() for s in seals}
-        if known.get(int(seq)) != mac.lower():
-            report.findings.append(Finding(
-                "seal_broken", f"the chain head recorded earlier (seal {seq}) is gone or changed: "
-                "seals and the entries they covered have been removed or replaced",
-                seal_seq=int(seq)))
-    by_partition: dict[str, list[asyncpg.Record]] = {}
-    for s in seals:
-        by_partition.setdefault(s["partition"], []).append(s)
-    for partition, p in purged.items():
-        root = _digest(bytes(s["mac"]) for s in by_partition.get(partition, []))
-        if root != bytes(p["root"]):
-            report.findings.append(Finding(
-                "seal_broken", f"purged partition {partition}: its seals no longer match the root "
-                "recorded at the purge"))
-    horizon = int(seals[-1]["xact_to"]) if seals else None
-    existing = {r["name"] for r in await conn.fetch(_PARTITIONS)}
-    for partition in sorted((existing | set(by_partition)) - set(purged)):
-        part_seals = by_partition.get(partition, [])
-        if partition not in existing:
-            ids = [i for s in part_seals for i in decode_ids(bytes(s["ids"]))]
-            report.findings.append(Finding(
-                "removed", f"partition {partition} is gone without a purge: its {len(ids)} sealed "
-                f"entries are missing, the first is entry {ids[0]}",
-                entry_id=ids[0], seal_seq=part_seals[0]["seq"]))
-            continue
-        await _verify_partition(conn, key, partition, part_seals, horizon, report)
-    report.findings.sort(key=lambda f: (f.entry_id is None, f.entry_id or 0, f.seal_seq or 0))
-    return report
-
-
-def _check_chain(key: bytes, seals: list[asyncpg.Record], report: Report) -> None:
-    prev = _GENESIS
-    expected_seq = 1
-    for s in seals:
-        report.seals_checked += 1
-        d = dict(s)
-        d["ids"], d["digest"], d["prev_mac"] = bytes(s["ids"]), bytes(s["digest"]), bytes(s["prev_mac"])
-        if s["seq"] != expected_seq:
-            report.findings.append(Finding(
-                "seal_broken", f"seal {expected_seq} is missing (next seal is {s['seq']})",
-                seal_seq=expected_seq))
-        if d["prev_mac"] != prev or not hmac.compare_digest(seal_mac(key, d), bytes(s["mac"])):
-            report.findings.append(Finding(
-                "seal_broken", f"seal {s['seq']} does not match its content or the seal before it",
-                seal_seq=s["seq"]))
-        prev = bytes(s["mac"])
-        expected_seq = s["seq"] + 1
-
-
-async def _verify_partition(
-    conn: asyncpg.Connection,
-    key: bytes,
-    partition: str,
-    seals: list[asyncpg.Record],
-    horizon: int | None,
-    report: Report,
-) -> None:
-    sealed_ids = {i: s["seq"] for s in seals for i in decode_ids(bytes(s["ids"]))}
-    macs_by_seal: dict[int, list[tuple[int, bytes]]] = {}
-    entries: dict[Any, int] = {}
-    retention, start, end = partition_bounds(partition)
-    cols = ", ".join(MAC_COLUMNS)
-    async with conn.transaction(readonly=True):
-        async for r in conn.cursor(
-            f"SELECT id, xact::text AS xact, mac, {cols} FROM query_log "
-            "WHERE retention = $1 AND at >= $2 AND at < $3 ORDER BY id",
-            retention, start, end, prefetch=2000,
-        ):
-            report.rows_checked += 1
-            if not hmac.compare_digest(row_mac(key, dict(r)), bytes(r["mac"])):
-                report.findings.append(Finding(
-                    "altered_or_forged",
-                    f"entry {r['id']} ({r['entry']}, {r['kind']} {r['operation']} at "
-                    f"{r['at']:%Y-%m-%d %H:%M:%S}) does not match its mac: altered, or not "
-                    "written by the platform", entry_id=r["id"]))
-            # a copy of a genuine row keeps its mac, and so its time and class: same partition
-            first = entries.setdefault(r["entry"], r["id"])
-            if first != r["id"]:
-                report.findings.append(Finding(
-                    "inserted", f"entry {r['id']} repeats entry {first} ({r['entry']}): a copy "
-                    "inserted outside the platform", entry_id=r["id"]))
-            seq = sealed_ids.pop(r["id"], None)
-            if seq is not None:
-                macs_by_seal.setdefault(seq, []).append((r["id"], bytes(r["mac"])))
-            elif horizon is not None and int(r["xact"]) < horizon:
-                report.findings.append(Finding(
-                    "inserted", f"entry {r['id']} ({r['entry']}) was written before the last "
-                    "seal but no seal covers it: inserted outside the platform", entry_id=r["id"]))
-            else:
-                report.unsealed_rows += 1
-    for row_id, seq in sorted(sealed_ids.items()):
-        report.findings.append(Finding(
-            "removed", f"entry {row_id} (sealed in seal {seq}) is missing: removed",
-            entry_id=row_id, seal_seq=seq))
-    for s in seals:
-        got = sorted(macs_by_seal.get(s["seq"], []))
-        if len(got) == s["row_count"] and _digest(m for _, m in got) != bytes(s["digest"]):
-            report.findings.append(Finding(
-                "digest_mismatch", f"seal {s['seq']}: rows present but their macs differ from "
-                "the sealed digest", seal_seq=s["seq"]))
-
-
 def purge_root(seal_macs: Iterable[bytes]) -> bytes:
     return _digest(seal_macs)
+
+
+RETENTION_YEARS = 3  # Art. 21
+
+
+def retention_cutoff(today: dt.date) -> dt.date:
+    """Art. 21: a three-year row created before this day is past its three years."""
+    if today.month == 2 and today.day == 29:
+        return dt.date(today.year - RETENTION_YEARS, 2, 28)
+    return today.replace(year=today.year - RETENTION_YEARS)
+
+
+def purge_expired_by(name: str, today: dt.date) -> bool:
+    """A three-year month partition whose every row is more than three years old."""
+    retention, _, end = partition_bounds(name)
+    return retention == "three_years" and end.date() <= retention_cutoff(today)
+
+
+def purge_mac(key: bytes, p: dict[str, Any]) -> bytes:
+    """The platform's signature on a purge record: without the key no one can make one, so a
+    purge row written into the database by hand cannot excuse a missing partition."""
+    month = p["month"].isoformat() if p["month"] is not None else ""
+    body = "|".join(
+        ("purge", str(p["partition"]), str(p["retention"]), month, str(p["row_count"]),
+         str(p["seal_count"]))
+    ).encode()
+    return hmac.new(key, body + bytes(p["root"]), hashlib.sha256).digest()

@@ -101,9 +101,55 @@ def _csv_line(values: list[Any]) -> str:
     return buf.getvalue()
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _export_value(v: Any) -> Any:
+    """A CSV cell. Text that a spreadsheet would take for a formula (OWASP "CSV injection":
+    starting with = + - @ tab or CR) gets a leading apostrophe, so `=HYPERLINK(...)` sent as a
+    purpose by anyone reaches the auditor as text, never as a live formula."""
     v = plain(v)
-    return json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+    if isinstance(v, (dict, list)):
+        v = json.dumps(v, ensure_ascii=False)
+    if isinstance(v, str) and v.startswith(_FORMULA_STARTS):
+        return "'" + v
+    return v
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def parse_bound(name: str, raw: str) -> dt.datetime:
+    """`since`/`until` of the export. A date-time must carry its offset (`Z`, `+08:00`); a date
+    without a time means that whole day in Beijing time: `since=2026-11-01` starts at its
+    00:00 +08:00 and `until=2026-11-30` ends at the end of that day (the next 00:00 +08:00,
+    exclusive). Anything else, or a time outside 1970..9998, is INVALID_INPUT naming `name`."""
+    def bad(why: str) -> InvalidInput:
+        return InvalidInput(
+            f"参数 {name} 无效：{why}（{raw[:40]!r}）; give a date (YYYY-MM-DD, a whole day in "
+            "Beijing time) or a date-time with its offset (YYYY-MM-DDTHH:MM:SS+08:00)",
+            field=name, rule="datetime",
+        )
+
+    text = raw.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            when = dt.datetime.combine(day, dt.time(), BEIJING)
+            if name == "until":
+                when += dt.timedelta(days=1)
+        else:
+            when = dt.datetime.fromisoformat(text)
+            if when.tzinfo is None:
+                raise bad("日期时间缺少时区偏移")
+        when = when.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise bad("不是有效的日期或日期时间") from None
+    if not _EARLIEST <= when < _LATEST:
+        raise bad("超出范围 1970-01-01 .. 9998-12-31")
+    return when
 
 
 async def export_log(

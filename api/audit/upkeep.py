@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hmac
 import logging
 import re
 from dataclasses import dataclass
@@ -13,28 +14,108 @@ import asyncpg
 
 from ..auth.policy import Policy
 from ..auth.principal import Principal
-from .integrity import purge_root, seal
+from .integrity import (
+    partition_bounds,
+    purge_expired_by,
+    purge_mac,
+    purge_root,
+    retention_cutoff,
+    seal,
+)
 from .trail import record_act
 
 log = logging.getLogger("credit.audit")
 
 MONTHS_AHEAD = 3  # kept short: every empty partition ahead costs each time-range query a little
 SEAL_EVERY_SECONDS = 10.0
-RETENTION_YEARS = 3  # Art. 21
 _PARTITION = re.compile(r"^query_log_three_years_(\d{4})_(\d{2})$")
+REPAIR_COMMAND = "credit audit repair-partitions"
+
+
+class PartitionProblem(Exception):
+    """A month of the trail cannot take rows and it is not safe to fix it unattended."""
+
+
+def _window(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """Last month to three months ahead: the months the platform keeps ready."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    first = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    return first, _add_months(today.replace(day=1), MONTHS_AHEAD)
 
 
 async def ensure_partitions(dsn: str, *, first: dt.date | None = None, last: dt.date | None = None) -> int:
     """Make the month partitions from `first` (default: last month) to `last` (default: three
-    months ahead). Needs the owner's rights; returns how many were made."""
-    today = dt.datetime.now(dt.UTC).date()
-    first = first or (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    last = last or _add_months(today.replace(day=1), MONTHS_AHEAD)
+    months ahead), re-attaching a detached one of those months first (see `reattach`); raises
+    PartitionProblem, one line naming the table and the command that fixes it, when that is not
+    safe. Needs the owner's rights; returns how many were made."""
+    default_first, default_last = _window()
+    first, last = first or default_first, last or default_last
     conn = await asyncpg.connect(dsn)
     try:
+        await reattach(conn, first, last)
         return await conn.fetchval("SELECT credit_audit_partitions($1, $2)", first, last)
     finally:
         await conn.close()
+
+
+async def partitions_ready(dsn: str) -> None:
+    """For `credit serve` and friends: the months ahead exist, or stop with one line."""
+    try:
+        await ensure_partitions(dsn)
+    except PartitionProblem as e:
+        raise SystemExit(f"credit: {e}") from None
+
+
+_DETACHED = """
+SELECT c.relname AS name FROM pg_class c
+WHERE c.relname ~ '^query_log_(three_years|long_term)_[0-9]{4}_[0-9]{2}$' AND c.relkind = 'r'
+  AND NOT c.relispartition AND c.relnamespace = 'public'::regnamespace ORDER BY 1
+"""
+
+
+async def reattach(
+    owner: asyncpg.Connection, first: dt.date | None = None, last: dt.date | None = None,
+    *, set_aside: bool = False,
+) -> list[str]:
+    """Re-attach detached month partitions (all, or those from `first` to `last`). Attaching is
+    safe: PostgreSQL checks the columns and that every row belongs to the month, the app's role
+    loses any right granted on the table meanwhile, and `credit audit verify` still checks every
+    row it brings back. A table that cannot be attached as it is stops start-up; with
+    `set_aside` it is renamed `<name>_set_aside_<UTC time>` (kept as evidence; verify names its
+    sealed entries as removed) and `ensure_partitions` makes the month afresh when it is one the
+    platform keeps ready. Returns what was done, one line each."""
+    done: list[str] = []
+    purging = {r["partition"] for r in await owner.fetch("SELECT partition FROM audit_purges")}
+    today = dt.datetime.now(dt.UTC).date()
+    for r in await owner.fetch(_DETACHED):
+        name = r["name"]
+        cls, start, end = partition_bounds(name)
+        if (first and start.date() < first.replace(day=1)) or (last and start.date() > last):
+            continue
+        if name in purging and purge_expired_by(name, today):
+            continue  # an interrupted purge: `credit audit purge` finishes it
+        try:
+            async with owner.transaction():
+                await owner.execute(
+                    f'ALTER TABLE "query_log_{cls}" ATTACH PARTITION "{name}" '
+                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                )
+                await owner.execute(f'REVOKE ALL ON "{name}" FROM credit_app')
+            done.append(f"re-attached {name}")
+            log.warning("audit partition %s was detached; re-attached it", name)
+            continue
+        except asyncpg.PostgresError as e:
+            reason = str(e).splitlines()[0]
+        if not set_aside:
+            raise PartitionProblem(
+                f"审计日志分区 {name} 已从 query_log 脱离，且不能原样重新挂接（{reason}）；"
+                f"运行 `{REPAIR_COMMAND} --set-aside` 将其改名留存并新建该月分区，"
+                "之后 `credit audit verify` 会列出缺失的条目"
+            )
+        aside = f"{name}_set_aside_{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+        await owner.execute(f'ALTER TABLE "{name}" RENAME TO "{aside}"')
+        done.append(f"set {name} aside as {aside} ({reason})")
+    return done
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -63,8 +144,7 @@ class Purged:
 def expired_partitions(names: list[str], today: dt.date) -> list[str]:
     """Three-year partitions whose every row is more than three years old (Art. 21: kept three
     years from creation). Long-term partitions are never returned."""
-    cutoff = today.replace(year=today.year - RETENTION_YEARS) if not (
-        today.month == 2 and today.day == 29) else dt.date(today.year - RETENTION_YEARS, 2, 28)
+    cutoff = retention_cutoff(today)
     out = []
     for name in names:
         m = _PARTITION.match(name)
@@ -78,40 +158,69 @@ async def purge_expired(
     *, today: dt.date | None = None,
 ) -> list[Purged]:
     """Drop expired three-year partitions (Art. 21). For each: seal what is left, record the
-    root of its seals (the purge's promise to verification), detach it CONCURRENTLY (lookups
-    keep writing to the log meanwhile; no exclusive lock on the parent), drop it, and record the
-    purge as an act. The cost does not depend on the number of rows. A purge interrupted half
-    way is finished by the next run. `owner` must not be inside a transaction."""
+    root of its seals (the purge's promise to verification) signed with the audit key, detach
+    it CONCURRENTLY (lookups keep writing to the log meanwhile; no exclusive lock on the
+    parent), record the purge as an act, and drop it. The cost does not depend on the number of
+    rows. A purge interrupted half way is finished by the next run. `owner` must not be inside
+    a transaction."""
     today = today or dt.datetime.now(dt.UTC).date()
     await seal(app_conn, key)
     attached = {r["name"] for r in await owner.fetch(_THREE_YEAR_PARTITIONS)}
     recorded = {r["partition"]: r for r in await owner.fetch("SELECT * FROM audit_purges")}
-    pending = sorted(set(expired_partitions(list(attached), today)) | (set(recorded) & attached))
+    # a purge record alone never makes a partition go: only an expired month is purged, and an
+    # interrupted purge is finished only for such a month
+    pending = [n for n in sorted(attached | set(recorded))
+               if _is_month(n) and purge_expired_by(n, today)
+               and (n in attached or await _exists(owner, n))]
     done: list[Purged] = []
     for name in pending:
-        if name not in recorded:
+        p = recorded.get(name)
+        if p is None or p["mac"] is None or not _signed(key, p):
             seals = await owner.fetch(
                 "SELECT mac, row_count FROM audit_seals WHERE partition = $1 ORDER BY seq", name
             )
-            rows = sum(s["row_count"] for s in seals)
+            _, start, _ = partition_bounds(name)
+            p = {"partition": name, "retention": "three_years", "month": start.date(),
+                 "row_count": sum(s["row_count"] for s in seals), "seal_count": len(seals),
+                 "root": purge_root(bytes(s["mac"]) for s in seals)}
             await owner.execute(
-                "INSERT INTO audit_purges (partition, row_count, seal_count, root) "
-                "VALUES ($1, $2, $3, $4)",
-                name, rows, len(seals), purge_root(bytes(s["mac"]) for s in seals),
+                """INSERT INTO audit_purges (partition, row_count, seal_count, root, retention,
+                       month, mac) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (partition) DO UPDATE SET row_count = $2, seal_count = $3,
+                       root = $4, retention = $5, month = $6, mac = $7, purged_at = now()""",
+                name, p["row_count"], p["seal_count"], p["root"], p["retention"], p["month"],
+                purge_mac(key, p),
             )
-        else:
-            rows, seals = recorded[name]["row_count"], [None] * recorded[name]["seal_count"]
-        await _detach(owner, name)
-        await owner.execute(f'DROP TABLE IF EXISTS "{name}"')
+        rows, seals_n = p["row_count"], p["seal_count"]
+        if name in attached:
+            await _detach(owner, name)
+        # the act before the drop: a table that is gone always has its act (a run interrupted
+        # in between writes the act once more, then drops)
         async with app_conn.transaction():
             await record_act(
                 app_conn, operator, kind="purge", operation="audit.purge",
-                details={"partition": name, "rows": rows, "seals": len(seals),
+                details={"partition": name, "rows": rows, "seals": seals_n,
+                         "root": bytes(p["root"]).hex(),
                          "rule": "Art. 21: query records kept three years from creation"},
             )
-        log.info("purged %s (%d rows, %d seals)", name, rows, len(seals))
-        done.append(Purged(name, rows, len(seals)))
+        await owner.execute(f'DROP TABLE IF EXISTS "{name}"')
+        log.info("purged %s (%d rows, %d seals)", name, rows, seals_n)
+        done.append(Purged(name, rows, seals_n))
+    if done:
+        await seal(app_conn, key)  # the purge acts join the chain at once
     return done
+
+
+def _is_month(name: str) -> bool:
+    return bool(_PARTITION.match(name))
+
+
+def _signed(key: bytes, p: asyncpg.Record) -> bool:
+    return hmac.compare_digest(purge_mac(key, dict(p)), bytes(p["mac"]))
+
+
+async def _exists(owner: asyncpg.Connection, name: str) -> bool:
+    return await owner.fetchval("SELECT to_regclass($1) IS NOT NULL", name)
 
 
 _THREE_YEAR_PARTITIONS = """
@@ -136,7 +245,7 @@ async def keep_partitions_ahead(dsn: str, every: float = 6 * 3600) -> None:
     while True:
         try:
             await ensure_partitions(dsn)
-        except (OSError, asyncpg.PostgresError) as e:
+        except (OSError, asyncpg.PostgresError, PartitionProblem) as e:
             log.warning("making audit partitions ahead failed, will retry: %s", e)
         await asyncio.sleep(every)
 
