@@ -11,7 +11,7 @@ lone surrogates are not. Linear in the request, iterative (no recursion on neste
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import (
@@ -112,12 +112,70 @@ def first_bad_input(document: DocumentNode | None, variables: dict[str, Any] | N
     return None
 
 
-class TextInputCheck(SchemaExtension):
-    """Refuse unstorable text before execution (registered in schema/__init__.py)."""
+KEY_ARGUMENTS = frozenset({"key", "keys", "subject", "subjects", "subjectKey", "subjectKeys"})
+MAX_NAMED = 100
 
-    def on_execute(self) -> Iterator[None]:
+
+def named_subjects(document: DocumentNode | None, variables: dict[str, Any] | None) -> list[str]:
+    """The valid subject keys a request names (arguments and input fields called key, keys,
+    subject, subjects, subjectKey), canonical, at most MAX_NAMED: a refused request that names a
+    subject is logged against it."""
+    from api.identifiers import IdentifierError, parse_subject_key
+
+    raw: list[str] = []
+    if document is not None:
+        literals = _Literals()
+        visit(document, literals)
+        stack = [(name, node) for name, node in literals.found]
+        while stack and len(raw) < MAX_NAMED:
+            name, node = stack.pop()
+            if isinstance(node, ObjectValueNode):
+                stack.extend((f.name.value, f.value) for f in node.fields)
+            elif name in KEY_ARGUMENTS:
+                raw.extend(text for _, text in strings_in_node(node, name))
+    values: list[Any] = list((variables or {}).items())
+    while values and len(raw) < MAX_NAMED:
+        name, v = values.pop()
+        if isinstance(v, dict):
+            values.extend(v.items())
+        elif name in KEY_ARGUMENTS:
+            raw.extend(x for x in (v if isinstance(v, list) else [v]) if isinstance(x, str))
+        elif isinstance(v, list):
+            values.extend((name, x) for x in v if isinstance(x, dict))
+    keys: list[str] = []
+    for text in raw[:MAX_NAMED]:
+        try:
+            keys.append(parse_subject_key(text).value)
+        except IdentifierError:
+            continue
+    return list(dict.fromkeys(keys))
+
+
+def _root_fields(document: DocumentNode | None) -> str:
+    names = [sel.name.value for d in (document.definitions if document else ())
+             for sel in getattr(getattr(d, "selection_set", None), "selections", ()) if hasattr(sel, "name")]
+    return ",".join(dict.fromkeys(names))[:200] or "graphql"
+
+
+class TextInputCheck(SchemaExtension):
+    """Refuse unstorable text before execution (registered in schema/__init__.py); the refusal
+    is logged against every valid subject key the request names."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
         refusal = first_bad_input(ctx.graphql_document, ctx.variables)
         if refusal is not None:
-            ctx.result = ExecutionResult(data=None, errors=[to_graphql_error(refusal)])
+            keys = named_subjects(ctx.graphql_document, ctx.variables)
+            errors = [to_graphql_error(refusal)]
+            if keys:
+                from api.disclosure.service import _log_refusal
+                from api.errors import DomainError
+
+                c = ctx.context
+                try:
+                    await _log_refusal(c.state.disclosure, c.principal, c.request, keys, None,
+                                       _root_fields(ctx.graphql_document), refusal)
+                except DomainError as e:  # the log is down: say so too (nothing ran either way)
+                    errors.append(to_graphql_error(e))
+            ctx.result = ExecutionResult(data=None, errors=errors)
         yield

@@ -148,13 +148,14 @@ async def test_control_characters_are_refused_before_any_lookup_and_logged(gql, 
     """Issue 9: a NUL in documentRef was an internal error for existing keys only."""
     doc = (await upload(client, settings, PNG)).json()
     for key in (demo.PERSON, _unknown_person()):
-        g = (await gql(GRANT, {"input": grant_input(subjectKey=key, documentId=doc["id"],
-                                                    documentRef="CX\x00-1")},
-                       as_="credit_service", org=demo.AGENCY2))["data"]["grantAuthorization"]
-        assert (g["code"], g["field"], g["rule"]) == ("INVALID_INPUT", "documentRef", "control_character")
-    async with pool.acquire() as conn:
+        r = await gql(GRANT, {"input": grant_input(subjectKey=key, documentId=doc["id"], documentRef="CX\x00-1")},
+                      as_="credit_service", org=demo.AGENCY2)
+        e = r["errors"][0]["extensions"]
+        assert r["data"] is None and (e["code"], e["field"], e["rule"]) == (
+            "INVALID_INPUT", "input.documentRef", "control_character")
+    async with pool.acquire() as conn:  # refused before anything ran, and logged against the key named
         rows = await conn.fetch("SELECT subject_key, outcome FROM query_log "
-                                "WHERE operation = 'authorization.grant' ORDER BY id")
+                                "WHERE operation = 'grantAuthorization' ORDER BY id")
     assert [(r["subject_key"], r["outcome"]) for r in rows] == [
         (demo.PERSON, "refused"), (_unknown_person(), "refused")]
 
@@ -286,9 +287,10 @@ async def test_exemptions_apply_at_start_up_to_state_organs_pending_registration
 
 async def test_control_characters_in_a_step_are_refused_before_anything_is_looked_up(gql, client, settings, pool):
     g = await register(gql, client, settings)
-    r = (await gql('mutation($id: ID!) { refuseAuthorization(id: $id, reason: "no\\u0000") '
-                   '{ __typename ... on UserError { code rule } } }', {"id": g["id"]},
-                   as_="subject"))["data"]["refuseAuthorization"]
-    assert (r["code"], r["rule"]) == ("INVALID_INPUT", "control_character")
+    r = await gql('mutation($id: ID!) { refuseAuthorization(id: $id, reason: "no\\u0000") '
+                  '{ __typename ... on UserError { code rule } } }', {"id": g["id"]}, as_="subject")
+    assert r["data"] is None  # refused before anything ran (schema/text_input.py)
+    assert (r["errors"][0]["extensions"]["code"], r["errors"][0]["extensions"]["rule"]) == (
+        "INVALID_INPUT", "control_character")
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT state FROM authorizations WHERE id = $1::uuid", g["id"]) == "pending"
