@@ -21,6 +21,7 @@ from graphql import (
     ObjectValueNode,
     StringValueNode,
     ValueNode,
+    VariableNode,
 )
 from graphql.language import ArgumentNode, VariableDefinitionNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
@@ -131,6 +132,9 @@ def named_subjects(document: DocumentNode | None, variables: dict[str, Any] | No
             name, node = stack.pop()
             if isinstance(node, ObjectValueNode):
                 stack.extend((f.name.value, f.value) for f in node.fields)
+            elif name in KEY_ARGUMENTS and isinstance(node, VariableNode):
+                value = (variables or {}).get(node.name.value)
+                raw.extend(x for x in (value if isinstance(value, list) else [value]) if isinstance(x, str))
             elif name in KEY_ARGUMENTS:
                 raw.extend(text for _, text in strings_in_node(node, name))
     values: list[Any] = list((variables or {}).items())

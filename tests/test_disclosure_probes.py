@@ -60,19 +60,20 @@ async def test_reading_the_art40_deletion_notice_is_logged_against_its_subject(g
 
 
 @pytest.mark.parametrize(
-    ("query", "variables", "field"),
+    ("query", "variables", "field", "logged"),
     [
-        ('{ subject(key: "91130902MA0DEM0135", purpose: "bid\\u0000ding") { key } }', {}, "purpose"),
-        ("query($k: ID!) { subject(key: $k) { key } }", {"k": "91130902MA0DEM0135\x00"}, "k"),
+        ('{ subject(key: "91130902MA0DEM0135", purpose: "bid\\u0000ding") { key } }', {}, "purpose", [demo.COMPANY]),
+        ("query($k: ID!) { subject(key: $k) { key } }", {"k": "91130902MA0DEM0135\x00"}, "k", []),
         ("query($k: [ID!]!) { subjects(keys: $k, purpose: \"bidding\") { key } }",
-         {"k": [demo.COMPANY, "1309\x0702198503120213"]}, "k[1]"),
+         {"k": [demo.COMPANY, "1309\x0702198503120213"]}, "k[1]", [demo.COMPANY]),
         ("mutation($r: [RecordInput!]!) { submitRecords(records: $r) { status } }",
          {"r": [{"sourceRef": "R1", "itemCode": "ADM_PENALTY", "subjectKey": demo.COMPANY,
                  "subjectType": "LEGAL_PERSON", "subjectName": "某", "decidedOn": "2026-11-02",
-                 "data": {"cf_wsh": "ok", "bad\x00key": "x"}}]}, "r[0].data.bad\\x00key"),
+                 "data": {"cf_wsh": "ok", "bad\x00key": "x"}}]}, "r[0].data.bad\\x00key", [demo.COMPANY]),
     ],
 )
-async def test_control_characters_are_refused_before_any_lookup(gql, pool, query, variables, field):
+async def test_control_characters_are_refused_before_any_lookup(gql, pool, query, variables, field, logged):
+    """Nothing runs; the refusal is logged against each valid subject key the request names."""
     out = await gql(query, variables, as_="state_organ")
     (err,) = out["errors"]
     assert err["extensions"]["code"] == "INVALID_INPUT"
@@ -80,7 +81,7 @@ async def test_control_characters_are_refused_before_any_lookup(gql, pool, query
     assert err["extensions"]["field"] == field
     assert "控制字符" in err["message"]
     assert out.get("data") is None
-    assert await log_rows(pool) == []
+    assert [(r["subject_key"], r["outcome"]) for r in await log_rows(pool)] == [(k, "refused") for k in logged]
 
 
 async def test_a_document_ref_with_nul_is_the_same_answer_for_known_and_unknown_subjects(gql, pool):
