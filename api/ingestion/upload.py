@@ -33,6 +33,7 @@ DEFAULT_BATCH = 2000
 MAX_BATCH = 10_000
 FLUSH_SECONDS = 1.0
 FEED_SLICE = 4096  # body bytes parsed between two looks at the clock
+ACK_SLICE = 500  # result lines encoded between two looks at the clock
 # Body read ahead while batches are written: enough for the next batch to be complete when the
 # one before commits, and a bound on what one upload holds in memory.
 READ_AHEAD_BYTES = 8 << 20
@@ -181,7 +182,9 @@ class _Upload:
                 async with self.changed:
                     self.changed.notify_all()
                 return
-            await self._emit(b"".join(_line(o.wire()) for o in outcomes))
+            for i in range(0, len(outcomes), ACK_SLICE):  # a batch's lines, a slice at a time
+                await self._emit(b"".join(_line(o.wire()) for o in outcomes[i : i + ACK_SLICE]))
+                await self.budget.pause()
             async with self.changed:
                 self.pending.popleft()
                 self.changed.notify_all()
