@@ -11,7 +11,9 @@ import io
 import json
 import time
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from tests.conftest import token
 from tests.test_ingestion_bulk import URL, licence_row
