@@ -151,18 +151,12 @@ class Collector:
         async with self.pool.acquire() as conn:
             await self.catalog.refresh(conn)
 
-    def prepare(self, rows: list[tuple[int, RecordInput | Rejection]]) -> Prepared:
-        """Validate a batch at once: CPU only, so the next batch is checked while one is written."""
-        batch = self._prepared()
-        for line, rec in rows:
-            self._check(batch, line, rec)
-        return batch
-
     async def prepare_cooperatively(
         self, rows: list[tuple[int, RecordInput | Rejection]], budget: Budget | None = None
     ) -> Prepared:
-        """The same, giving the event loop its turn whenever the budget is spent, so a large or
-        hostile batch never holds up the lookups running beside it."""
+        """Validate a batch (CPU only, so the next batch is checked while one is written), giving
+        the event loop its turn whenever the budget is spent: a large or hostile batch never
+        holds up the lookups running beside it."""
         budget = budget or Budget()
         batch = self._prepared()
         for line, rec in rows:
