@@ -138,7 +138,7 @@ async def check_upload(client, settings, pool, content_type: str, body: bytes, b
         assert total == {s: last["summary"][s] for s in total}
 
 
-@hsettings(max_examples=60, deadline=None, derandomize=True,
+@hsettings(max_examples=150, deadline=None, derandomize=True,
            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                   HealthCheck.data_too_large])
 @given(upload=bodies, batch=st.sampled_from([1, 2, 5, 2000]))
