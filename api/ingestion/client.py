@@ -14,9 +14,20 @@ import json
 import ssl
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from urllib.parse import urlsplit
 
 PATH = "/upload/records"
+# How this client names itself; the platform keeps it in the collection log as the client's
+# declaration (the channel itself is the endpoint's: bulk_upload).
+def _user_agent() -> str:
+    try:
+        return f"credit-ingest/{metadata.version('credit-platform')}"
+    except metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "credit-ingest"
+
+
+USER_AGENT = _user_agent()
 
 
 class UploadError(Exception):
@@ -55,7 +66,6 @@ async def upload(
     content_type: str,
     token: str | None = None,
     batch: int | None = None,
-    via: str | None = None,
     on_result: Callable[[dict], None] | None = None,
     on_sent: Callable[[int], None] | None = None,
 ) -> UploadResult:
@@ -68,7 +78,7 @@ async def upload(
     reader, writer = await asyncio.open_connection(
         parts.hostname, port, ssl=ssl.create_default_context() if secure else None, limit=1 << 22
     )
-    query = "&".join(f"{k}={v}" for k, v in (("batch", batch), ("via", via)) if v)
+    query = f"batch={batch}" if batch else ""
     head = [
         f"POST {parts.path.rstrip('/')}{PATH}{'?' + query if query else ''} HTTP/1.1",
         f"Host: {parts.netloc}",
@@ -76,6 +86,7 @@ async def upload(
         "Transfer-Encoding: chunked",
         "Accept: application/x-ndjson",
         "Connection: close",
+        f"User-Agent: {USER_AGENT}",
     ]
     if token:
         head.append(f"Authorization: Bearer {token}")

@@ -19,7 +19,10 @@ import orjson
 
 from .validation import RecordInput, Rejection
 
-MAX_LINE_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20  # a line, or a row whose quoted values span lines
+# A file's columns: the record keys and the data fields of every item it may carry. A row's own
+# fields are bounded by its item (validation: `too_many_fields`).
+MAX_COLUMNS = 1000
 BASE_KEYS = {
     "subjectKey": "subject_key",
     "subjectType": "subject_type",
@@ -55,50 +58,63 @@ def _record(values: dict, data) -> RecordInput:
 
 
 class _Lines:
-    """Split a byte stream into numbered lines; a line longer than the limit comes out as None."""
+    """Split a byte stream into numbered lines; a line longer than the limit comes out as None.
+    Linear however the bytes are cut: a partial line is kept in pieces and only the new chunk is
+    searched for its end."""
 
     def __init__(self) -> None:
-        self._buf = b""
+        self._parts: list[bytes] = []
+        self._size = 0
         self._line = 0
         self._skipping = False
 
     def feed(self, chunk: bytes) -> Iterator[tuple[int, bytes | None]]:
-        data = self._buf + chunk
         start = 0
         while True:
-            end = data.find(b"\n", start)
+            end = chunk.find(b"\n", start)
             if end < 0:
                 break
             self._line += 1
-            if self._skipping or end - start > MAX_LINE_BYTES:
-                self._skipping = False
+            if self._skipping or self._size + end - start > MAX_LINE_BYTES:
                 yield self._line, None
+            elif self._parts:
+                self._parts.append(chunk[start:end])
+                yield self._line, b"".join(self._parts)
             else:
-                yield self._line, data[start:end]
+                yield self._line, chunk[start:end]
+            self._parts, self._size, self._skipping = [], 0, False
             start = end + 1
-        self._buf = data[start:]
-        if len(self._buf) > MAX_LINE_BYTES:
-            self._buf = b""
-            self._skipping = True
+        rest = len(chunk) - start
+        if self._skipping or self._size + rest > MAX_LINE_BYTES:
+            self._parts, self._size, self._skipping = [], 0, True
+        elif rest:
+            self._parts.append(chunk[start:])
+            self._size += rest
 
     def finish(self) -> Iterator[tuple[int, bytes | None]]:
-        if self._skipping or len(self._buf) > MAX_LINE_BYTES:
+        if self._skipping:
             self._line += 1
             yield self._line, None
-        elif self._buf.strip():
-            self._line += 1
-            yield self._line, self._buf
-        self._buf = b""
+        elif self._parts:
+            tail = b"".join(self._parts)
+            if tail.strip():
+                self._line += 1
+                yield self._line, tail
+        self._parts, self._size, self._skipping = [], 0, False
 
 
-_TOO_LONG = Rejection("line", "line_too_long", f"a line is longer than {MAX_LINE_BYTES} bytes")
+_TOO_LONG = Rejection(
+    "line", "line_too_long", f"行过长：一行（或一个跨行的带引号值）超过 {MAX_LINE_BYTES} 字节 / "
+    f"a line (or a quoted value spanning lines) is longer than {MAX_LINE_BYTES} bytes",
+)
+_ENCODING = Rejection("line", "encoding", "不是 UTF-8 文本 / the line is not UTF-8 text")
 
 
-def _text(raw: bytes, first: bool) -> str:
-    text = raw.decode("utf-8")
-    if first and text.startswith("\ufeff"):
-        text = text[1:]
-    return text.rstrip("\r")
+def _show(names, limit: int = 5) -> str:
+    """A few names for a message, each cut short: a message never grows with the input."""
+    shown = [n if len(n) <= 40 else n[:40] + "…" for n in names[:limit]]
+    more = f" (+{len(names) - limit})" if len(names) > limit else ""
+    return ", ".join(shown) + more
 
 
 class NdjsonReader:
@@ -126,10 +142,10 @@ class NdjsonReader:
         if obj.__class__ is not dict:
             return n, Rejection("line", "syntax", "each line is one JSON object")
         if obj.keys() - _NDJSON_KEYS:
-            unknown = sorted(obj.keys() - _NDJSON_KEYS)
+            unknown = [k for k in obj if k not in _NDJSON_KEYS]  # in file order; never sorted
             return n, Rejection(
-                unknown[0], "unknown_field",
-                f"{', '.join(unknown)} is not a record key (known: {', '.join(sorted(_NDJSON_KEYS))})",
+                unknown[0][:200], "unknown_field",
+                f"{_show(unknown)} is not a record key (known: {', '.join(sorted(_NDJSON_KEYS))})",
             )
         for k in BASE_KEYS:
             v = obj.get(k)
@@ -146,57 +162,83 @@ class NdjsonReader:
 
 
 class CsvReader:
+    """Rows end where a line ends outside a quoted value. Whether a quote is open is kept as the
+    parity of the quotes seen since the row began (counted once per line, on the bytes), so a
+    value spanning many lines costs its length once; the row's lines, decoded, then go through
+    the standard `csv` reader (strict RFC 4180), which must find exactly one row in them."""
+
     def __init__(self) -> None:
         self._lines = _Lines()
         self._header: list[str] | None = None
-        self._pending: list[str] = []
+        self._pending: list[str] = []  # the decoded lines of the row being read
         self._pending_from = 0
+        self._pending_bytes = 0
+        self._open = False  # a quoted value is open at the end of the last line
+        self._bad: Rejection | None = None  # the row being read is already refused
 
     def feed(self, chunk: bytes) -> list[Row]:
         return self._rows(self._lines.feed(chunk))
 
     def finish(self) -> list[Row]:
         rows = self._rows(self._lines.finish())
-        if self._pending:
-            rows.append((self._pending_from, Rejection("line", "syntax", "a quoted value is never closed")))
-            self._pending = []
+        if self._open:
+            rows.append((self._pending_from, self._bad or Rejection(
+                "line", "syntax", "引号未闭合 / a quoted value is never closed")))
+            self._reset()
         if self._header is None:
             raise FormatError("the CSV file is empty; the first line names the columns")
         return rows
 
+    def _reset(self) -> None:
+        self._pending, self._pending_bytes, self._open, self._bad = [], 0, False, None
+
     def _rows(self, lines) -> list[Row]:
         out: list[Row] = []
         for n, raw in lines:
+            if not self._open:
+                self._pending_from = n
             if raw is None:
-                self._pending = []
+                # an overlong line: the row it belongs to is refused; the next line starts afresh
+                self._reset()
                 out.append((n, _TOO_LONG))
                 continue
+            if raw.count(b'"') % 2:
+                self._open = not self._open
+            self._pending_bytes += len(raw) + 1
+            if self._bad is None:
+                if self._pending_bytes > MAX_LINE_BYTES:
+                    self._bad, self._pending = _TOO_LONG, []
+                else:
+                    try:
+                        text = raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        self._bad, self._pending = _ENCODING, []
+                    else:
+                        if n == 1 and text.startswith("\ufeff"):
+                            text = text[1:]  # a byte-order mark
+                        self._pending.append(text.removesuffix("\r") + "\n")
+            if self._open:
+                continue  # the quoted value goes on on the next line
+            pending, bad, first = self._pending, self._bad, self._pending_from
+            self._reset()
+            if bad is not None:
+                out.append((first, bad))
+                continue
+            if len(pending) == 1 and not pending[0].strip():
+                continue  # a blank line
             try:
-                text = _text(raw, n == 1)
-            except UnicodeDecodeError:
-                out.append((n, Rejection("line", "encoding", "the line is not UTF-8 text")))
-                continue
-            if not self._pending:
-                self._pending_from = n
-            self._pending.append(text)
-            joined = "\n".join(self._pending)
-            if joined.count('"') % 2:  # inside a quoted value that goes on on the next line
-                if len(joined) > MAX_LINE_BYTES:
-                    self._pending = []
-                    out.append((self._pending_from, _TOO_LONG))
-                continue
-            self._pending = []
-            if not joined.strip():
-                continue
-            try:
-                cells = next(csv.reader([joined], strict=True))
+                found = list(csv.reader(pending, strict=True))
             except csv.Error as e:
-                out.append((self._pending_from, Rejection("line", "syntax", f"not a CSV row: {e}")))
+                out.append((first, Rejection("line", "syntax", f"not a CSV row: {e}")))
+                continue
+            if len(found) != 1:
+                out.append((first, Rejection(
+                    "line", "syntax", "引号位置错误 / a quote inside an unquoted value: quote the whole value")))
                 continue
             if self._header is None:
-                self._set_header(cells)
+                self._set_header(found[0])
                 continue
-            out.append((self._pending_from, self._record(cells)))
+            out.append((first, self._record(found[0])))
         return out
 
     def _set_header(self, cells: list[str]) -> None:
@@ -206,6 +248,9 @@ class CsvReader:
             raise FormatError(f"the CSV header lacks the columns {', '.join(missing)}")
         if len(set(header)) != len(header) or "" in header:
             raise FormatError("the CSV header names each column once")
+        if len(header) > MAX_COLUMNS:
+            raise FormatError(f"CSV 列过多：表头有 {len(header)} 列，上限 {MAX_COLUMNS} / "
+                              f"the header names {len(header)} columns, at most {MAX_COLUMNS}")
         self._header = header
 
     def _record(self, cells: list[str]) -> RecordInput | Rejection:

@@ -9,9 +9,11 @@ Every path (submitRecords, the bulk upload, `credit ingest`) goes through `Colle
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,9 @@ log = logging.getLogger("credit.ingestion")
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 RETRIES = 3
+# CPU work between two turns of the event loop (validation, parsing): a lookup waits at most
+# about this long behind an upload or a submitRecords call.
+SLICE_SECONDS = 0.002
 _RETRYABLE = (
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
@@ -71,6 +76,21 @@ class Outcome:
         return out
 
 
+class Budget:
+    """Cooperative CPU work: `await budget.pause()` between two pieces of work gives the event
+    loop its turn once `seconds` have passed since the last turn (measured, not counted in rows:
+    a row's cost varies a hundredfold)."""
+
+    def __init__(self, seconds: float = SLICE_SECONDS):
+        self.seconds = seconds
+        self._until = time.perf_counter() + seconds
+
+    async def pause(self) -> None:
+        if time.perf_counter() >= self._until:
+            await asyncio.sleep(0)
+            self._until = time.perf_counter() + self.seconds
+
+
 class _Conflict(RuntimeError):
     """Another transaction changed a record of this batch meanwhile: run the batch again."""
 
@@ -106,13 +126,15 @@ class Collector:
         operation: str,
         legacy_uscc: frozenset[str] = frozenset(),
         clock: Callable[[], dt.datetime] | None = None,
+        declared_client: str | None = None,
     ):
         self.provider_org = require_provider(principal)
         self.pool = pool
         self.catalog = catalog
         self.principal = principal
         self.request = request
-        self.channel = request.channel if request else "cli"
+        self.channel = request.channel if request else "cli"  # the endpoint's, never the client's say
+        self.declared_client = declared_client
         self.operation = operation
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.deadlines = Deadlines(calendar)
@@ -129,27 +151,39 @@ class Collector:
         async with self.pool.acquire() as conn:
             await self.catalog.refresh(conn)
 
-    def prepare(self, rows: list[tuple[int, RecordInput | Rejection]]) -> Prepared:
-        """Validate a batch: CPU only, so the next batch is checked while one is written."""
+    async def prepare_cooperatively(
+        self, rows: list[tuple[int, RecordInput | Rejection]], budget: Budget | None = None
+    ) -> Prepared:
+        """Validate a batch (CPU only, so the next batch is checked while one is written), giving
+        the event loop its turn whenever the budget is spent: a large or hostile batch never
+        holds up the lookups running beside it."""
+        budget = budget or Budget()
+        batch = self._prepared()
+        for line, rec in rows:
+            self._check(batch, line, rec)
+            await budget.pause()
+        return batch
+
+    def _prepared(self) -> Prepared:
         today = self._today()
         if self._validator is None or self._validator.today != today:
             self._validator = Validator(self.catalog, self.provider_org, today, legacy_uscc=self.legacy_uscc)
-        lines, rejected, valid = [], {}, []
-        for line, rec in rows:
-            if isinstance(rec, Rejection):
-                lines.append((line, None))
-                rejected[line] = rec
-                continue
-            ref = rec.source_ref.strip() if isinstance(rec.source_ref, str) else None
-            lines.append((line, ref or None))
-            checked = self._validator.validate(rec)
-            if isinstance(checked, Rejection):
-                rejected[line] = checked
-            else:
-                valid.append(
-                    (line, checked, self.deadlines.due(checked.decided_on, checked.item.deadline_working_days))
-                )
-        return Prepared(lines=lines, rejected=rejected, valid=valid, received_on=today)
+        return Prepared(lines=[], rejected={}, valid=[], received_on=today)
+
+    def _check(self, batch: Prepared, line: int, rec: RecordInput | Rejection) -> None:
+        if isinstance(rec, Rejection):
+            batch.lines.append((line, None))
+            batch.rejected[line] = rec
+            return
+        ref = rec.source_ref.strip() if isinstance(rec.source_ref, str) else None
+        batch.lines.append((line, ref or None))
+        checked = self._validator.validate(rec)
+        if isinstance(checked, Rejection):
+            batch.rejected[line] = checked
+        else:
+            batch.valid.append(
+                (line, checked, self.deadlines.due(checked.decided_on, checked.item.deadline_working_days))
+            )
 
     async def write(self, batch: Prepared) -> list[Outcome]:
         """Store a validated batch in one transaction with its collection-log line; retried
@@ -173,7 +207,7 @@ class Collector:
         return outcomes
 
     async def submit(self, rows: list[tuple[int, RecordInput | Rejection]]) -> list[Outcome]:
-        return await self.write(self.prepare(rows))
+        return await self.write(await self.prepare_cooperatively(rows))
 
     async def _write(self, conn: asyncpg.Connection, batch: Prepared) -> list[Outcome]:
         results: dict[int, Outcome] = {
@@ -300,6 +334,7 @@ class Collector:
             details={
                 "provider": self.provider_org,
                 "channel": self.channel,
+                **({"declaredClient": self.declared_client} if self.declared_client else {}),
                 "batch": number,
                 "lines": [outcomes[0].line, outcomes[-1].line] if outcomes else [],
                 "counts": {s: len(v) for s, v in by_status.items()},
@@ -344,6 +379,15 @@ async def submit_records(
         return []
     await collector.refresh_catalog()
     return await collector.submit(list(enumerate(records)))
+
+
+def declared_client(user_agent: str | None) -> str | None:
+    """The tool a client says it is (its User-Agent, e.g. `credit-ingest/0.1.0`), kept as a
+    declared value: printable ASCII, at most 100 characters; never taken for the channel."""
+    if not user_agent:
+        return None
+    text = "".join(c for c in user_agent if " " <= c <= "~").strip()[:100]
+    return text or None
 
 
 def with_channel(request: RequestInfo | None, channel: str) -> RequestInfo | None:

@@ -25,14 +25,15 @@ from starlette.types import Receive, Scope, Send
 from ..errors import DomainError
 from ..http_body import drain
 from .formats import FormatError, Row, reader_for
-from .service import Collector, Outcome, Prepared, with_channel
+from .service import Budget, Collector, Outcome, declared_client, with_channel
 
 log = logging.getLogger("credit.upload")
 
 DEFAULT_BATCH = 2000
 MAX_BATCH = 10_000
 FLUSH_SECONDS = 1.0
-PREPARE_SLICE = 256  # rows validated between two looks at the event loop
+FEED_SLICE = 4096  # body bytes parsed between two looks at the clock
+ACK_SLICE = 500  # result lines encoded between two looks at the clock
 # Body read ahead while batches are written: enough for the next batch to be complete when the
 # one before commits, and a bound on what one upload holds in memory.
 READ_AHEAD_BYTES = 8 << 20
@@ -41,6 +42,7 @@ READ_AHEAD_BYTES = 8 << 20
 # source reference are never in flight together (the later must see the earlier).
 IN_FLIGHT = 2
 _END, _GONE = object(), object()
+CHANNEL = "bulk_upload"
 
 
 async def _reply(send: Send, status: int, body: dict, receive: Receive | None = None) -> None:
@@ -81,15 +83,17 @@ class BulkUpload:
             await _reply(send, 400, {"error": "invalid_input", "reason": f"batch is 1 to {MAX_BATCH}"},
                          receive)
             return
-        channel = "cli_ingest" if query.get("via") == ["cli"] else "bulk_upload"
+        # The channel is this endpoint's, whoever calls it and whatever the query says; the
+        # client's own name for itself is kept beside it, as declared (Art. 33).
         try:
             collector = Collector(
                 state.pool,
                 state.catalog,
                 scope["state"]["principal"],
                 calendar=getattr(state, "calendar", None),
-                request=with_channel(scope["state"]["request_info"], channel),
+                request=with_channel(scope["state"]["request_info"], CHANNEL),
                 operation="bulkUpload",
+                declared_client=declared_client(headers.get("user-agent")),
                 legacy_uscc=state.settings.legacy_uscc,
             )
         except DomainError as e:
@@ -138,6 +142,7 @@ class _Upload:
         self.changed = asyncio.Condition()
         self.failed: BaseException | None = None
         self.client_gone = False
+        self.budget = Budget()  # parsing and validation give the event loop its turn
 
     async def _read_body(self) -> None:
         while True:
@@ -177,23 +182,19 @@ class _Upload:
                 async with self.changed:
                     self.changed.notify_all()
                 return
-            await self._emit(b"".join(_line(o.wire()) for o in outcomes))
+            for i in range(0, len(outcomes), ACK_SLICE):  # a batch's lines, a slice at a time
+                await self._emit(b"".join(_line(o.wire()) for o in outcomes[i : i + ACK_SLICE]))
+                await self.budget.pause()
             async with self.changed:
                 self.pending.popleft()
                 self.changed.notify_all()
 
-    async def _prepare(self, rows: list[Row]) -> Prepared:
-        whole: Prepared | None = None
-        for i in range(0, len(rows), PREPARE_SLICE):
-            part = self.collector.prepare(rows[i : i + PREPARE_SLICE])
-            if whole is None:
-                whole = part
-            else:
-                whole.lines += part.lines
-                whole.rejected.update(part.rejected)
-                whole.valid += part.valid
-            await asyncio.sleep(0)  # let the batches being written take their next step
-        return whole
+    async def _feed(self, chunk: bytes) -> None:
+        """Parse a piece of the body a slice at a time: a slice of short lines makes many rows,
+        and a line inside a quoted value makes none, so the time is watched between slices."""
+        for i in range(0, len(chunk), FEED_SLICE):
+            await self._add(self.reader.feed(chunk[i : i + FEED_SLICE]))
+            await self.budget.pause()
 
     def _check(self) -> None:
         if self.failed is not None:
@@ -203,7 +204,7 @@ class _Upload:
         if not self.batch:
             return
         rows, self.batch, self.batch_started = self.batch, [], None
-        prepared = await self._prepare(rows)
+        prepared = await self.collector.prepare_cooperatively(rows, self.budget)
         refs = frozenset(v.source_ref for _, v, _ in prepared.valid)
         async with self.changed:
             # at most IN_FLIGHT at once; a batch sharing a reference waits for the earlier one
@@ -254,7 +255,7 @@ class _Upload:
                 self.buffered -= len(chunk)
                 if self.buffered <= READ_AHEAD_BYTES:
                     self.room.set()
-                await self._add(self.reader.feed(chunk))
+                await self._feed(chunk)
         except FormatError as e:
             await self._drain()
             await self._emit(_line({"error": "format", "message": str(e)}))

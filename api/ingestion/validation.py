@@ -18,6 +18,9 @@ SUBJECT_TYPES = ("natural_person", "legal_person", "unincorporated_org", "indivi
 MAX_REF = 200
 MAX_REASON = 1000
 MAX_NAME = 200
+MAX_KEY = 64  # a subject key or a document type, far above any real one
+FIELD_ALLOWANCE = 8  # data fields a record may carry beyond its item's, before it is refused unread
+MAX_FIELD_NAME = 64  # a catalog field name is at most 64 characters (catalog_admin.definition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,36 @@ def _forbidden(name: Any, topic: str) -> Rejection:
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _short(value: Any) -> str:
+    """A submitted value as a message shows it: cut short, so a message never grows with the input."""
+    text = value if isinstance(value, str) else repr(value) if isinstance(value, int | float | None) else type(value).__name__
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _limits(data: dict, item: CatalogItem) -> Rejection | None:
+    """Per-record bounds, checked before any field is looked at: a row with thousands of field
+    names or megabytes of text is refused at the cost of counting them."""
+    allowed = len(item.fields) + FIELD_ALLOWANCE
+    if len(data) > allowed:
+        return Rejection(
+            "data", "too_many_fields",
+            f"字段过多：{len(data)} 个字段，{item.code} 最多 {allowed} 个（目录字段 {len(item.fields)} 个 + "
+            f"{FIELD_ALLOWANCE}）/ too many fields: {len(data)}, at most {allowed} for {item.code}",
+        )
+    for name, value in data.items():
+        if len(name) > MAX_FIELD_NAME:
+            return Rejection(
+                f"data.{name[:MAX_FIELD_NAME]}…", "field_name_length",
+                f"字段名过长：超过 {MAX_FIELD_NAME} 个字符 / a field name is longer than {MAX_FIELD_NAME} characters",
+            )
+        if value.__class__ is str and len(value) > MAX_TEXT:
+            return Rejection(
+                f"data.{name}", "length",
+                f"值过长：{name} 超过 {MAX_TEXT} 个字符 / {name} is longer than {MAX_TEXT} characters",
+            )
+    return None
 
 
 class Validator:
@@ -139,7 +172,7 @@ class Validator:
                     "catalog_in_force",
                     f"{code} is not in the {year} catalog, which governs decisions of {decided_on}",
                 )
-            return Rejection("itemCode", "catalog", f"{code!r} is not an item of the catalog (Art. 9)")
+            return Rejection("itemCode", "catalog", f"{_short(code)!r} is not an item of the catalog (Art. 9)")
         if item.provider_org != self.provider_org:
             return Rejection(
                 "itemCode",
@@ -147,6 +180,9 @@ class Validator:
                 f"the catalog assigns {item.code} ({item.name}) to {item.provider_name}, "
                 "not to your organisation",
             )
+
+        if (limit := _limits(data, item)) is not None:
+            return limit
 
         # One pass over the data: Art. 11 forbidden data refuses the whole record, whatever else
         # is wrong with it, so it is looked for first; the first value problem is kept for later.
@@ -179,11 +215,15 @@ class Validator:
                 except ValueProblem as e:
                     problem = Rejection(f"data.{fname}", e.rule, str(e))
 
-        subject_type = (rec.subject_type or "").strip().lower()
+        subject_type = _text(rec.subject_type).lower()
+        raw_key, document_type = _text(rec.subject_key), rec.document_type or None
+        if len(raw_key) > MAX_KEY or (document_type is not None and len(document_type) > MAX_KEY):
+            return Rejection("subjectKey", "length", f"主体标识过长 / the subject key or document type is "
+                                                     f"longer than {MAX_KEY} characters")
         try:
-            key = self._subject_key(_text(rec.subject_key), rec.document_type or None)
+            key = self._subject_key(raw_key, document_type)
         except IdentifierError as e:
-            return Rejection("subjectKey", e.rule, f"subject key {rec.subject_key!r}: {e}")
+            return Rejection("subjectKey", e.rule, f"subject key {_short(rec.subject_key)!r}: {e}")
         if subject_type not in SUBJECT_TYPES:
             return Rejection(
                 "subjectType", "subject_type", f"subject type must be one of {', '.join(SUBJECT_TYPES)}"

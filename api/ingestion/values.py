@@ -17,6 +17,14 @@ MAX_AMOUNT_DIGITS = 15  # stored as a JSON number without loss
 MAX_AMOUNT_DECIMALS = 6  # decimal(18,6) in the national data standard
 
 
+def _shown(value: Any) -> str:
+    """A value as a message quotes it, cut short; a list or an object is named, not printed."""
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
 class ValueProblem(ValueError):
     def __init__(self, rule: str, message: str):
         super().__init__(message)
@@ -32,7 +40,7 @@ def parse_date(value: Any, label: str) -> dt.date:
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str) or not _DATE.match(value):
-        raise ValueProblem("date", f"{label} must be a date written YYYY-MM-DD, not {value!r}")
+        raise ValueProblem("date", f"{label} must be a date written YYYY-MM-DD, not {_shown(value)}")
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -53,9 +61,11 @@ def normalise(type_: str, codes: tuple[str, ...], value: Any, label: str) -> Any
             return value
         except ValueError:
             pass
+    if cls is str and len(value) > MAX_TEXT:  # no type reads more than this of a value
+        raise ValueProblem("length", f"{label} is longer than {MAX_TEXT} characters")
     if type_ == "string":
         if not isinstance(value, str):
-            raise ValueProblem("text", f"{label} must be text, not {value!r}")
+            raise ValueProblem("text", f"{label} must be text, not {_shown(value)}")
         if len(value) > MAX_TEXT:
             raise ValueProblem("length", f"{label} is longer than {MAX_TEXT} characters")
         return value
@@ -64,23 +74,23 @@ def normalise(type_: str, codes: tuple[str, ...], value: Any, label: str) -> Any
     if type_ == "code":
         code = value if isinstance(value, str) else str(value) if isinstance(value, int) and not isinstance(value, bool) else None
         if code not in codes:
-            raise ValueProblem("code_list", f"{label} must be one of {', '.join(codes)}, not {value!r}")
+            raise ValueProblem("code_list", f"{label} must be one of {', '.join(codes)}, not {_shown(value)}")
         return code
     if type_ == "integer":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, str) and _INT.match(value.strip()):
             return int(value)
-        raise ValueProblem("integer", f"{label} must be a whole number, not {value!r}")
+        raise ValueProblem("integer", f"{label} must be a whole number, not {_shown(value)}")
     if type_ == "amount":
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueProblem("amount", f"{label} must be a number, not {value!r}")
+            raise ValueProblem("amount", f"{label} must be a number, not {_shown(value)}")
         try:
             amount = Decimal(value.strip() if isinstance(value, str) else str(value))
         except InvalidOperation:
-            raise ValueProblem("amount", f"{label} must be a number, not {value!r}") from None
+            raise ValueProblem("amount", f"{label} must be a number, not {_shown(value)}") from None
         if not amount.is_finite() or amount < 0:
-            raise ValueProblem("amount", f"{label} must be a non-negative amount, not {value!r}")
+            raise ValueProblem("amount", f"{label} must be a non-negative amount, not {_shown(value)}")
         sign, digits, exponent = amount.normalize().as_tuple()
         decimals = max(0, -exponent)
         if decimals > MAX_AMOUNT_DECIMALS:
