@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app_state import AppState
 from .audit.http import ExportEndpoint
+from .audit.records_check import seal_legacy_records
 from .audit.upkeep import (
     ensure_partitions,
     keep_partitions_ahead,
@@ -31,7 +32,7 @@ from .auth.principal import RequestInfo
 from .auth.tokens import TokenError, TokenVerifier
 from .catalog import Catalog
 from .config import Settings
-from .db import create_pool, migrate, resolve_database_url
+from .db import app_login_dsn, create_pool, migrate, resolve_database_url
 from .http_body import drain
 from .ingestion.upload import BulkUpload
 from .workdays.service import follow_calendar, open_calendar
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         async with pool.acquire() as conn:
             await record_policy_version(conn, policy)
+        await seal_legacy_records(pool)  # once, for rows written before migration 0007
         sealer = asyncio.create_task(seal_periodically(pool, settings.audit_key))
         ahead = asyncio.create_task(keep_partitions_ahead(dsn))
         try:
@@ -140,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             holder["state"] = state
             app.state.credit = state
-            async with follow_calendar(dsn, state) as app.state.calendar_follower:
+            async with follow_calendar(app_login_dsn(dsn), state) as app.state.calendar_follower:
                 yield
         finally:
             holder.pop("state", None)

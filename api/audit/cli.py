@@ -15,6 +15,8 @@ from ..auth.principal import Principal
 from ..config import Settings
 from ..db import create_pool, migrate, resolve_database_url
 from .integrity import seal, verify
+from .records_check import register as register_records
+from .records_check import verify_records
 from .upkeep import ensure_partitions, purge_expired
 
 
@@ -48,6 +50,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
             return await verify(conn, settings.audit_key, expect_head=args.expect_head)
 
     report = asyncio.run(_with_db(settings, work))
+    records_ok = verify_records(settings, args.show)  # records, versions, tombstones, subjects
     print(f"checked {report.rows_checked} entries, {report.seals_checked} seals, "
           f"{report.partitions_purged} purged partitions; {report.unsealed_rows} entries not "
           "sealed yet")
@@ -56,7 +59,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
               "verify as --expect-head)")
     if report.ok:
         print("audit trail verified: no entry altered, removed or inserted")
-        return 0
+        return 0 if records_ok else 1
     first = report.findings[0]
     print(f"AUDIT TRAIL BROKEN: {len(report.findings)} finding(s); first: {first.message}")
     for f in report.findings[: args.show]:
@@ -100,6 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     v.set_defaults(run=_verify)
     cmds.add_parser("seal", help="seal committed entries now").set_defaults(run=_seal)
+    register_records(cmds)
     for name, maintain in (("purge", False), ("maintain", True)):
         p = cmds.add_parser(
             name,
