@@ -137,3 +137,21 @@ async def test_credit_audit_verify_names_the_record_and_exits_non_zero(gql, pool
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 1
     out = capsys.readouterr().out
     assert "RECORDS TAMPERED" in out and str(rec["id"]) in out and REF in out
+
+
+async def test_a_collection_act_that_lists_ids_lets_verify_name_a_deleted_records_id(gql, pool, owner):
+    from api.audit.trail import record_act
+    from api.auth.principal import Principal
+
+    rec = await submitted(gql, pool)
+    provider = Principal(user_id="user-provider", name="王强", org_code=demo.MARKET, org_name=None,
+                         roles=("provider",))
+    async with pool.acquire() as conn, conn.transaction():
+        await record_act(conn, provider, kind="collection", operation="submitRecords",
+                         details={"provider": demo.MARKET, "outcomes": {
+                             "created": [], "updated": [{"ref": REF, "id": str(rec["id"])}]}})
+    found = await findings(pool)
+    assert [w for w, _ in found] == ["version_removed"]  # that act says a second version exists
+    await as_superuser_without_triggers(owner, "DELETE FROM records WHERE id = $1", rec["id"])
+    found = await findings(pool)
+    assert [w for w, _ in found] == ["removed"] and str(rec["id"]) in found[0][1], found

@@ -121,19 +121,20 @@ SELECT 'subject_removed', r.subject_key, count(*), NULL, NULL FROM public.record
 WHERE NOT EXISTS (SELECT 1 FROM public.subjects s WHERE s.key = r.subject_key) GROUP BY r.subject_key
 """
 # What the sealed trail says was stored: each collection act lists the references it created and
-# updated (a string, or an object with "ref"), each correction act (record.correct.*) names the
+# updated (a string, or an object with "ref" and "id"), each correction act (record.correct.*) names the
 # record and adds a version, each deletion act names the record deleted.
 TRAIL = """
 WITH mentions AS (
     SELECT q.id AS act, q.details->>'provider' AS provider_org, o.kind,
-           CASE jsonb_typeof(e) WHEN 'string' THEN e #>> '{}' ELSE e->>'ref' END AS source_ref
+           CASE jsonb_typeof(e) WHEN 'string' THEN e #>> '{}' ELSE e->>'ref' END AS source_ref,
+           CASE jsonb_typeof(e) WHEN 'object' THEN e->>'id' END AS record_id
     FROM public.query_log q
     CROSS JOIN LATERAL (VALUES ('created'), ('updated')) o(kind)
     CROSS JOIN LATERAL jsonb_array_elements(coalesce(q.details->'outcomes'->o.kind, '[]')) e
     WHERE q.kind = 'collection'
 ), stored AS (
     SELECT provider_org, source_ref, count(*) FILTER (WHERE kind = 'updated') AS updates,
-           min(act) AS first_act
+           min(act) AS first_act, max(record_id) AS record_id
     FROM mentions GROUP BY provider_org, source_ref
 ), corrected AS (
     SELECT (details->>'record')::uuid AS id, count(*) AS versions, min(id) AS first_act
@@ -143,20 +144,21 @@ WITH mentions AS (
     SELECT DISTINCT ON ((details->>'record')::uuid) (details->>'record')::uuid AS id, id AS act
     FROM public.query_log WHERE kind = 'deletion' ORDER BY (details->>'record')::uuid, id
 )
-SELECT s.provider_org, s.source_ref, s.first_act AS act, r.id, r.version, r.status,
+SELECT s.provider_org, s.source_ref, s.first_act AS act, coalesce(r.id::text, s.record_id) AS id,
+       r.version, r.status,
        1 + s.updates + coalesce(c.versions, 0) AS expected, 'collection' AS source
 FROM stored s
 LEFT JOIN public.records r ON r.provider_org = s.provider_org AND r.source_ref = s.source_ref
 LEFT JOIN corrected c ON c.id = r.id
 WHERE r.id IS NULL OR r.version < 1 + s.updates + coalesce(c.versions, 0)
 UNION ALL
-SELECT r.provider_org, r.source_ref, c.first_act, c.id, r.version, r.status, 1 + c.versions,
+SELECT r.provider_org, r.source_ref, c.first_act, c.id::text, r.version, r.status, 1 + c.versions,
        'correction'
 FROM corrected c LEFT JOIN public.records r ON r.id = c.id
 WHERE r.id IS NULL OR (r.version < 1 + c.versions AND NOT EXISTS (
     SELECT 1 FROM stored s WHERE s.provider_org = r.provider_org AND s.source_ref = r.source_ref))
 UNION ALL
-SELECT r.provider_org, r.source_ref, d.act, d.id, r.version, r.status, NULL, 'deletion'
+SELECT r.provider_org, r.source_ref, d.act, d.id::text, r.version, r.status, NULL, 'deletion'
 FROM deleted d LEFT JOIN public.records r ON r.id = d.id
 WHERE r.id IS NULL OR r.status <> 'deleted'
    OR NOT EXISTS (SELECT 1 FROM public.record_tombstones t WHERE t.record_id = d.id)
