@@ -137,6 +137,10 @@ async def test_credit_audit_verify_names_the_record_and_exits_non_zero(gql, pool
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 1
     out = capsys.readouterr().out
     assert "RECORDS TAMPERED" in out and str(rec["id"]) in out and REF in out
+    # signing what has no mac does not bless what was changed
+    assert await asyncio.to_thread(main, ["audit", "seal-records", "--operator-name", "运维值班"]) == 0
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 1
+    assert "[altered]" in capsys.readouterr().out
 
 
 async def test_a_collection_act_that_lists_ids_lets_verify_name_a_deleted_records_id(gql, pool, owner):
