@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app_state import AppState
 from .audit.http import ExportEndpoint
+from .audit.records_check import seal_legacy_records
 from .audit.upkeep import (
     ensure_partitions,
     keep_partitions_ahead,
@@ -33,7 +34,7 @@ from .authorizations.evidence import DocumentRead, DocumentUpload
 from .authorizations.lifecycle import apply_exemptions
 from .catalog import Catalog
 from .config import Settings
-from .db import create_pool, migrate, resolve_database_url
+from .db import app_login_dsn, create_pool, migrate, resolve_database_url
 from .http_body import drain
 from .ingestion.upload import BulkUpload
 from .reports.http import routes as report_routes
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         async with pool.acquire() as conn:
             await record_policy_version(conn, policy)
+        await seal_legacy_records(pool)  # once, for rows written before migration 0007
         sealer = asyncio.create_task(seal_periodically(pool, settings.audit_key))
         ahead = asyncio.create_task(keep_partitions_ahead(dsn))
         try:
@@ -122,8 +124,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             holder["state"] = state
             app.state.credit = state
             async with (
-                follow_calendar(dsn, state) as app.state.calendar_follower,
-                follow_policy(dsn, state, settings) as app.state.policy_follower,
+                follow_calendar(app_login_dsn(dsn), state) as app.state.calendar_follower,
+                follow_policy(app_login_dsn(dsn), state, settings) as app.state.policy_follower,
             ):
                 # what start-up built lives as long as the process: kept out of the collector's
                 # way, a full collection during a large upload takes ~2 ms instead of ~60 ms

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from . import demo
 from .config import ConfigError, Settings
-from .db import MigrationError, create_pool, migrate, resolve_database_url
+from .db import LoginError, MigrationError, create_pool, migrate, resolve_database_url
 from .errors import DomainError
 
 # Who a locally minted token speaks for, per role (demo organisations; valid codes).
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     run: Callable[[Settings, argparse.Namespace], int | None] = args.run
     try:
         return run(Settings.from_env(), args) or 0
-    except (ConfigError, MigrationError, DomainError) as e:
+    except (ConfigError, MigrationError, LoginError, DomainError) as e:
         print(f"credit: {e}", file=sys.stderr)
         return 2
 

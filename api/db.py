@@ -4,13 +4,16 @@ migration runner."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -24,8 +27,81 @@ _MIGRATION_LOCK = 7_310_902_411
 _MIGRATION_NAME = re.compile(r"^\d{4}_[A-Za-z0-9_\-]+\.sql$")
 
 
+# The application's own login (migrations/0007): not the owner, not a superuser, a member of no
+# role. DATABASE_URL is the owner's; CREDIT_APP_DATABASE_URL, when set, is the app's login.
+APP_ROLE = "credit_app"
+APP_LOGIN_ENV = "CREDIT_APP_DATABASE_URL"
+
+
 class MigrationError(Exception):
     pass
+
+
+class LoginError(Exception):
+    """The app's database login is missing or could do more than the app may."""
+
+
+def app_login_dsn(owner_dsn: str, explicit: str | None = None) -> str:
+    """The DSN the app's pool logs in with: `explicit`, else CREDIT_APP_DATABASE_URL, else the
+    owner's DSN with user credit_app and no password (local trust authentication, as the
+    embedded server and a development PostgreSQL have)."""
+    explicit = explicit or os.environ.get(APP_LOGIN_ENV)
+    if explicit:
+        return explicit
+    parts = urlsplit(owner_dsn)
+    host = parts.netloc.rpartition("@")[2]
+    query = "&".join(
+        p for p in parts.query.split("&") if p and not p.startswith(("user=", "password="))
+    )
+    return urlunsplit(parts._replace(netloc=f"{APP_ROLE}@{host}", query=query))
+
+
+def record_mac_key(audit_key: bytes) -> bytes:
+    """The key of the records' macs, derived from the audit key: it is handed to the app's own
+    database sessions (the signing triggers of migration 0007), the audit key itself never."""
+    return hmac.new(audit_key, b"credit records mac v1", hashlib.sha256).digest()
+
+
+def signing_settings(audit_key: bytes) -> dict[str, str]:
+    """HMAC's padded keys (RFC 2104) as startup settings of the session: they survive the
+    pool's RESET ALL, and they are not in any statement's text."""
+    key = record_mac_key(audit_key).ljust(64, b"\0")
+    return {
+        "credit.mac_inner": bytes(b ^ 0x36 for b in key).hex(),
+        "credit.mac_outer": bytes(b ^ 0x5C for b in key).hex(),
+    }
+
+
+_LOGIN_CHECK = """
+SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolbypassrls,
+       session_user = current_user AS own_session,
+       ARRAY(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid
+             WHERE m.member = r.oid ORDER BY 1) AS member_of,
+       EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid
+               AND c.relnamespace = 'public'::regnamespace) AS owns_tables
+FROM pg_roles r WHERE r.rolname = session_user
+"""
+
+
+async def check_app_login(conn: asyncpg.Connection) -> None:
+    """Fail closed unless the session is a login that cannot change role or bypass grants."""
+    r = await conn.fetchrow(_LOGIN_CHECK)
+    wrong = []
+    if r["rolsuper"]:
+        wrong.append("it is a superuser")
+    if r["rolcreaterole"] or r["rolbypassrls"]:
+        wrong.append("it may create roles or bypass row security")
+    if r["member_of"]:
+        wrong.append(f"it is a member of {', '.join(r['member_of'])} (SET ROLE would reach them)")
+    if r["owns_tables"]:
+        wrong.append("it owns the tables (the owner's login is for migrations and upkeep)")
+    if not r["own_session"]:
+        wrong.append("it acts as another role")
+    if wrong:
+        raise LoginError(
+            f"应用的数据库登录 {r['rolname']} 权限过大：{'; '.join(wrong)}. The app logs in as a role "
+            f"like {APP_ROLE} (README: Configuration, {APP_LOGIN_ENV})"
+        )
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -58,9 +134,13 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     app_role: bool = True,
+    login_dsn: str | None = None,
 ) -> asyncpg.Pool:
-    """The pool. With app_role, every connection acts as `credit_app`, which may only read and
-    insert audit rows (Art. 41); owner connections (app_role=False) are for upkeep and purge."""
+    """The pool. With app_role, every connection logs in as the app's own role (`dsn` is the
+    owner's; `login_dsn` or app_login_dsn() gives the app's), which may only read and insert
+    audit rows (Art. 41) and whose sessions sign every change of records, versions, tombstones
+    and subjects (migration 0007). Owner connections (app_role=False) are for upkeep and purge;
+    they carry no signing key, so they cannot change records."""
 
     async def init(conn: CreditConnection) -> None:
         conn.audit_key = audit_key
@@ -69,18 +149,26 @@ async def create_pool(
                 typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
             )
         if app_role:
-            await conn.execute("SET ROLE credit_app")
+            await check_app_login(conn)
 
     if not audit_key:
         raise ValueError("the pool needs the audit trail's key")
-    return await asyncpg.create_pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        init=init,
-        command_timeout=30,
-        connection_class=CreditConnection,
-    )
+    target = app_login_dsn(dsn, login_dsn) if app_role else dsn
+    try:
+        return await asyncpg.create_pool(
+            target,
+            min_size=min_size,
+            max_size=max_size,
+            init=init,
+            command_timeout=30,
+            connection_class=CreditConnection,
+            server_settings=signing_settings(audit_key) if app_role else None,
+        )
+    except asyncpg.InvalidAuthorizationSpecificationError as e:
+        raise LoginError(
+            f"应用无法以 {APP_ROLE} 登录数据库：{e}. Give the role LOGIN (and a password on a managed "
+            f"server) and set {APP_LOGIN_ENV} (README: Configuration)"
+        ) from e
 
 
 @asynccontextmanager

@@ -47,7 +47,7 @@ from api import demo  # noqa: E402
 from api.auth.tokens import mint_token  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, migrate  # noqa: E402
+from api.db import create_pool, migrate, signing_settings  # noqa: E402
 from api.identifiers import build_uscc  # noqa: E402
 from api.ingestion.client import file_chunks, upload  # noqa: E402
 
@@ -173,7 +173,9 @@ async def run(args) -> dict:
             raise SystemExit(f"the upload did not store every row: {result.summary or result.error}")
 
         rows = raw_rows(path)
-        conn = await asyncpg.connect(dsn)
+        # records are signed by a trigger (migrations/0007) in sessions holding the key: raw COPY
+        # pays that too, as every insert into records does
+        conn = await asyncpg.connect(dsn, server_settings=signing_settings(settings.audit_key))
         try:
             t = time.perf_counter()
             async with conn.transaction():

@@ -16,6 +16,8 @@ from ..auth.principal import Principal
 from ..config import Settings
 from ..db import create_pool, migrate, resolve_database_url
 from .integrity import seal
+from .records_check import register as register_records
+from .records_check import verify_records
 from .upkeep import PartitionProblem, ensure_partitions, purge_expired, reattach
 from .verify import verify
 
@@ -53,6 +55,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
             )
 
     report = asyncio.run(_with_db(settings, work))
+    records_ok = verify_records(settings, args.show)  # records, versions, tombstones, subjects
     print(f"checked {report.rows_checked} entries, {report.seals_checked} seals, "
           f"{report.partitions_purged} purged partitions; {report.unsealed_rows} entries not "
           "sealed yet")
@@ -61,7 +64,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
               "verify as --expect-head)")
     if report.ok:
         print("audit trail verified: no entry altered, removed or inserted")
-        return 0
+        return 0 if records_ok else 1
     first = report.findings[0]
     print(f"AUDIT TRAIL BROKEN: {len(report.findings)} finding(s); first: {first.message}")
     for f in report.findings[: args.show]:
@@ -132,6 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rename a detached table that cannot be re-attached as it is, and make the month anew",
     )
     r.set_defaults(run=_repair)
+    register_records(cmds)
     for name, maintain in (("purge", False), ("maintain", True)):
         p = cmds.add_parser(
             name,

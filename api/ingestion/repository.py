@@ -22,10 +22,14 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
 ) ON COMMIT DELETE ROWS
 """
 CLEAR_STAGE = "DELETE FROM ingest_stage"
+# Known subjects are left out before the insert: each row offered to subjects is signed by its
+# trigger (migrations/0007) even when ON CONFLICT then drops it.
 UPSERT_SUBJECTS = """
 INSERT INTO subjects (key, key_type, subject_type, name)
 SELECT DISTINCT ON (subject_key) subject_key, key_type, subject_type, subject_name
-FROM ingest_stage ORDER BY subject_key, idx
+FROM ingest_stage s
+WHERE NOT EXISTS (SELECT 1 FROM subjects k WHERE k.key = s.subject_key)
+ORDER BY subject_key, idx
 ON CONFLICT (key) DO NOTHING
 """
 # Only rows that are not plainly new come back: existing references and subject-type clashes.
