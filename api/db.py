@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 
 from .config import Settings
+from .guard.errors import busy
 
 log = logging.getLogger("credit.db")
 
@@ -51,6 +52,33 @@ class CreditConnection(asyncpg.Connection):
     audit_key: bytes = b""
 
 
+class BoundedPool(asyncpg.Pool):
+    """A pool whose acquire waits at most `acquire_timeout` seconds (unless the caller gives its
+    own timeout); past it the caller gets `Busy` (code BUSY, retryable), never an endless wait."""
+
+    __slots__ = ("acquire_timeout",)
+
+    def acquire(self, *, timeout: float | None = None):
+        return _BoundedAcquire(super().acquire(timeout=timeout or self.acquire_timeout))
+
+
+class _BoundedAcquire:
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __aenter__(self):
+        try:
+            return await self.inner.__aenter__()
+        except TimeoutError:
+            raise busy("数据库连接繁忙，请稍后重试 (no database connection free in time)") from None
+
+    async def __aexit__(self, *exc):
+        return await self.inner.__aexit__(*exc)
+
+    def __await__(self):
+        return self.__aenter__().__await__()
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -58,6 +86,9 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     app_role: bool = True,
+    acquire_timeout: float | None = None,
+    lock_timeout_ms: int | None = None,
+    statement_timeout_ms: int | None = None,
 ) -> asyncpg.Pool:
     """The pool. With app_role, every connection acts as `credit_app`, which may only read and
     insert audit rows (Art. 41); owner connections (app_role=False) are for upkeep and purge."""
@@ -73,14 +104,16 @@ async def create_pool(
 
     if not audit_key:
         raise ValueError("the pool needs the audit trail's key")
-    return await asyncpg.create_pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        init=init,
-        command_timeout=30,
-        connection_class=CreditConnection,
+    timeouts = {k: f"{v}ms" for k, v in (("lock_timeout", lock_timeout_ms),
+                                          ("statement_timeout", statement_timeout_ms)) if v}
+    pool = BoundedPool(
+        dsn, min_size=min_size, max_size=max_size, max_queries=50000,
+        max_inactive_connection_lifetime=300.0, init=init, loop=None,
+        connection_class=CreditConnection, record_class=asyncpg.Record,
+        command_timeout=30, server_settings=timeouts or None,
     )
+    pool.acquire_timeout = acquire_timeout
+    return await pool
 
 
 @asynccontextmanager

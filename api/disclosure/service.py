@@ -25,6 +25,7 @@ from ..errors import (
     PurposeRequired,
     TooMany,
 )
+from ..guard.errors import Busy, ClientGone, ensure_client_waiting
 from ..identifiers import IdentifierError, parse_subject_key
 from . import repository
 from .rules import (
@@ -132,7 +133,8 @@ async def look_up(
                 _log_entry(operation, key, purpose, views.get(key)) for key in keys
             ]
             await _write_log(conn, principal, request, entries, now)
-    except (AuditUnavailable, PolicyUnavailable):
+            ensure_client_waiting()  # a client gone before the commit: roll back, no log row
+    except (AuditUnavailable, PolicyUnavailable, Busy, ClientGone):
         raise
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
         log.error("lookup failed, nothing disclosed: %s", e)
