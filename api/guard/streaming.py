@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from starlette.types import Send
 
 CHUNK = 16 << 10
-LAST_LINE_SECONDS = 1.0
+LAST_LINE_SECONDS = 5.0  # a reader that resumes soon after the cut still reads why
 
 
 class SlowReader(Exception):
