@@ -82,6 +82,7 @@ class BodyReader:
         self.held = b""
         self.finished = False
         self.stopping = False  # set by the guard at shutdown
+        self.ended_early: tuple[str, str] | None = None  # (code, message) of a body ended short
         self.pending: asyncio.Future | None = None
         self.watcher: asyncio.Task | None = None
         if bodiless:
@@ -165,6 +166,8 @@ class BodyReader:
 
     async def _stop(self) -> Message:
         if self.line_bounded:
+            self.ended_early = ("SHUTTING_DOWN", "服务器正在关闭：此后发送的行未读取，请重新发送 "
+                                "(server shutting down: the body was read up to the last whole line)")
             self._finish()
             return dict(_END)
         return await self._refuse(503, "SHUTTING_DOWN", "服务器正在关闭，请稍后重试 (server shutting down)")
@@ -177,6 +180,7 @@ class BodyReader:
             self.guard.gone.set()  # nothing this request does may commit a disclosure now
             return dict(_GONE)
         # the response has begun (an upload answering as it reads): end the body instead
+        self.ended_early = (code, message)
         self._finish()
         return dict(_END)
 

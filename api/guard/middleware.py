@@ -82,18 +82,29 @@ class Guard:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         guard, token = context.enter()
-        started = refused = False
+        started = refused = ndjson = False
 
         async def guarded_send(message: Message) -> None:
-            nonlocal started
+            nonlocal started, ndjson
             if refused:
                 return  # the guard has answered for the app already
             if message["type"] == "http.response.start":
                 started = True
+                ndjson = any(k.lower() == b"content-type" and b"ndjson" in v
+                             for k, v in message.get("headers", ()))
                 if guard.busy:
                     message = dict(message)
                     message["headers"] = [*message.get("headers", ()),
                                           (b"retry-after", str(self.limits.retry_after_seconds).encode())]
+            elif (message["type"] == "http.response.body" and not message.get("more_body")
+                  and ndjson and reader.ended_early):
+                # the body was ended short (shutdown, too slow, too large) after the answer had
+                # begun: the last line says so, after whatever the app said about the rows it read
+                code, reason = reader.ended_early
+                await send({**message, "more_body": True})
+                message = {"type": "http.response.body", "more_body": False, "body": json.dumps(
+                    {"error": code.lower(), "code": code, "reason": reason}, ensure_ascii=False
+                ).encode() + b"\n"}
             await send(message)
 
         async def cut(status: int, code: str, message: str) -> bool:
