@@ -53,8 +53,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.demo:
         print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",
                           "token": "credit token --role state_organ"}, ensure_ascii=False))
+    from .guard.protocol import BoundedHttpToolsProtocol
+
     uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                log_level="info", access_log=False)
+                log_level="info", access_log=False, http=BoundedHttpToolsProtocol,
+                # a backstop behind the guard's own grace period (README "Limits and overload")
+                timeout_graceful_shutdown=int(settings.limits.shutdown_grace_seconds) + 15)
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> None:

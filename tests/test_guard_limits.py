@@ -36,17 +36,20 @@ LOOKUP = json.dumps({"query": '{ subject(key: "91130902MA0DEM0135") { key name }
 class GuardServer:
     """A real uvicorn in a subprocess on a free loopback port, with the given limits."""
 
-    def __init__(self, dsn: str, data_dir: Path, env: dict[str, str]):
+    def __init__(self, dsn: str, data_dir: Path, env: dict[str, str], *, bounded_head: bool = False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
         full.update(DATABASE_URL=dsn, CREDIT_JWT_SECRET=TEST_SECRET, CREDIT_AUDIT_KEY=TEST_AUDIT_KEY,
                     CREDIT_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT), **env)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1", "--port",
-             str(self.port), "--log-level", "warning"],
-            cwd=ROOT, env=full,
-        )
+        command = [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--log-level", "warning"]
+        if bounded_head:  # as `credit serve` runs it
+            command = [sys.executable, "-c",
+                       "import uvicorn; from api.guard.protocol import BoundedHttpToolsProtocol as P; "
+                       f"uvicorn.run('api.asgi:app', host='127.0.0.1', port={self.port}, "
+                       "log_level='warning', http=P)"]
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=full)
 
     async def ready(self) -> None:
         loop = asyncio.get_running_loop()
@@ -214,3 +217,20 @@ async def test_an_ordinary_request_passes_every_limit(small_server):
     reply = await raw_exchange(small_server.port, head + LOOKUP)
     assert reply.status == 200
     assert reply.json()["data"]["subject"]["key"] == "91130902MA0DEM0135"
+
+
+async def test_the_served_protocol_refuses_a_huge_head_without_reading_it_whole(dsn, tmp_path, app):
+    server = GuardServer(dsn, tmp_path, SMALL_LIMITS, bounded_head=True)
+    try:
+        await server.ready()
+        rss_before = server.rss_kib()
+        head = b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        reply = await raw_exchange(server.port, head, [b"a" * (64 << 10)] * 160)  # 10 MiB offered
+        assert reply.status == 431
+        assert reply.seconds < 2.0
+        assert server.rss_kib() - rss_before < 4 * 1024  # not the 10 MiB
+        ok = await raw_exchange(server.port, request_head("POST", "/graphql", {
+            "Content-Type": "application/json", "Content-Length": str(len(LOOKUP))}) + LOOKUP)
+        assert ok.status == 200
+    finally:
+        server.stop()
