@@ -227,10 +227,17 @@ async def test_the_served_protocol_refuses_a_huge_head_without_reading_it_whole(
         head = b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
         reply = await raw_exchange(server.port, head, [b"a" * (64 << 10)] * 160)  # 10 MiB offered
         assert reply.status == 431
+        assert reply.json()["errors"][0]["extensions"]["code"] == "HEADERS_TOO_LARGE"
         assert reply.seconds < 2.0
         assert server.rss_kib() - rss_before < 4 * 1024  # not the 10 MiB
+        big = request_head("POST", "/graphql", {"Content-Type": "application/json",
+                                                "Content-Length": str(47 << 20)})
+        reply = await raw_exchange(server.port, big, [b" " * (1 << 20)] * 47)  # sent at full speed
+        assert reply.status == 413 and "64 KiB" in reply.json()["message"]
+        assert reply.seconds < 1.0
+        padded = LOOKUP[:-1] + b" " * (60 << 10) + b"}"  # a body read in large pieces is no head
         ok = await raw_exchange(server.port, request_head("POST", "/graphql", {
-            "Content-Type": "application/json", "Content-Length": str(len(LOOKUP))}) + LOOKUP)
-        assert ok.status == 200
+            "Content-Type": "application/json", "Content-Length": str(len(padded))}) + padded)
+        assert ok.status == 200, ok
     finally:
         server.stop()

@@ -21,6 +21,12 @@ from .limits import BodyReader, body_limit, declared_length, has_body, header_by
 
 log = logging.getLogger("credit.guard")
 LINE_BOUNDED = frozenset({"/upload/records"})
+# Before a refusal, what the client is still sending is read and dropped (bounded): closing the
+# connection on unread data resets it, and the client would not read the answer. A client that
+# sends more than this still gets a reset (`credit serve` answers a declared oversized body in
+# the protocol instead, and lingers reading; api/guard/protocol.py).
+DRAIN_BYTES = 8 << 20
+DRAIN_SECONDS = 0.5
 
 
 def refusal(status: int, code: str, message: str, retry_after: int | None = None):
@@ -113,7 +119,7 @@ class Guard:
                 return False
             start, body = refusal(status, code, message)
             refused = True
-            await drain(receive, seconds=0.5)  # bounded; the client then reads the reason
+            await drain(receive, limit=DRAIN_BYTES, seconds=DRAIN_SECONDS)
             with contextlib.suppress(OSError):
                 await send(start)
                 await send(body)
@@ -138,7 +144,7 @@ class Guard:
 
     async def _answer(self, send: Send, receive: Receive, status: int, code: str, message: str,
                       retry_after: int | None = None) -> None:
-        await drain(receive, seconds=0.5)  # bounded; the client then reads the reason
+        await drain(receive, limit=DRAIN_BYTES, seconds=DRAIN_SECONDS)
         start, body = refusal(status, code, message, retry_after)
         await send(start)
         await send(body)

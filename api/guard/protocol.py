@@ -6,11 +6,14 @@ another way still refuses them (after reading them)."""
 
 from __future__ import annotations
 
+import json
 import os
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..config import Limits
+from .limits import body_limit, human
 
 URL_ALLOWANCE = 8 << 10  # the request line on top of the headers
 # After refusing, read and drop what comes for this long before closing, so the client, still
@@ -18,20 +21,38 @@ URL_ALLOWANCE = 8 << 10  # the request line on top of the headers
 DISCARD_SECONDS = 1.0
 
 
-def head_limit(env: dict[str, str] | None = None) -> int:
-    return Limits.from_env(dict(os.environ if env is None else env)).max_header_bytes + URL_ALLOWANCE
+LIMITS = Limits.from_env(dict(os.environ))
+
+
+class _Refuse(Exception):
+    """Raised in a parser callback to stop parsing; httptools reports it as a parser error."""
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    head_limit = head_limit()
+    head_limit = LIMITS.max_header_bytes + URL_ALLOWANCE
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
-        self._in_head, self._head_bytes, self._discarding = True, 0, False
+        self._in_head, self._head_bytes, self._discarding, self._heads = True, 0, False, 0
+        self._refusal: tuple[bytes, str, str] | None = None
         super().connection_made(transport)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._heads += 1
+        path = httptools.parse_url(self.url).path.decode("latin-1")
+        limit = body_limit(LIMITS, path)
+        for name, value in self.headers:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                self._refusal = (b"413 Content Too Large", "PAYLOAD_TOO_LARGE", f"请求过大：{path} 请求体上限 {human(limit)} "
+                                 f"(Content-Length {int(value)} over the limit of {limit} bytes)")
+                raise _Refuse  # before the app is started or a byte of the body is read
         super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._refusal is not None:  # our own stop of the parser, not a malformed request
+            self._refuse(*self._refusal)
+            return
+        super().send_400_response(msg)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -40,19 +61,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._discarding:
             return
+        was_head, heads = self._in_head, self._heads
         super().data_received(data)
-        # a read in which the head ended is not counted: only reads that were head throughout
-        if self._in_head and not self.transport.is_closing():
+        # only reads that were head throughout count (not one in which a head or a body ended)
+        if was_head and self._in_head and heads == self._heads and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > self.head_limit:
-                self._refuse_head()
+                self._refuse(b"431 Request Header Fields Too Large", "HEADERS_TOO_LARGE",
+                             f"请求头过大：上限 {self.head_limit} 字节 (request head over {self.head_limit} bytes)")
 
-    def _refuse_head(self) -> None:
-        message = (f"请求头过大：上限 {self.head_limit} 字节 "
-                   f"(request head over {self.head_limit} bytes)").encode()
+    def _refuse(self, status: bytes, code: str, text: str) -> None:
+        """Answer as the guard middleware does, then read and drop for a while before closing."""
+        message = json.dumps({"error": code.lower(), "message": text,
+                              "errors": [{"message": text, "extensions": {"code": code}}]},
+                             ensure_ascii=False).encode()
         self.transport.write(
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+            b"HTTP/1.1 " + status + b"\r\n"
+            b"content-type: application/json; charset=utf-8\r\nconnection: close\r\n"
             b"content-length: " + str(len(message)).encode() + b"\r\n\r\n" + message)
         self._discarding = True
         if self.transport.can_write_eof():
