@@ -1,6 +1,6 @@
 """Benchmark: each attack of issue 8 against a running platform while a steady lookup load runs.
 
-    python bench/abuse.py [--rate 40] [--window 5] [--only NAME,...]
+    python bench/abuse.py [--rate 40] [--window 5] [--attack-rate 10] [--only NAME,...]
 
 Starts uvicorn as `credit serve` does (the bounded-head protocol) on 127.0.0.1 with a throw-away
 database (DATABASE_URL's server, or an embedded PostgreSQL; see bench/benchdb.py), seeds the
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -117,10 +118,8 @@ async def exchange(port: int, head: bytes, body_parts=(), *, pause: float = 0.0,
             writer.write(part)
             await writer.drain()
             if pause:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(answered.wait(), pause)
-                except TimeoutError:
-                    pass
         await asyncio.wait_for(answered.wait(), max(0.1, timeout - (time.monotonic() - t0)))
         seconds = time.monotonic() - t0
         await asyncio.wait_for(reading, 5)
@@ -331,8 +330,9 @@ async def run_attack(name: str, ctx: dict) -> dict:
     t0 = time.monotonic()
     first = await attack(ctx)
     runs, slowest = 1, first.get("seconds", 0.0)
-    if name in REPEATED:  # a sustained attack: again and again for the whole window
+    if name in REPEATED:  # a sustained attack: again, `attack_rate` times a second, for the window
         while time.monotonic() - t0 < ctx["window"] and runs < 1000:
+            await asyncio.sleep(max(0.0, t0 + runs / ctx["attack_rate"] - time.monotonic()))  # pace
             r = await attack(ctx)
             runs += 1
             slowest = max(slowest, r.get("seconds", 0.0))
@@ -354,7 +354,7 @@ async def main_async(args) -> list[dict]:
         proc = start_server(env, port, log_path)
         if not await healthy(port, 60):
             raise SystemExit(f"the server did not start; see {log_path}")
-        ctx = {"port": port, "window": args.window, **tokens(settings)}
+        ctx = {"port": port, "window": args.window, "attack_rate": args.attack_rate, **tokens(settings)}
         ctx["anonymous_lookup"] = build_request("127.0.0.1", port, "").replace(
             b"Authorization: Bearer \r\n", b"")
         lookup = build_request("127.0.0.1", port, ctx["agency"])
@@ -417,10 +417,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=float, default=40.0, help="steady lookups per second (default 40)")
     ap.add_argument("--window", type=float, default=5.0, help="seconds measured without and with each attack")
+    ap.add_argument("--attack-rate", type=float, default=10.0,
+                    help="how often a quick attack is repeated per second during its window (default 10)")
     ap.add_argument("--only", default="", help=f"comma-separated attacks of: {', '.join(ATTACKS)}")
     args = ap.parse_args()
-    if args.rate <= 0 or args.window <= 0:
-        ap.error("rate and window must be positive")
+    if args.rate <= 0 or args.window <= 0 or args.attack_rate <= 0:
+        ap.error("rate, window and attack rate must be positive")
     unknown = set(filter(None, args.only.split(","))) - set(ATTACKS)
     if unknown:
         ap.error(f"unknown attacks: {sorted(unknown)}")

@@ -3,10 +3,9 @@ the lookup's commit) without passing it through every call: a context variable p
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from dataclasses import dataclass, field
-
-import asyncio
 
 
 @dataclass

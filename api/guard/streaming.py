@@ -6,6 +6,7 @@ line when the client can still take one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from starlette.types import Send
@@ -80,12 +81,11 @@ async def send_stream(
     except SlowReader as e:
         await _close(lines)
         last = error_line(str(e), sent_lines).encode()
-        try:  # a client that reads nothing more gets its connection closed instead
+        # a client that reads nothing more gets its connection closed instead
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
                 send({"type": "http.response.body", "body": last, "more_body": False}),
                 LAST_LINE_SECONDS)
-        except TimeoutError:
-            pass
         return sent_lines
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return sent_lines
