@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exports["pool"] = await create_pool(
             dsn, audit_key=settings.audit_key, min_size=0, max_size=limits.max_exports,
             acquire_timeout=limits.acquire_timeout_seconds, lock_timeout_ms=limits.lock_timeout_ms,
+            application_name="credit-export",
         )
         unhook = guard.hook_signals()
         async with pool.acquire() as conn:

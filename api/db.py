@@ -89,6 +89,7 @@ async def create_pool(
     acquire_timeout: float | None = None,
     lock_timeout_ms: int | None = None,
     statement_timeout_ms: int | None = None,
+    application_name: str | None = None,
 ) -> asyncpg.Pool:
     """The pool. With app_role, every connection acts as `credit_app`, which may only read and
     insert audit rows (Art. 41); owner connections (app_role=False) are for upkeep and purge."""
@@ -106,6 +107,8 @@ async def create_pool(
         raise ValueError("the pool needs the audit trail's key")
     timeouts = {k: f"{v}ms" for k, v in (("lock_timeout", lock_timeout_ms),
                                           ("statement_timeout", statement_timeout_ms)) if v}
+    if application_name:  # tells the pools apart in pg_stat_activity
+        timeouts["application_name"] = application_name
     pool = BoundedPool(
         dsn, min_size=min_size, max_size=max_size, max_queries=50000,
         max_inactive_connection_lifetime=300.0, init=init, loop=None,
