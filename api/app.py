@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
@@ -35,6 +36,7 @@ from .authorizations.lifecycle import apply_exemptions
 from .catalog import Catalog
 from .config import Settings
 from .db import app_login_dsn, create_pool, migrate, resolve_database_url
+from .guard.middleware import Guard
 from .http_body import drain
 from .ingestion.upload import BulkUpload
 from .reports.http import routes as report_routes
@@ -91,6 +93,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     settings = settings or Settings.from_env()
     holder: dict[str, AppState] = {}
+    limits = settings.limits
+    guard = Guard(None, limits)
+    exports: dict[str, object] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -103,7 +108,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             audit_key=settings.audit_key,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
+            acquire_timeout=limits.acquire_timeout_seconds,
+            lock_timeout_ms=limits.lock_timeout_ms,
+            statement_timeout_ms=limits.statement_timeout_ms,
         )
+        # exports (long readers) get their own few connections, never the lookups' and sealer's
+        exports["pool"] = await create_pool(
+            dsn, audit_key=settings.audit_key, min_size=0, max_size=limits.max_exports,
+            acquire_timeout=limits.acquire_timeout_seconds, lock_timeout_ms=limits.lock_timeout_ms,
+            application_name="credit-export",
+        )
+        unhook = guard.hook_signals()
         async with pool.acquire() as conn:
             await record_policy_version(conn, policy)
         await seal_legacy_records(pool)  # once, for rows written before migration 0007
@@ -138,6 +153,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            unhook()
+            await exports.pop("pool").close()
             await pool.close()
 
     def get_state() -> AppState:
@@ -147,9 +164,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state = holder.get("state")
         if state is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        try:
-            async with state.pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
+        try:  # bounded: the acquire and the query both time out
+            async with state.pool.acquire(timeout=limits.acquire_timeout_seconds) as conn:
+                await conn.fetchval("SELECT 1", timeout=limits.acquire_timeout_seconds)
         except Exception as e:  # report, do not raise: this is the health check
             return JSONResponse({"status": "database unavailable", "detail": str(e)}, status_code=503)
         return JSONResponse({"status": "ok"})
@@ -161,11 +178,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             assets_route(),
-            Route("/audit/export", TokenGate(ExportEndpoint(get_state), get_state), methods=["GET"]),
+            Route("/audit/export", TokenGate(ExportEndpoint(get_state, lambda: exports["pool"], guard.stopping), get_state), methods=["GET"]),
             Route("/upload/records", TokenGate(BulkUpload(get_state), get_state), methods=["POST"]),
             Route("/authorizations/documents", TokenGate(DocumentUpload(get_state), get_state), methods=["POST"]),
             Route("/authorizations/{id}/document", TokenGate(DocumentRead(get_state), get_state), methods=["GET"]),
             *report_routes(get_state, lambda endpoint: TokenGate(endpoint, get_state)),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(guard.wrap)],
     )

@@ -62,11 +62,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.demo:
         print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",
                           "token": "credit token --role state_organ"}, ensure_ascii=False))
+    from .guard.protocol import BoundedHttpToolsProtocol
+
     # proxy_headers=False: uvicorn must not rewrite the client address from X-Forwarded-For;
     # the app applies CREDIT_TRUSTED_PROXIES itself (api/auth/request_info.py)
     uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                log_level="info", access_log=False, proxy_headers=False,
-                forwarded_allow_ips="")
+                log_level="info", access_log=False, http=BoundedHttpToolsProtocol,
+                proxy_headers=False, forwarded_allow_ips="",
+                # a backstop behind the guard's own grace period (README "Limits and overload")
+                timeout_graceful_shutdown=int(settings.limits.shutdown_grace_seconds) + 15)
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> None:

@@ -48,6 +48,8 @@ class Settings:
     report_pdf_cert_file: Path | None = None
     # a trail row older than this and still not sealed is an error for `credit audit verify`
     audit_seal_window_seconds: int = 60
+    # request limits and admission control (api/guard; README "Limits and overload")
+    limits: Limits = field(default_factory=lambda: Limits())
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -93,6 +95,7 @@ class Settings:
             legacy_uscc=frozenset(
                 c.strip().upper() for c in env.get("CREDIT_LEGACY_USCC", "").split(",") if c.strip()
             ),
+            limits=Limits.from_env(env),
         )
         settings.check()
         return settings
@@ -122,6 +125,8 @@ class Settings:
 
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
+
+
 def _seal_window(raw: str) -> int:
     """Seconds; at least 30, since the app seals every 10 s."""
     try:
@@ -131,6 +136,45 @@ def _seal_window(raw: str) -> int:
     if seconds < 30:
         raise ConfigError(f"CREDIT_AUDIT_SEAL_WINDOW must be a whole number of seconds >= 30, not {raw!r}")
     return seconds
+@dataclass(frozen=True)
+class Limits:
+    """Request limits and admission control; each is `CREDIT_` + the field name upper-cased
+    (README "Limits and overload")."""
+
+    max_body_graphql: int = 1 << 20  # bytes
+    max_body_upload: int = 1 << 30
+    max_body_other: int = 64 << 10
+    max_header_bytes: int = 16 << 10  # request line excluded, all header names and values
+    body_idle_seconds: float = 10.0  # longest wait for the next piece of a request body
+    body_min_rate: int = 100  # bytes/s a body must average over each window of waiting
+    body_rate_window: float = 10.0
+    shutdown_grace_seconds: float = 10.0  # after SIGTERM, open uploads end at a batch boundary
+    max_in_flight: int = 64  # requests at once per process (not counting exports and uploads)
+    max_uploads: int = 4
+    max_exports: int = 2  # also the size of the exports' own pool
+    admission_wait_seconds: float = 0.5  # longest wait for a place before 503 BUSY
+    acquire_timeout_seconds: float = 2.0  # longest wait for a pool connection before BUSY
+    lock_timeout_ms: int = 2000  # PostgreSQL lock_timeout of the app's connections
+    statement_timeout_ms: int = 30000
+    export_min_rate: int = 4096  # bytes/s an export reader must take over each window
+    export_rate_window: float = 15.0
+    export_max_seconds: float = 600.0
+    retry_after_seconds: int = 2
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Limits:
+        values = {}
+        for name, f in cls.__dataclass_fields__.items():
+            raw = env.get("CREDIT_" + name.upper())
+            if raw:
+                kind = int if isinstance(f.default, int) else float
+                try:
+                    values[name] = kind(raw)
+                except ValueError:
+                    raise ConfigError(f"CREDIT_{name.upper()} must be a number, not {raw!r}") from None
+                if values[name] <= 0:
+                    raise ConfigError(f"CREDIT_{name.upper()} must be positive")
+        return cls(**values)
 
 
 def _local_secret(data_dir: Path, name: str) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from .config import Settings
+from .guard.errors import busy
 
 log = logging.getLogger("credit.db")
 
@@ -127,6 +128,33 @@ class CreditConnection(asyncpg.Connection):
     audit_key: bytes = b""
 
 
+class BoundedPool(asyncpg.Pool):
+    """A pool whose acquire waits at most `acquire_timeout` seconds (unless the caller gives its
+    own timeout); past it the caller gets `Busy` (code BUSY, retryable), never an endless wait."""
+
+    __slots__ = ("acquire_timeout",)
+
+    def acquire(self, *, timeout: float | None = None):
+        return _BoundedAcquire(super().acquire(timeout=timeout or self.acquire_timeout))
+
+
+class _BoundedAcquire:
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __aenter__(self):
+        try:
+            return await self.inner.__aenter__()
+        except TimeoutError:
+            raise busy("数据库连接繁忙，请稍后重试 (no database connection free in time)") from None
+
+    async def __aexit__(self, *exc):
+        return await self.inner.__aexit__(*exc)
+
+    def __await__(self):
+        return self.__aenter__().__await__()
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -135,6 +163,10 @@ async def create_pool(
     max_size: int = 10,
     app_role: bool = True,
     login_dsn: str | None = None,
+    acquire_timeout: float | None = None,
+    lock_timeout_ms: int | None = None,
+    statement_timeout_ms: int | None = None,
+    application_name: str | None = None,
 ) -> asyncpg.Pool:
     """The pool. With app_role, every connection logs in as the app's own role (`dsn` is the
     owner's; `login_dsn` or app_login_dsn() gives the app's), which may only read and insert
@@ -154,16 +186,21 @@ async def create_pool(
     if not audit_key:
         raise ValueError("the pool needs the audit trail's key")
     target = app_login_dsn(dsn, login_dsn) if app_role else dsn
+    settings = {k: f"{v}ms" for k, v in (("lock_timeout", lock_timeout_ms),
+                                          ("statement_timeout", statement_timeout_ms)) if v}
+    if application_name:  # tells the pools apart in pg_stat_activity
+        settings["application_name"] = application_name
+    if app_role:
+        settings.update(signing_settings(audit_key))
+    pool = BoundedPool(
+        target, min_size=min_size, max_size=max_size, max_queries=50000,
+        max_inactive_connection_lifetime=300.0, init=init, loop=None,
+        connection_class=CreditConnection, record_class=asyncpg.Record,
+        command_timeout=30, server_settings=settings or None,
+    )
+    pool.acquire_timeout = acquire_timeout
     try:
-        return await asyncpg.create_pool(
-            target,
-            min_size=min_size,
-            max_size=max_size,
-            init=init,
-            command_timeout=30,
-            connection_class=CreditConnection,
-            server_settings=signing_settings(audit_key) if app_role else None,
-        )
+        return await pool
     except asyncpg.InvalidAuthorizationSpecificationError as e:
         raise LoginError(
             f"应用无法以 {APP_ROLE} 登录数据库：{e}. Give the role LOGIN (and a password on a managed "

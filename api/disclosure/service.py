@@ -28,6 +28,7 @@ from ..errors import (
     PurposeRequired,
     TooMany,
 )
+from ..guard.errors import Busy, ClientGone, ensure_client_waiting
 from ..identifiers import IdentifierError, parse_subject_key
 from . import repository
 from .masking import MaskSpec
@@ -169,7 +170,8 @@ async def look_up(
             await _write_log(conn, principal, request, entries, now)
             if within is not None:
                 await within(conn, views, now)
-    except (AuditUnavailable, PolicyUnavailable):
+            ensure_client_waiting()  # a client gone before the commit: roll back, no log row
+    except (AuditUnavailable, PolicyUnavailable, Busy, ClientGone):
         raise
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
         log.error("lookup failed, nothing disclosed: %s", e)
