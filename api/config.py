@@ -36,6 +36,8 @@ class Settings:
     legacy_uscc: frozenset[str] = field(default_factory=frozenset)
     # HMAC key for the audit trail (Art. 41); the database never holds it
     audit_key: bytes = b""
+    # GraphQL introspection and "Did you mean" suggestions (schema/limits.py); on for the demo
+    graphql_introspection: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -70,6 +72,7 @@ class Settings:
             legacy_uscc=frozenset(
                 c.strip().upper() for c in env.get("CREDIT_LEGACY_USCC", "").split(",") if c.strip()
             ),
+            graphql_introspection=env.get("CREDIT_GRAPHQL_INTROSPECTION", "") in ("1", "true", "on"),
         )
         settings.check()
         return settings

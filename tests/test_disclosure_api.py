@@ -322,7 +322,7 @@ async def test_batch_query_has_a_maximum_size(gql, pool):
     q = "query($k: [ID!]!) { subjects(keys: $k, purpose: \"bidding\") { key } }"
     out = await gql(q, {"k": [demo.COMPANY] * 101}, as_="state_organ")
     assert out["errors"][0]["extensions"]["code"] == "TOO_MANY"
-    assert await log_rows(pool) == []
+    assert [r["outcome"] for r in await log_rows(pool)] == ["refused"]  # refused, and logged
 
 
 async def test_batch_query_is_refused_to_the_public(gql):
