@@ -34,6 +34,7 @@ from .config import Settings
 from .db import create_pool, migrate, resolve_database_url
 from .http_body import drain
 from .ingestion.upload import BulkUpload
+from .ratelimit import admit, open_rate_limiter
 from .workdays.service import follow_calendar, open_calendar
 
 log = logging.getLogger("credit.app")
@@ -76,6 +77,8 @@ class TokenGate:
             request_id=_request_id(headers.get("x-request-id")),
             client_addr=_client_addr(scope, headers, state.settings.trusted_proxies),
         )
+        if not await admit(scope, receive, send):  # per-caller rate limit: 429 (api/ratelimit.py)
+            return
         await self.app(scope, receive, send)
 
 
@@ -140,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             holder["state"] = state
             app.state.credit = state
+            app.state.rate_limiter = await open_rate_limiter(settings)
             async with follow_calendar(dsn, state) as app.state.calendar_follower:
                 yield
         finally:

@@ -61,6 +61,7 @@ def settings(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "CREDIT_JWT_SECRET": TEST_SECRET,
             "CREDIT_AUDIT_KEY": TEST_AUDIT_KEY,
             "CREDIT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+            "CREDIT_RATE_LIMIT": "off",  # the suite is one caller; tests/test_ratelimit.py turns it on
         }
     )
 
