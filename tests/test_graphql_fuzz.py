@@ -112,7 +112,6 @@ async def test_invalid_generated_documents_never_fail_hang_or_leak(client, setti
 
 
 async def test_found_by_fuzzing_a_draft_catalog_past_2999_is_invalid_input(gql):
-    out = await gql('mutation { draftCatalog(year: 3000) { ... on UserError { rule } } }',
+    out = await gql('mutation { draftCatalog(year: 3000) { ... on UserError { code rule } } }',
                     as_="credit_office")
-    assert out["errors"][0]["extensions"]["code"] == "INVALID_INPUT", out
-    assert out["errors"][0]["extensions"]["rule"] == "catalog_year_range"
+    assert out == {"data": {"draftCatalog": {"code": "INVALID_INPUT", "rule": "catalog_year_range"}}}
