@@ -48,6 +48,9 @@ DEFAULT_LIMITS = {
 }
 REFUSED_BODY_BYTES = 1 << 20  # a refused /graphql body is read this far to log its subjects
 REFUSED_BODY_SECONDS = 2.0
+# a refused body is parsed only if one of these root fields may be in it ("subject" covers
+# "subjects"; a JSON \u escape could hide a name, so one makes the body parsed too)
+SUBJECT_FIELD_NAMES = (b"subject", b"jointPunishmentBasis", b"myCredit", b"\\u")
 STORE_TIMEOUT = 1.0  # seconds for the counter store to answer before the request is refused
 
 
@@ -160,11 +163,14 @@ async def admit(scope: Scope, receive: Receive, send: Send) -> bool:
             f"after {wait} s）",
             rule="rate_limit",
         )
+    body = None
     if scope["path"] == "/graphql":
         body = await _read_body(receive)
-        if body is not None:
+        if body is not None and any(name in body for name in SUBJECT_FIELD_NAMES):
             await _log_named(scope, body, refusal)
-    await _refuse(scope, receive, send, status, refusal, wait)
+    if body is None:  # not read whole: take what is still coming (bounded) before answering
+        await drain(receive)
+    await _refuse(scope, send, status, refusal, wait)
     return False
 
 
@@ -213,9 +219,7 @@ async def _log_named(scope: Scope, body: bytes, refusal: DomainError) -> None:
         await ctx.refuse(named, refusal)
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, refusal: DomainError,
-                  retry_after: int) -> None:
-    await drain(receive)
+async def _refuse(scope: Scope, send: Send, status: int, refusal: DomainError, retry_after: int) -> None:
     code, message = refusal.code, refusal.message
     error = {"message": message, "extensions": {"code": code, "retryAfter": retry_after}}
     body = {"data": None, "errors": [error]} if scope["path"] == "/graphql" else {

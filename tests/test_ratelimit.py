@@ -10,6 +10,7 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 
@@ -85,6 +86,15 @@ async def test_a_refused_request_naming_a_subject_is_logged(settings, pool):
     assert [r["subject_key"] for r in refused] == [COMPANY]  # the request naming no one: no row
 
 
+async def test_a_subject_named_through_a_json_escape_is_logged_too(settings, pool):
+    body = b'{"query": "{ \\u0073ubject(key: \\"' + COMPANY.encode() + b'\\") { key } }"}'
+    async with running(settings, public="1/minute") as app, client(app) as c:
+        assert (await c.post("/graphql", json=PURPOSES)).status_code == 200
+        r = await c.post("/graphql", content=body, headers={"content-type": "application/json"})
+        assert_limited(r)
+    assert [r["outcome"] for r in await log_rows(pool, COMPANY)] == ["refused"]
+
+
 async def test_users_are_counted_apart_and_roles_have_their_own_limits(settings):
     async with running(settings, public="1/minute", state_organ="3/minute") as app, client(app) as c:
         organ = bearer(settings, "state_organ")
@@ -139,6 +149,60 @@ async def test_two_app_instances_share_the_count_in_redis(settings):
         async with aioredis.from_url(REDIS) as r:
             keys = [k async for k in r.scan_iter(match=f"{prefix}*")]
             assert keys  # the counts were in Redis
+            await r.delete(*keys)
+
+
+@contextlib.contextmanager
+def servers(dsn: str, data_dir: str, ports: list[int], **env: str):
+    """Real uvicorn processes of the app (as `credit serve` runs it), stopped afterwards."""
+    base = {**os.environ, "DATABASE_URL": dsn, "CREDIT_JWT_SECRET": TEST_SECRET,
+            "CREDIT_AUDIT_KEY": TEST_AUDIT_KEY, "CREDIT_DATA_DIR": data_dir, **env}
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1", "--port", str(p)],
+        env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ) for p in ports]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def until_up(port: int) -> None:
+    async with httpx.AsyncClient() as c:
+        for _ in range(300):  # up to a minute: migrations and pool at start
+            with contextlib.suppress(httpx.TransportError):
+                if (await c.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    pytest.fail(f"the server on port {port} did not come up")
+
+
+async def test_two_server_processes_share_the_count_and_refuse_at_once(dsn, tmp_path):
+    await redis_or_skip()
+    prefix = f"credit-test-{uuid.uuid4().hex}"
+    ports = [18121, 18122]
+    with servers(dsn, str(tmp_path), ports, CREDIT_RATE_LIMIT_PUBLIC="3/minute",
+                 CREDIT_RATE_LIMIT_STORAGE=REDIS, CREDIT_RATE_LIMIT_PREFIX=prefix):
+        for p in ports:
+            await until_up(p)
+        async with httpx.AsyncClient(timeout=10) as c:
+            urls = [f"http://127.0.0.1:{p}/graphql" for p in ports]
+            for url in (urls[0], urls[1], urls[0]):
+                assert (await c.post(url, json=PURPOSES)).status_code == 200
+            for url in urls:
+                r = await c.post(url, json={"query": "# " + "x" * 5000 + "\n{ purposes { code } }"})
+                assert_limited(r)
+                assert r.elapsed.total_seconds() < 1.0  # answered, not waiting on the client
+    async with aioredis.from_url(REDIS) as r:
+        keys = [k async for k in r.scan_iter(match=f"{prefix}*")]
+        if keys:
             await r.delete(*keys)
 
 
