@@ -193,6 +193,10 @@ def check_document(document: DocumentNode, limits: DocumentLimits) -> QueryTooCo
 
 # root fields that look subjects up, and the argument that names them
 SUBJECT_FIELDS = {"subject": "key", "subjects": "keys", "jointPunishmentBasis": "key"}
+# keys read from one document at most: 20 root fields of 100 keys. Past it the request is over
+# a limit anyway, and validating (and logging) a million keys from a variable would hold the
+# event loop: those past it are neither examined nor logged.
+NAMED_MAX = 2000
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,7 @@ def named_subjects(
 ) -> list[NamedSubject]:
     """Subjects named by the root fields of the query that would run (every query of the
     document when none is chosen), through inline fragments and spreads; each fragment is read
-    once. `own_key` is the caller's subject key, which `myCredit` names."""
+    once; at most NAMED_MAX. `own_key` is the caller's subject key, which `myCredit` names."""
     variables = variables if isinstance(variables, dict) else {}
     fragments: dict[str, FragmentDefinitionNode] = {}
     operations = []
@@ -229,8 +233,8 @@ def named_subjects(
         stack = [op.selection_set]
         while stack:
             for s in stack.pop().selections:
-                if isinstance(s, FieldNode):
-                    found.extend(_named_by(s, variables, defaults, own_key))
+                if isinstance(s, FieldNode) and len(found) < NAMED_MAX:
+                    found += _named_by(s, variables, defaults, own_key, NAMED_MAX - len(found))
                 elif isinstance(s, InlineFragmentNode):
                     stack.append(s.selection_set)
                 elif isinstance(s, FragmentSpreadNode):
@@ -241,7 +245,9 @@ def named_subjects(
     return found
 
 
-def _named_by(f: FieldNode, variables: dict, defaults: dict, own_key: str | None) -> list[NamedSubject]:
+def _named_by(
+    f: FieldNode, variables: dict, defaults: dict, own_key: str | None, cap: int
+) -> list[NamedSubject]:
     name = f.name.value
     if name == "myCredit":
         return [NamedSubject(name, own_key, None, id(f))] if own_key else []
@@ -250,31 +256,31 @@ def _named_by(f: FieldNode, variables: dict, defaults: dict, own_key: str | None
     args = {a.name.value: a.value for a in f.arguments or ()}
     purposes = _strings(args.get("purpose"), variables, defaults)
     purpose = purposes[0] if purposes else None
-    keys = _strings(args.get(SUBJECT_FIELDS[name]), variables, defaults)
+    keys = _strings(args.get(SUBJECT_FIELDS[name]), variables, defaults, cap)
     return [NamedSubject(name, k, purpose, id(f)) for k in keys]
 
 
-def _strings(node: ValueNode | None, variables: dict, defaults: dict) -> list[str]:
-    """The strings a (list of) ID or String argument gives: literals, variables (or their
-    defaults), and literals or variables inside a list literal."""
+def _strings(node: ValueNode | None, variables: dict, defaults: dict, cap: int = 1) -> list[str]:
+    """At most `cap` strings a (list of) ID or String argument gives: literals, variables (or
+    their defaults), and literals or variables inside a list literal."""
     if isinstance(node, VariableNode):
         name = node.name.value
         if name not in variables:
             default = defaults.get(name)
-            return [] if isinstance(default, VariableNode) else _strings(default, {}, {})
+            return [] if isinstance(default, VariableNode) else _strings(default, {}, {}, cap)
         value = variables[name]
-        items = value if isinstance(value, list) else [value]
+        items = value[:cap] if isinstance(value, list) else [value]
         return [str(v) for v in items if isinstance(v, str | int) and not isinstance(v, bool)]
     if isinstance(node, StringValueNode | IntValueNode):
-        return [node.value]
+        return [node.value][:cap]
+    out: list[str] = []
     if isinstance(node, ListValueNode):
-        return [
-            s
-            for v in node.values or ()
-            if not isinstance(v, ListValueNode)  # [[...]] is not a key list; validation says so
-            for s in _strings(v, variables, defaults)
-        ]
-    return []
+        for v in node.values or ():
+            if len(out) >= cap:
+                break
+            if not isinstance(v, ListValueNode):  # [[...]] is not a key list; validation says so
+                out += _strings(v, variables, defaults, cap - len(out))
+    return out
 
 
 # --- the extension ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from api.auth.principal import RequestInfo
 from api.errors import TooMany
 from api.identifiers import build_resident_id
 from schema.context import Context
-from schema.limits import DocumentLimits, check_document, named_subjects
+from schema.limits import NAMED_MAX, DocumentLimits, check_document, named_subjects
 from tests.conftest import log_rows, token
 
 COMPANY = "91130902MA0DEM0135"
@@ -187,6 +187,16 @@ async def test_twenty_aliases_of_a_hundred_keys_are_one_batch_over_the_maximum(g
     rows = await log_rows(pool)
     assert len(rows) == 1050 and {r["outcome"] for r in rows} == {"refused"}
     assert {r["subject_key"] for r in rows} == set(keys[:1050])
+
+
+async def test_a_variable_of_fifty_thousand_keys_is_refused_quickly_and_logged_up_to_a_bound(gql, pool):
+    keys = people(50_000)
+    q = 'query($k: [ID!]!) { subjects(keys: $k, purpose: "government_procurement") { key } }'
+    out, took = await timed(gql, q, {"k": keys}, as_="state_organ")
+    assert refusal(out)["code"] == "TOO_MANY"
+    assert took < QUICK
+    rows = await log_rows(pool)
+    assert [r["subject_key"] for r in rows] == keys[:NAMED_MAX]  # those past it: not examined
 
 
 async def test_a_hundred_distinct_subjects_across_aliases_are_looked_up(gql, pool):
