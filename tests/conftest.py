@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from api.audit.integrity import _SEAL_LOCK as SEAL_LOCK
 from api.auth.tokens import mint_token
 from api.cli import TOKEN_PRESETS
 from api.config import Settings
@@ -93,7 +94,9 @@ async def demo_data(request: pytest.FixtureRequest) -> None:
     state = request.getfixturevalue("state")
     owner = await asyncpg.connect(request.getfixturevalue("dsn"))
     try:  # the app's own role may not truncate the audit trail; the owner may
-        await owner.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " CASCADE")
+        async with owner.transaction():  # the sealer's lock first: a seal meanwhile deadlocked
+            await owner.execute("SELECT pg_advisory_xact_lock($1)", SEAL_LOCK)
+            await owner.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " CASCADE")
     finally:
         await owner.close()
     await seed_demo(state.pool)
