@@ -39,6 +39,7 @@ from .db import app_login_dsn, create_pool, migrate, resolve_database_url
 from .guard.middleware import Guard
 from .http_body import drain
 from .ingestion.upload import BulkUpload
+from .ratelimit import admit, open_rate_limiter
 from .reports.http import routes as report_routes
 from .workdays.service import follow_calendar, open_calendar
 
@@ -79,6 +80,8 @@ class TokenGate:
         scope.setdefault("state", {})
         scope["state"]["principal"] = principal
         scope["state"]["request_info"] = request_info(scope, headers, state.settings.trusted_proxies)
+        if not await admit(scope, receive, send):  # per-caller rate limit: 429 (api/ratelimit.py)
+            return
         await self.app(scope, receive, send)
 
 
@@ -138,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             holder["state"] = state
             app.state.credit = state
+            app.state.rate_limiter = await open_rate_limiter(settings)
             async with (
                 follow_calendar(app_login_dsn(dsn), state) as app.state.calendar_follower,
                 follow_policy(app_login_dsn(dsn), state, settings) as app.state.policy_follower,

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -60,6 +61,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     Policy.load(settings.policy_dir, settings.legacy_uscc)  # a faulty policy file: one line naming file and line, exit 2
     asyncio.run(prepare_database(settings, seed=args.demo))
     if args.demo:
+        os.environ.setdefault("CREDIT_GRAPHQL_INTROSPECTION", "1")  # GraphiQL's schema, hints
         print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",
                           "token": "credit token --role state_organ"}, ensure_ascii=False))
     from .guard.protocol import BoundedHttpToolsProtocol

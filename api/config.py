@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .auth.principal import ROLES
 from .authorizations.config import AuthorizationConfigError, AuthorizationSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +51,13 @@ class Settings:
     audit_seal_window_seconds: int = 60
     # request limits and admission control (api/guard; README "Limits and overload")
     limits: Limits = field(default_factory=lambda: Limits())
+    # GraphQL introspection and "Did you mean" suggestions (schema/limits.py); on for the demo
+    graphql_introspection: bool = False
+    # per-caller rate limits (api/ratelimit.py): (role, "limits" notation) overrides, storage
+    rate_limit_enabled: bool = True
+    rate_limits: tuple[tuple[str, str], ...] = ()
+    rate_limit_storage: str = "memory://"
+    rate_limit_prefix: str = "credit"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -96,6 +104,15 @@ class Settings:
                 c.strip().upper() for c in env.get("CREDIT_LEGACY_USCC", "").split(",") if c.strip()
             ),
             limits=Limits.from_env(env),
+            graphql_introspection=env.get("CREDIT_GRAPHQL_INTROSPECTION", "") in ("1", "true", "on"),
+            rate_limit_enabled=env.get("CREDIT_RATE_LIMIT", "on") != "off",
+            rate_limits=tuple(
+                (role, env[f"CREDIT_RATE_LIMIT_{role.upper()}"])
+                for role in ROLES
+                if env.get(f"CREDIT_RATE_LIMIT_{role.upper()}")
+            ),
+            rate_limit_storage=env.get("CREDIT_RATE_LIMIT_STORAGE") or "memory://",
+            rate_limit_prefix=env.get("CREDIT_RATE_LIMIT_PREFIX") or "credit",
         )
         settings.check()
         return settings

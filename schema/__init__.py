@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import orjson
@@ -9,15 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.requests import Request
 from strawberry.asgi import GraphQL
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache
 from strawberry.tools import merge_types
 
 from api.app_state import AppState
@@ -37,6 +30,7 @@ from . import (
 )
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .context import Context
+from .limits import DocumentChecks
 from .scalars import SCALAR_OVERRIDES, TemporalFieldNames, TemporalLiteralRule
 from .text_input import TextInputCheck
 
@@ -58,12 +52,8 @@ def _mask(error: GraphQLError) -> bool:
     return not (error.extensions and "code" in error.extensions)
 
 
-# Built once: the validation cache is keyed by the rule classes, so rules made anew for every
-# request would never hit it (each request would re-validate its document from scratch).
-LIMIT_RULES = [
-    *QueryDepthLimiter(max_depth=8).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=20).validation_rules,
-]
+# graphql-core's "Did you mean ...?" hints name fields the caller did not ask for
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 def _from_domain(error: BaseException | None) -> bool:
@@ -89,12 +79,12 @@ schema = CreditSchema(
     scalar_overrides=SCALAR_OVERRIDES,  # Date and DateTime: schema/scalars.py
     extensions=[
         # factories: a fresh extension per request (shared instances leak state across requests)
-        lambda: AddValidationRules(LIMIT_RULES),
-        lambda: AddValidationRules([TemporalLiteralRule]),  # dates in the query: INVALID_INPUT
-        TemporalFieldNames,  # dates in variables: name the field
         lambda: MaxTokensLimiter(max_token_count=2000),
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        # linear-cost limits, then the (cached) validation; see schema/limits.py
+        DocumentChecks,
+        lambda: AddValidationRules([TemporalLiteralRule]),  # dates in the query: INVALID_INPUT
+        TemporalFieldNames,  # dates in variables: name the field
         TextInputCheck,  # unstorable text refused before anything runs (issue 9)
         lambda: MaskErrors(
             should_mask_error=_mask, error_message="Internal error; nothing was disclosed."
@@ -117,6 +107,14 @@ class CreditGraphQL(GraphQL):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+    async def process_result(self, request: Request, result):
+        """Field suggestions are off with introspection: they would reveal the schema."""
+        out = await super().process_result(request, result)
+        if not self._get_state().settings.graphql_introspection:
+            for error in out.get("errors") or ():
+                error["message"] = SUGGESTION.sub("", error["message"])
+        return out
 
     async def get_context(self, request: Request, response) -> Context:
         return Context(

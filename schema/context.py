@@ -1,17 +1,32 @@
 """Per-request context: who is asking, and the lookups already made in this request, so that
-aliases, fragments and repeated fields reuse one decision and leave one log row."""
+aliases, fragments and repeated fields reuse one decision and leave one log row. The batch
+maximum counts the distinct subjects of the whole request, whatever field or alias names them."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.app_state import AppState
 from api.auth.principal import Principal, RequestInfo
-from api.disclosure.rules import SubjectView
-from api.disclosure.service import log_refused_keys, look_up, normalise_keys
-from api.errors import DomainError
+from api.disclosure.rules import MAX_PURPOSE_LENGTH, SubjectView
+from api.disclosure.service import _log_refusal, log_refused_keys, look_up, normalise_keys
+from api.errors import DomainError, TooMany
+from api.identifiers import IdentifierError, parse_subject_key
+
+if TYPE_CHECKING:
+    from .limits import NamedSubject
+
+
+def too_many(batch_max: int, count: int) -> TooMany:
+    return TooMany(
+        f"一次请求最多查询 {batch_max} 个主体，本请求有 {count} 个（a request looks up at most "
+        f"{batch_max} subjects across all its fields and aliases; this one names {count}）",
+        field="keys",
+        rule="batch_size",
+    )
 
 
 @dataclass
@@ -21,18 +36,29 @@ class Context:
     request: RequestInfo
     _lookups: dict[tuple[str, str | None], SubjectView | None | DomainError] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _keys: set[str] = field(default_factory=set)  # distinct subjects asked for in this request
 
     async def subjects(
         self, keys: list[str], purpose: str | None, operation: str
     ) -> list[SubjectView | None]:
         """Look up each subject at most once per request and purpose."""
         d = self.state.disclosure
+        # each key checked here (a malformed one still logged against the subjects named); the
+        # batch maximum (per field and per request) below, logged
         try:
-            keys = normalise_keys(keys, d.batch_max, d.legacy_uscc)
-        except DomainError as refusal:  # still logged against the subjects it names
+            keys = normalise_keys(keys, max(len(keys), 1), d.legacy_uscc)
+        except DomainError as refusal:
             await log_refused_keys(d, self.principal, self.request, keys, purpose, operation, refusal)
             raise
         async with self._lock:
+            distinct = list(dict.fromkeys(keys))
+            new = [k for k in distinct if k not in self._keys]
+            count = max(len(keys), len(self._keys) + len(new))
+            if count > d.batch_max:
+                refusal = too_many(d.batch_max, count)
+                await _log_refusal(d, self.principal, self.request, distinct, purpose, operation, refusal)
+                raise refusal
+            self._keys.update(new)
             wanted = [k for k in dict.fromkeys(keys) if (k, purpose) not in self._lookups]
             if wanted:
                 try:
@@ -55,3 +81,35 @@ class Context:
             if isinstance(r, DomainError):
                 raise r
         return results
+
+    def distinct(self, named: list[NamedSubject]) -> dict[str, NamedSubject]:
+        """The valid subject keys among those a document names, normalised, first naming kept
+        (a key that is not valid names no one: its field is refused as INVALID_INPUT)."""
+        legacy = self.state.settings.legacy_uscc
+        out: dict[str, NamedSubject] = {}
+        for n in named:
+            try:
+                key = parse_subject_key(n.key, legacy_uscc=legacy).value
+            except IdentifierError:
+                continue
+            out.setdefault(key, n)
+        return out
+
+    def over_batch(self, named: list[NamedSubject]) -> TooMany | None:
+        """Refuse, before it runs, a request whose fields together name too many subjects, or
+        one field that gives too many keys (repeated or not)."""
+        per_field = Counter(n.at for n in named)
+        count = max(len(self.distinct(named)), max(per_field.values(), default=0))
+        batch_max = self.state.disclosure.batch_max
+        return too_many(batch_max, count) if count > batch_max else None
+
+    async def refuse(self, named: list[NamedSubject], refusal: DomainError) -> None:
+        """A request refused before it ran still leaves one refusal row per subject it named,
+        written by the disclosure's own refusal log (grouped by field and purpose)."""
+        groups: dict[tuple[str, str | None], list[str]] = {}
+        for key, n in self.distinct(named).items():
+            purpose = n.purpose[:MAX_PURPOSE_LENGTH] if n.purpose else None
+            groups.setdefault((n.operation, purpose), []).append(key)
+        d = self.state.disclosure
+        for (operation, purpose), keys in groups.items():
+            await _log_refusal(d, self.principal, self.request, keys, purpose, operation, refusal)

@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from api.audit.integrity import _SEAL_LOCK as SEAL_LOCK
 from api.auth.tokens import mint_token
 from api.cli import TOKEN_PRESETS
 from api.config import Settings
@@ -64,6 +65,7 @@ def settings(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "CREDIT_JWT_SECRET": TEST_SECRET,
             "CREDIT_AUDIT_KEY": TEST_AUDIT_KEY,
             "CREDIT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+            "CREDIT_RATE_LIMIT": "off",  # the suite is one caller; tests/test_ratelimit.py turns it on
         }
     )
 
@@ -95,7 +97,9 @@ async def demo_data(request: pytest.FixtureRequest) -> None:
     state = request.getfixturevalue("state")
     owner = await asyncpg.connect(request.getfixturevalue("dsn"))
     try:  # the app's own role may not truncate the audit trail; the owner may
-        await owner.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " CASCADE")
+        async with owner.transaction():  # the sealer's lock first: a seal meanwhile deadlocked
+            await owner.execute("SELECT pg_advisory_xact_lock($1)", SEAL_LOCK)
+            await owner.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " CASCADE")
     finally:
         await owner.close()
     await seed_demo(state.pool)

@@ -53,6 +53,8 @@ def check_editable_year(year: int, existing: CatalogYear | None, today: dt.date)
             field="year",
             rule="catalog_year_past",
         )
+    if year > 2999:  # the catalogs table holds 2000-2999 (found by fuzzing: was an internal error)
+        raise InvalidInput(f"{year} is not a catalog year", field="year", rule="catalog_year_range")
 
 
 def _definition_error(e: DefinitionError) -> InvalidInput:
