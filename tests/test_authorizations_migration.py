@@ -20,7 +20,7 @@ RETURNING id"""
 
 async def test_legacy_registrations_become_pending_and_the_subjects_own_stay_effective(scratch, folder):  # noqa: F811
     for path in sorted(REAL_MIGRATIONS.glob("*.sql")):
-        if path.name < "0008":
+        if path.name < "0006":  # the authorizations as they were before 0008 (0006-0007 concern the trail and records)
             shutil.copy(path, folder / path.name)
     await migrate(scratch, folder)
     conn = await asyncpg.connect(scratch)

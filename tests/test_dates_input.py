@@ -152,7 +152,12 @@ def test_every_date_input_of_the_schema_goes_through_these_scalars():
         "Query.overdueSteps(asOf)", "Query.deadline(start)", "Query.calendarDays(from)",
         "Query.calendarDays(to)", "GrantAuthorizationInput.validFrom",
         "GrantAuthorizationInput.validUntil", "QueryLogFilter.since", "QueryLogFilter.until",
-        "RecordInput.decidedOn",
+        "RecordInput.decidedOn", "Query.authorizationAnomalies(since)",
+        # the use chapter (Art. 24-32): lists, measures, the checks' figures
+        "ListEntryInput.decidedOn", "ListEntryInput.listedFrom", "ListEntryInput.listedUntil",
+        "MeasureInput.validFrom", "MeasureInput.validUntil", "Query.measures(on)",
+        "Query.creditCheckStatistics(since)", "Query.creditCheckStatistics(until)",
+        "Query.overdueCheckFeedback(asOf)",
     }
 
 

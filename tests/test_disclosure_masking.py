@@ -23,16 +23,22 @@ query($key: ID!, $purpose: String) {
 LEGACY = "130902850312021"
 
 
-async def _plant_ids_in_free_text(owner) -> None:
+async def _plant_ids_in_free_text(pool) -> None:
     """The person's penalty names him in prose, with his ID in full-width digits and a legacy
     15-digit one; the company's names its legal representative and his ID in the remarks."""
+    # through the app's own sessions: records change only where each change is signed (0007)
+    async with pool.acquire() as conn:
+        await _plant(conn)
+
+
+async def _plant(conn) -> None:
     full_width = "".join(chr(ord("０") + int(c)) if c.isdigit() else c for c in demo.PERSON)
-    await owner.execute(
+    await conn.execute(
         """UPDATE records SET data = data || jsonb_build_object('cf_sy', $2::text, 'bz', $3::text)
            WHERE subject_key = $1 AND item_code = 'ADM_PENALTY'""",
         demo.PERSON, f"张伟（身份证号{full_width}）销售过期食品", f"旧身份证{LEGACY}",
     )
-    await owner.execute(
+    await conn.execute(
         """UPDATE records SET data = data || jsonb_build_object('bz', $2::text)
            WHERE subject_key = $1 AND item_code = 'ADM_PENALTY'""",
         demo.COMPANY, "法定代表人王建国，身份证130903199207080465",
@@ -40,8 +46,8 @@ async def _plant_ids_in_free_text(owner) -> None:
 
 
 @pytest.mark.parametrize("key", [demo.PERSON, demo.PERSON2])
-async def test_anonymous_lookup_of_a_person_shows_no_full_name_and_no_full_id(gql, owner, key):
-    await _plant_ids_in_free_text(owner)
+async def test_anonymous_lookup_of_a_person_shows_no_full_name_and_no_full_id(gql, pool, key):
+    await _plant_ids_in_free_text(pool)
     out = await gql(FULL_Q, {"key": key})
     text = json.dumps(out, ensure_ascii=False)
     assert "errors" not in out and out["data"]["subject"]["records"]
@@ -52,8 +58,8 @@ async def test_anonymous_lookup_of_a_person_shows_no_full_name_and_no_full_id(gq
     assert s["name"] in ("张*", "李**")
 
 
-async def test_the_person_penalty_is_masked_field_by_field(gql, owner):
-    await _plant_ids_in_free_text(owner)
+async def test_the_person_penalty_is_masked_field_by_field(gql, pool):
+    await _plant_ids_in_free_text(pool)
     s = (await gql(FULL_Q, {"key": demo.PERSON}))["data"]["subject"]
     data = next(r for r in s["records"] if r["item"]["code"] == "ADM_PENALTY")["data"]
     assert data["cf_xdr_mc"] == "张*"
@@ -62,8 +68,8 @@ async def test_the_person_penalty_is_masked_field_by_field(gql, owner):
     assert data["cf_xdr_zjhm"] == "130902********0213"
 
 
-async def test_a_company_keeps_its_name_but_its_representative_is_masked(gql, owner):
-    await _plant_ids_in_free_text(owner)
+async def test_a_company_keeps_its_name_but_its_representative_is_masked(gql, pool):
+    await _plant_ids_in_free_text(pool)
     s = (await gql(FULL_Q, {"key": demo.COMPANY}))["data"]["subject"]
     assert s["key"] == demo.COMPANY and s["name"] == "沧州运河示范商贸有限公司"
     penalty = next(r for r in s["records"] if r["item"]["code"] == "ADM_PENALTY")["data"]
@@ -74,8 +80,8 @@ async def test_a_company_keeps_its_name_but_its_representative_is_masked(gql, ow
     assert reg["legal_rep"] == "王**" and reg["legal_rep_id"] == "130903********0465"
 
 
-async def test_state_organs_and_the_verified_subject_see_names_and_ids_whole(gql, owner):
-    await _plant_ids_in_free_text(owner)
+async def test_state_organs_and_the_verified_subject_see_names_and_ids_whole(gql, pool):
+    await _plant_ids_in_free_text(pool)
     organ = (await gql(FULL_Q, {"key": demo.PERSON, "purpose": "bidding"}, as_="state_organ"))
     s = organ["data"]["subject"]
     assert s["key"] == demo.PERSON and s["name"] == "张伟"
@@ -87,7 +93,7 @@ async def test_state_organs_and_the_verified_subject_see_names_and_ids_whole(gql
 
 
 async def test_record_history_masks_like_a_lookup(gql, owner, pool):
-    await _plant_ids_in_free_text(owner)
+    await _plant_ids_in_free_text(pool)
     rid = await owner.fetchval(
         "SELECT id FROM records WHERE subject_key = $1 AND item_code = 'ADM_PENALTY'", demo.COMPANY
     )

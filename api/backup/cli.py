@@ -28,7 +28,7 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _verify_restored(settings: Settings, dsn: str, head: str | None):
-    from ..audit.integrity import verify
+    from ..audit.verify import verify
 
     pool = await create_pool(dsn, audit_key=settings.audit_key, min_size=1, max_size=1)
     try:
