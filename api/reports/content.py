@@ -24,7 +24,7 @@ SECTIONS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("licensing", "行政许可信息", frozenset({"licensing"})),
     ("penalty", "行政处罚信息", frozenset({"penalty"})),
     ("commendation", "表彰奖励、志愿服务、慈善捐赠信息", frozenset({"commendation", "volunteer", "donation", "reward"})),
-    ("lists", "信用红黑名单信息", frozenset({"red_list", "black_list"})),
+    ("lists", "信用红黑名单信息", frozenset()),  # list entries (api/lists), not records
     ("other", "司法判决及其他信息", frozenset()),  # every other category
 )
 MARKS = {"disputed": "异议处理中", "repaired": "已信用修复", "archived": "已转档案保存"}
@@ -91,6 +91,26 @@ def _line(r, meta: LineMeta) -> dict[str, Any]:
     }
 
 
+LIST_NAMES = {"red": "守信红名单", "black": "失信黑名单"}
+STANDING = {"in_force": "在列", "pending": "尚未生效", "expired": "期满", "exited": "已移出",
+            "removed": "已撤销", "basis_repaired": "依据已信用修复", "basis_deleted": "依据已删除",
+            "basis_corrected": "依据已更正，待重新认定"}
+
+
+def _entry_line(e) -> dict[str, Any]:
+    period = f"{e.listed_from.isoformat()} 至 {e.listed_until.isoformat() if e.listed_until else '长期'}"
+    fields = [("rule", "认定依据", f"{e.rule_name}（{e.doc_number}）"), ("case", "认定文书号", e.case_number),
+              ("reason", "列入原因", e.reason), ("period", "列入期限", period),
+              ("standing", "状态", STANDING.get(e.standing, e.standing))]
+    return {
+        "record": e.id, "item": f"LIST_{e.kind.upper()}", "itemName": LIST_NAMES.get(e.kind, e.kind),
+        "class": "public", "provider": e.provider_name, "decidedOn": e.decided_on.isoformat(),
+        "version": 1, "changeReasons": [], "marks": [],
+        "fields": [{"name": n, "label": label, "value": v} for n, label, v in fields],
+        "fieldsWithheld": 0,
+    }
+
+
 def build(
     *,
     number: str,
@@ -101,9 +121,12 @@ def build(
     purpose: str | None,
     basis: str,
     check_url: str,
+    entries: list[Any] = (),
 ) -> dict[str, Any]:
-    """The report as a JSON document (its canonical bytes are signed)."""
+    """The report as a JSON document (its canonical bytes are signed). `entries` are the
+    subject's red and black list entries (public, Art. 25) in force or ended, with standing."""
     sections: dict[str, list[dict[str, Any]]] = {code: [] for code, _, _ in SECTIONS}
+    sections["lists"] = [_entry_line(e) for e in entries]
     for r in view.records:
         line = _line(r, meta[r.id])
         sections[section_of(r.item.category)].append(line)

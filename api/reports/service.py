@@ -28,6 +28,7 @@ from ..disclosure import repository as disclosure_repository
 from ..disclosure.rules import CHINA_TIME, SubjectView
 from ..disclosure.service import Disclosure, _log_refusal, look_up, normalise_keys
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..lists.service import entries_for
 from . import content, pdf, repository
 from .signing import ReportKeys
 
@@ -139,9 +140,10 @@ async def _store(r: Reports, conn, principal, view, purpose, basis, now) -> Issu
                                       m["updated_at"]) for m in rows}
     seq = await repository.next_number(conn)
     number = f"XY{now.astimezone(CHINA_TIME):%Y%m%d}{seq % 10**8:08d}"
+    entries = (await entries_for(conn, [view.subject.key], now.astimezone(CHINA_TIME).date(), principal))[view.subject.key]
     document = content.build(number=number, issued_at=now, view=view, meta=meta,
                              requester=_requester(principal), purpose=purpose, basis=basis,
-                             check_url=f"{r.public_url}/reports/check")
+                             check_url=f"{r.public_url}/reports/check", entries=entries)
     body = content.canonical(document)
     digest = hashlib.sha256(body).digest()
     state = await repository.records_state(conn, view.subject.key)
