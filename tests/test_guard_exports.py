@@ -124,7 +124,7 @@ async def test_ten_slow_exports_leave_lookups_and_sealing_alone(server, settings
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 30
             while await watcher.fetchval(
-                """SELECT count(*) FROM query_log q WHERE request_id = ANY($1::uuid[])
+                """SELECT count(*) FROM query_log q WHERE details->>'client_request_id' = ANY($1::text[])
                    AND NOT EXISTS (SELECT 1 FROM audit_seals s
                                    WHERE q.xact >= s.xact_from AND q.xact < s.xact_to)""",
                 lookup_ids):

@@ -40,8 +40,10 @@ class GuardServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
+        # one test client sends the load: the per-caller rate limit (tested on its own) stays off
         full.update(DATABASE_URL=dsn, CREDIT_JWT_SECRET=TEST_SECRET, CREDIT_AUDIT_KEY=TEST_AUDIT_KEY,
-                    CREDIT_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT), **env)
+                    CREDIT_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT), CREDIT_RATE_LIMIT="off")
+        full.update(env)
         command = [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1",
                    "--port", str(self.port), "--log-level", "warning"]
         if bounded_head:  # as `credit serve` runs it

@@ -65,7 +65,9 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()
 
 async def _rows_for(conn: asyncpg.Connection, ids: list[str]) -> set[str]:
     rows = await conn.fetch(
-        "SELECT request_id::text AS id FROM query_log WHERE kind = 'query' AND request_id = ANY($1::uuid[])",
+        # the client's X-Request-Id is kept beside the server's own request id (details)
+        "SELECT details->>'client_request_id' AS id FROM query_log WHERE kind = 'query' "
+        "AND details->>'client_request_id' = ANY($1::text[])",
         ids)
     return {r["id"] for r in rows}
 
