@@ -182,7 +182,7 @@ async def _stream(pool: asyncpg.Pool, f: LogFilter, fmt: str) -> AsyncIterator[s
     rows = 0
     try:
         async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
-            async for r in export_cursor(conn, f):
+            async for r in export_cursor(conn, f, prefetch=200):  # small steps: lookups run between them
                 rows += 1
                 if fmt == "csv":
                     yield _csv_line([_export_value(r[c]) for c in EXPORT_COLUMNS])
