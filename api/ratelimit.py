@@ -198,8 +198,28 @@ async def _read_body(receive: Receive) -> bytes | None:
     return None
 
 
+# A caller over its rate may repeat a request many times a second: each repeat is refused, but
+# only the first refusal per caller and subject within REPEAT_WINDOW is written to the log (in
+# this process), so a flood of refused requests cannot turn into a flood of log writes. The
+# row says so. Bounded: at most REPEATS_KEPT (caller, subject) pairs are remembered.
+REPEAT_WINDOW = 10.0
+REPEATS_KEPT = 20_000
+_recent: dict[tuple[str, str], float] = {}
+
+
+def _first_in_window(caller: str, keys: list[str], now: float) -> list[str]:
+    if len(_recent) > REPEATS_KEPT:
+        for k in [k for k, at in _recent.items() if now - at > REPEAT_WINDOW] or list(_recent)[: REPEATS_KEPT // 2]:
+            _recent.pop(k, None)
+    fresh = [k for k in keys if now - _recent.get((caller, k), -REPEAT_WINDOW - 1) > REPEAT_WINDOW]
+    for k in fresh:
+        _recent[(caller, k)] = now
+    return fresh
+
+
 async def _log_named(scope: Scope, body: bytes, refusal: DomainError) -> None:
-    """Log the refusal for each subject the refused GraphQL document named."""
+    """Log the refusal for each subject the refused GraphQL document named (the first refusal
+    per caller and subject within REPEAT_WINDOW seconds)."""
     from graphql import GraphQLError, parse
 
     from schema.context import Context
@@ -215,6 +235,16 @@ async def _log_named(scope: Scope, body: bytes, refusal: DomainError) -> None:
                                ctx.principal.subject_key)
     except (orjson.JSONDecodeError, GraphQLError, KeyError, TypeError, AttributeError):
         return  # not a GraphQL request the schema would have run: it named no one
+    p, info = ctx.principal, ctx.request
+    caller = f"{p.org_code}/{p.user_id}" if p.user_id else f"ip:{info.client_addr}"
+    distinct = ctx.distinct(named)
+    fresh = set(_first_in_window(caller, list(distinct), asyncio.get_running_loop().time()))
+    named = [n for key, n in distinct.items() if key in fresh]
+    if not named:
+        return
+    refusal = type(refusal)(f"{refusal.message}（同一主体 {int(REPEAT_WINDOW)} 秒内的重复拒绝不再逐条记录；"
+                            f"repeats within {int(REPEAT_WINDOW)} s are not logged again）",
+                            field=refusal.field, rule=refusal.rule)
     with contextlib.suppress(DomainError):  # a log that cannot be written still refuses
         await ctx.refuse(named, refusal)
 

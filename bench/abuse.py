@@ -232,9 +232,12 @@ async def attack_slow_exports(ctx) -> dict:
 
 
 async def attack_aliased_batch(ctx) -> dict:
-    keys = [build_uscc("91", "130902", f"{n:08d}") for n in range(100)]
-    fields = " ".join(f"a{i}: subjects(keys: $k, purpose: \"loan_review\") {{ key }}" for i in range(20))
-    return await gql(ctx["port"], f"query($k: [String!]!) {{ {fields} }}", {"k": keys}, ctx["agency"])
+    """20 aliases of `subjects` with 100 distinct keys each: 2,000 subjects in one request."""
+    keys = [build_uscc("91", "130902", f"{n:08d}") for n in range(2000)]
+    variables = {f"k{i}": keys[i * 100:(i + 1) * 100] for i in range(20)}
+    head = ", ".join(f"$k{i}: [ID!]!" for i in range(20))
+    fields = " ".join(f"a{i}: subjects(keys: $k{i}, purpose: \"loan_review\") {{ key }}" for i in range(20))
+    return await gql(ctx["port"], f"query({head}) {{ {fields} }}", variables, ctx["agency"])
 
 
 async def attack_flood(ctx) -> dict:

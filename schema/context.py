@@ -87,7 +87,11 @@ class Context:
         (a key that is not valid names no one: its field is refused as INVALID_INPUT)."""
         legacy = self.state.settings.legacy_uscc
         out: dict[str, NamedSubject] = {}
+        seen: set[str] = set()  # each spelling parsed once: 20 fields naming the same 100 keys
         for n in named:
+            if n.key in seen:
+                continue
+            seen.add(n.key)
             try:
                 key = parse_subject_key(n.key, legacy_uscc=legacy).value
             except IdentifierError:
@@ -105,9 +109,19 @@ class Context:
 
     async def refuse(self, named: list[NamedSubject], refusal: DomainError) -> None:
         """A request refused before it ran still leaves one refusal row per subject it named,
-        written by the disclosure's own refusal log (grouped by field and purpose)."""
+        written by the disclosure's own refusal log (grouped by field and purpose), for at most
+        the batch maximum of subjects: a refused request costs no more log rows than a lookup
+        may; the rows say how many more it named."""
         groups: dict[tuple[str, str | None], list[str]] = {}
-        for key, n in self.distinct(named).items():
+        distinct = self.distinct(named)
+        batch_max = self.state.disclosure.batch_max
+        if len(distinct) > batch_max:
+            more = len(distinct) - batch_max
+            distinct = dict(list(distinct.items())[:batch_max])
+            refusal = type(refusal)(
+                f"{refusal.message}（另有 {more} 个主体未逐一记录；{more} more subjects named, not logged one by one）",
+                field=refusal.field, rule=refusal.rule)
+        for key, n in distinct.items():
             purpose = n.purpose[:MAX_PURPOSE_LENGTH] if n.purpose else None
             groups.setdefault((n.operation, purpose), []).append(key)
         d = self.state.disclosure

@@ -22,6 +22,16 @@ from api.config import ConfigError, Settings
 from api.ratelimit import RateLimiter
 from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET, log_rows, token
 
+
+@pytest.fixture(autouse=True)
+def no_remembered_refusals():
+    """Each test starts with no refusal remembered (repeats within the window are not logged)."""
+    from api import ratelimit
+
+    ratelimit._recent.clear()
+    yield
+    ratelimit._recent.clear()
+
 COMPANY = "91130902MA0DEM0135"
 PURPOSES = {"query": "{ purposes { code } }"}
 REDIS = "redis://127.0.0.1:6379/0"
@@ -84,6 +94,17 @@ async def test_a_refused_request_naming_a_subject_is_logged(settings, pool):
     assert rows[1]["reason"].startswith("RATE_LIMITED") and rows[1]["client_addr"] == "198.51.100.1"
     refused = [r for r in await log_rows(pool) if r["outcome"] == "refused"]
     assert [r["subject_key"] for r in refused] == [COMPANY]  # the request naming no one: no row
+
+
+async def test_a_flood_of_refused_requests_is_not_a_flood_of_log_writes(settings, pool):
+    """Refused again and again within the window, for the same subject: one row says so."""
+    q = {"query": "query($k: ID!) { subject(key: $k) { key } }", "variables": {"k": COMPANY}}
+    async with running(settings, public="1/minute") as app, client(app) as c:
+        assert (await c.post("/graphql", json=q)).status_code == 200
+        for _ in range(30):
+            assert_limited(await c.post("/graphql", json=q))
+    refused = [r for r in await log_rows(pool, COMPANY) if r["outcome"] == "refused"]
+    assert len(refused) == 1 and "not logged again" in refused[0]["reason"]
 
 
 async def test_a_subject_named_through_a_json_escape_is_logged_too(settings, pool):
