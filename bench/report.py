@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,10 +34,10 @@ AUDIT_KEY = "bench-audit-key-" + "k" * 40
 ISSUE = 'mutation { creditReport(subject: "%s", purpose: "government_procurement") { number digest summary { records } } }'
 
 
-async def add_records(dsn: str, n: int) -> None:
-    """n penalty records of the demo company, copies of a demo record with their own references."""
-    conn = await asyncpg.connect(dsn)
-    try:
+async def add_records(pool, n: int) -> None:
+    """n penalty records of the demo company, copies of a demo record with their own references
+    (through the app's own sessions, which sign each record: migration 0007)."""
+    async with pool.acquire() as conn:
         await conn.execute(
             """INSERT INTO records (subject_key, item_code, provider_org, source_ref, decided_on, data,
                    submitted_by, version, catalog_year, channel, received_on)
@@ -47,8 +46,6 @@ async def add_records(dsn: str, n: int) -> None:
                    r.catalog_year, 'bench', r.received_on
                FROM records r, generate_series(1, $2) g WHERE r.source_ref = $1""",
             "CF-2026-0928", n)
-    finally:
-        await conn.close()
 
 
 async def run(args) -> None:
@@ -64,7 +61,7 @@ async def run(args) -> None:
             state = app.state.credit
             await seed_demo(state.pool)
             await state.catalog.reload()
-            await add_records(db.dsn, args.records - 1)
+            await add_records(state.pool, args.records - 1)
             claims = {**TOKEN_PRESETS["state_organ"], "roles": ["state_organ"], "sub": "bench"}
             headers = {"Authorization": "Bearer " + mint_token(settings, claims)}
             transport = httpx.ASGITransport(app=app)
