@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from api.app_state import AppState
 from api.auth.principal import Principal, RequestInfo
 from api.disclosure.rules import MAX_PURPOSE_LENGTH, SubjectView
-from api.disclosure.service import _log_refusal, log_refused_keys, look_up, normalise_keys
+from api.disclosure.service import log_refusal, log_refused_keys, look_up, normalise_keys
 from api.errors import DomainError, TooMany
 from api.identifiers import IdentifierError, parse_subject_key
 
@@ -56,7 +56,7 @@ class Context:
             count = max(len(keys), len(self._keys) + len(new))
             if count > d.batch_max:
                 refusal = too_many(d.batch_max, count)
-                await _log_refusal(d, self.principal, self.request, distinct, purpose, operation, refusal)
+                await log_refusal(d, self.principal, self.request, distinct, purpose, operation, refusal)
                 raise refusal
             self._keys.update(new)
             wanted = [k for k in dict.fromkeys(keys) if (k, purpose) not in self._lookups]
@@ -133,4 +133,4 @@ class Context:
             groups.setdefault((n.operation, purpose), []).append(key)
         d = self.state.disclosure
         for (operation, purpose), keys in groups.items():
-            await _log_refusal(d, self.principal, self.request, keys, purpose, operation, refusal)
+            await log_refusal(d, self.principal, self.request, keys, purpose, operation, refusal)

@@ -190,12 +190,12 @@ class TextInputCheck(SchemaExtension):
             keys = named_subjects(ctx.graphql_document, ctx.variables)
             errors = [to_graphql_error(refusal)]
             if keys:
-                from api.disclosure.service import _log_refusal
+                from api.disclosure.service import log_refusal
                 from api.errors import DomainError
 
                 c = ctx.context
                 try:
-                    await _log_refusal(c.state.disclosure, c.principal, c.request, keys, None,
+                    await log_refusal(c.state.disclosure, c.principal, c.request, keys, None,
                                        _root_fields(ctx.graphql_document), refusal)
                 except DomainError as e:  # the log is down: say so too (nothing ran either way)
                     errors.append(to_graphql_error(e))

@@ -20,7 +20,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..disclosure.rules import RecordView, SubjectView
-from ..disclosure.service import _log_refusal, look_up, normalise_keys
+from ..disclosure.service import log_refusal, look_up, normalise_keys
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..lists.service import EntryView, entries_for, today_in_china
 from ..measures import repository as measures_repository
@@ -49,7 +49,7 @@ async def credit_check(state, principal: Principal, request: RequestInfo, *, key
     keys = normalise_keys(keys, d.batch_max, d.legacy_uscc)
     if not principal.has("state_organ") or not principal.org_code:
         refusal = Forbidden("信用核查由国家机关在第二十九条所列工作中使用", rule="art29_state_organ")
-        await _log_refusal(d, principal, request, list(dict.fromkeys(keys)), scenario, operation, refusal)
+        await log_refusal(d, principal, request, list(dict.fromkeys(keys)), scenario, operation, refusal)
         raise refusal
     results: dict[str, CheckResult] = {}
 

@@ -151,7 +151,7 @@ async def look_up(
         _check_batch_role(principal, operation)
         purpose = _check_purpose(principal, purpose, keys)
     except DomainError as refusal:
-        await _log_refusal(d, principal, request, keys, purpose, operation, refusal)
+        await log_refusal(d, principal, request, keys, purpose, operation, refusal)
         raise
     try:
         async with transaction(d.pool) as conn:
@@ -279,10 +279,13 @@ async def log_refused_keys(
     still logged against every subject it names."""
     keys = parseable_keys(raw_keys, d.legacy_uscc)
     if keys:
-        await _log_refusal(d, principal, request, keys, purpose, operation, refusal)
+        await log_refusal(d, principal, request, keys, purpose, operation, refusal)
 
 
-async def _log_refusal(d, principal, request, keys, purpose, operation, refusal: DomainError):
+async def log_refusal(d, principal, request, keys, purpose, operation, refusal: DomainError):
+    """A refused request that names subjects: one `refused` row per subject, in its own
+    transaction (every path that refuses such a request calls this: schema, reports, checks,
+    the rate limiter)."""
     purpose = purpose if purpose is None or len(purpose) <= MAX_PURPOSE_LENGTH else purpose[:MAX_PURPOSE_LENGTH]
     entries = [
         LogEntry(operation, key, purpose, "refused", reason=f"{refusal.code}: {refusal.message}")

@@ -26,7 +26,7 @@ from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..disclosure import repository as disclosure_repository
 from ..disclosure.rules import CHINA_TIME, SubjectView
-from ..disclosure.service import Disclosure, _log_refusal, look_up, normalise_keys
+from ..disclosure.service import Disclosure, log_refusal, look_up, normalise_keys
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..lists.service import entries_for
 from . import content, pdf, repository
@@ -106,7 +106,7 @@ async def issue_report(r: Reports, principal: Principal, request: RequestInfo, *
             raise InvalidInput("经授权出具信用报告须写明授权用途 purpose", field="purpose",
                                rule="art19_purpose")
     except DomainError as refusal:
-        await _log_refusal(r.disclosure, principal, request, [key], purpose, OPERATION, refusal)
+        await log_refusal(r.disclosure, principal, request, [key], purpose, OPERATION, refusal)
         raise
     issued: dict[str, IssuedReport] = {}
 
@@ -125,7 +125,7 @@ async def issue_report(r: Reports, principal: Principal, request: RequestInfo, *
         views = await look_up(r.disclosure, principal, request, keys=[key], purpose=purpose,
                               operation=OPERATION, within=store)
     except Forbidden as refusal:  # raised inside the transaction: nothing stored, log the refusal
-        await _log_refusal(r.disclosure, principal, request, [key], purpose, OPERATION, refusal)
+        await log_refusal(r.disclosure, principal, request, [key], purpose, OPERATION, refusal)
         raise
     if views[0] is None:
         raise NotFound("没有这个信用主体", field="subject", rule="not_found")
