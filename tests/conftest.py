@@ -119,6 +119,16 @@ def clock(state):
 
 
 @pytest.fixture
+def cli_env(settings, monkeypatch) -> None:
+    """The environment `credit ...` reads, pointing at the test database (for CLI commands run
+    through api.cli.main in the test process)."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CREDIT_AUDIT_KEY", TEST_AUDIT_KEY)
+    monkeypatch.setenv("CREDIT_JWT_SECRET", "s" * 40)
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(settings.data_dir))
+
+
+@pytest.fixture
 async def owner(dsn) -> AsyncIterator[asyncpg.Connection]:
     """A connection as the database owner (DDL, and what the app's role may not do)."""
     conn = await asyncpg.connect(dsn)

@@ -140,12 +140,8 @@ async def test_a_removed_seal_breaks_the_chain(gql, pool, owner):
     assert any(f.what == "seal_broken" for f in report.findings)
 
 
-async def test_verify_command_names_the_entry_and_fails(gql, pool, owner, settings, capsys, monkeypatch):
+async def test_verify_command_names_the_entry_and_fails(gql, pool, owner, cli_env, capsys):
     await sealed_trail(gql, pool)
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CREDIT_AUDIT_KEY", TEST_AUDIT_KEY)
-    monkeypatch.setenv("CREDIT_JWT_SECRET", "s" * 40)
-    monkeypatch.setenv("CREDIT_DATA_DIR", str(settings.data_dir))
     assert await asyncio.to_thread(credit, ["audit", "verify"]) == 0
     target = await owner.fetchval("SELECT max(id) FROM query_log")
     await owner.execute("DELETE FROM query_log WHERE id = $1", target)

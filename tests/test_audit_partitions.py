@@ -26,14 +26,6 @@ CURRENT = f"query_log_long_term_{dt.datetime.now(dt.UTC):%Y_%m}"
 
 
 @pytest.fixture
-def env(settings, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CREDIT_AUDIT_KEY", TEST_AUDIT_KEY)
-    monkeypatch.setenv("CREDIT_JWT_SECRET", "s" * 40)
-    monkeypatch.setenv("CREDIT_DATA_DIR", str(settings.data_dir))
-
-
-@pytest.fixture
 async def detached(owner, dsn):
     """The current month's long-term partition detached; the trail repaired afterwards."""
     await owner.execute(f'ALTER TABLE query_log_long_term DETACH PARTITION "{CURRENT}"')
@@ -63,7 +55,7 @@ async def test_start_up_reattaches_a_detached_current_month(settings, owner, det
 
 
 async def test_start_up_stops_with_one_line_when_the_month_cannot_be_reattached(
-    settings, owner, detached, env, capsys
+    settings, owner, detached, cli_env, capsys
 ):
     await owner.execute(f'ALTER TABLE "{detached}" ADD COLUMN note text')  # no longer fits
     app = create_app(settings)

@@ -29,12 +29,8 @@ THIS_MONTH = f"{NOW:%Y_%m}"
 
 
 @pytest.fixture
-async def cli(settings, monkeypatch, capsys):
+async def cli(cli_env, capsys):
     """`credit audit verify` run through the CLI's main function: (exit code, output)."""
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CREDIT_AUDIT_KEY", TEST_AUDIT_KEY)
-    monkeypatch.setenv("CREDIT_JWT_SECRET", "s" * 40)
-    monkeypatch.setenv("CREDIT_DATA_DIR", str(settings.data_dir))
 
     async def run(*args: str) -> tuple[int, str]:
         capsys.readouterr()

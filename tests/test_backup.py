@@ -13,17 +13,8 @@ import pytest
 
 from api.audit.integrity import seal
 from api.cli import main as credit
-from tests.conftest import TEST_AUDIT_KEY
 
 LOOKUP = '{ subject(key: "91130902MA0DEM0135") { key records { item { code } } } }'
-
-
-@pytest.fixture
-def cli_env(settings, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CREDIT_AUDIT_KEY", TEST_AUDIT_KEY)
-    monkeypatch.setenv("CREDIT_JWT_SECRET", "s" * 40)
-    monkeypatch.setenv("CREDIT_DATA_DIR", str(settings.data_dir))
 
 
 @pytest.fixture

@@ -8,21 +8,18 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
-from tests.test_ingestion_crash import free_port
+from tests.test_ingestion_crash import Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 60.0
 SMALL_LIMITS = {
     "CREDIT_MAX_BODY_GRAPHQL": str(64 << 10),
     "CREDIT_MAX_HEADER_BYTES": str(8 << 10),
@@ -33,8 +30,9 @@ SMALL_LIMITS = {
 LOOKUP = json.dumps({"query": '{ subject(key: "91130902MA0DEM0135") { key name } }'}).encode()
 
 
-class GuardServer:
-    """A real uvicorn in a subprocess on a free loopback port, with the given limits."""
+class GuardServer(Server):
+    """A real uvicorn in a subprocess on a free loopback port, with the given limits (waits for
+    readiness as the ingestion tests' Server does)."""
 
     def __init__(self, dsn: str, data_dir: Path, env: dict[str, str], *, bounded_head: bool = False):
         self.port = free_port()
@@ -53,20 +51,6 @@ class GuardServer:
                        "log_level='warning', http=P)"]
         self.proc = subprocess.Popen(command, cwd=ROOT, env=full)
 
-    async def ready(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_TIMEOUT
-        async with httpx.AsyncClient() as c:
-            while loop.time() < deadline:
-                assert self.proc.poll() is None, "the server exited during start-up"
-                try:
-                    if (await c.get(self.url + "/health")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)  # polling for the health condition, bounded above
-        raise AssertionError("the server did not become healthy")
-
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -74,9 +58,7 @@ class GuardServer:
         raise AssertionError("no VmRSS")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
+        self.kill()
 
 
 @dataclass
