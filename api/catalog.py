@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from .disclosure.masking import MaskSpec
+from .publicity import SeverityPolicy
 
 CATEGORIES = (
     "registration",
@@ -87,6 +88,7 @@ class CatalogItem:
     sharing_method: str = "interface"
     deadline_working_days: int | None = None
     decision_field: str | None = None  # the data field that repeats the decision date
+    severity: SeverityPolicy | None = None  # penalty publicity and repair wait by severity
     _by_name: dict[str, FieldDef] = field(init=False, compare=False, repr=False)
     required_fields: tuple[FieldDef, ...] = field(init=False, compare=False, repr=False)
 
@@ -127,7 +129,8 @@ class CatalogYear:
 SELECT_ENTRIES = """
 SELECT e.year, e.code, e.name, e.category, e.disclosure, e.provider_org, o.name AS provider_name,
        e.collection_scope, e.collection_paths, e.update_cycle, e.sharing_method, e.dishonest,
-       e.list_meaning, e.publicity_months, e.deadline_working_days, e.decision_field, e.fields
+       e.list_meaning, e.publicity_months, e.deadline_working_days, e.decision_field, e.fields,
+       e.severity
 FROM catalog_entries e JOIN organisations o ON o.code = e.provider_org
 WHERE e.year = ANY($1::int[])
 ORDER BY e.year, e.code
@@ -177,6 +180,7 @@ def item_from_row(row: asyncpg.Record | dict) -> CatalogItem:
         sharing_method=row["sharing_method"],
         deadline_working_days=row["deadline_working_days"],
         decision_field=row["decision_field"],
+        severity=SeverityPolicy.from_json(row.get("severity")),
     )
 
 

@@ -72,6 +72,8 @@ def _penalty(no: str, name: str, date: str, **extra: Any) -> dict:
 def _records(today: dt.date) -> list[tuple[str, str, str, str, str, dict]]:
     """(subject, item, provider, source ref, decision date, data)"""
     recent = (today - dt.timedelta(days=30)).isoformat()
+    # a minor penalty four months old: past its three-month public period (api/publicity.py)
+    minor_past = (today - dt.timedelta(days=123)).isoformat()
     company_party = {"cf_xdr_lb": "02", "cf_xdr_shxym": COMPANY, "cf_frdb": "王建国",
                      "cf_fr_zjlx": "01", "cf_fr_zjhm": "130903199207080465"}
     return [
@@ -89,7 +91,8 @@ def _records(today: dt.date) -> list[tuple[str, str, str, str, str, dict]]:
           "xk_nr": "酒类零售", "xk_jdrq": "2025-01-02", "xk_yxqz": "2025-01-02",
           "xk_yxqzi": "2099-12-31", "xk_xkjg": "沧州市市场监督管理局", "xk_xkjgdm": MARKET, "xk_zt": "1"}),
         (COMPANY, "ADM_PENALTY", MARKET, "CF-2026-0928", recent,
-         _penalty("沧市监罚〔2026〕928号", "沧州运河示范商贸有限公司", recent, **company_party)),
+         _penalty("沧市监罚〔2026〕928号", "沧州运河示范商贸有限公司", recent, cf_yzcd="general",
+                  **company_party)),  # general: repair only after three months
         (COMPANY, "ADM_PENALTY", MARKET, "CF-2020-0415", "2020-04-15",
          _penalty("沧市监罚〔2020〕415号", "沧州运河示范商贸有限公司", "2020-04-15", **company_party)),
         (COMPANY, "DEFAULT_JUDGMENT", COURT, "ZX-2019-0610", "2019-06-10",
@@ -107,6 +110,10 @@ def _records(today: dt.date) -> list[tuple[str, str, str, str, str, dict]]:
         (PERSON, "ADM_PENALTY", MARKET, "CF-2026-1102", recent,
          _penalty("沧市监罚〔2026〕1102号", "张伟", recent, cf_xdr_lb="01", cf_xdr_zjlx="01",
                   cf_xdr_zjhm=PERSON, cf_nr="罚款人民币伍仟元", cf_nr_fk=0.5)),
+        ("92130981MA0DEM03X2", "ADM_PENALTY", MARKET, "CF-DEMO-MINOR", minor_past,
+         {k: v for k, v in _penalty("泊市监罚〔2026〕37号", "泊头市老李五金店", minor_past, cf_xdr_lb="03",
+                                    cf_wfxw="未按规定公示经营信息", cf_cflb="警告", cf_nr="警告",
+                                    cf_yzcd="轻微").items() if k != "cf_nr_fk"}),
         (PERSON, "VOLUNTEER_SERVICE", CIVIL, "ZY-2025-8812", "2025-12-05",
          {"hours": 126, "organisation": "沧州市蓝天救援队"}),
         (PERSON, "UTILITY_PAYMENT", UTILITY, "GS-2026-10-1203", "2026-10-31",

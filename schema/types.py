@@ -56,6 +56,13 @@ class RecordStatus(Enum):
     DELETED = "deleted"
 
 
+@strawberry.enum(description="A penalty's severity (行政处罚失信行为严重程度).")
+class Severity(Enum):
+    MINOR = "minor"
+    GENERAL = "general"
+    SERIOUS = "serious"
+
+
 @strawberry.type
 class Organisation:
     code: str
@@ -141,9 +148,22 @@ class Record:
     fields_withheld: int = strawberry.field(
         description="Fields of this record left out because they are outside your entitlement."
     )
+    severity: Severity | None = strawberry.field(
+        default=None, description="A penalty's severity (轻微/一般/严重) as its provider stated it; "
+        "null when the record does not state one (its item's fixed publicity period applies).")
+    public_until: dt.date | None = strawberry.field(
+        default=None, description="The last day it is public; from the next day it leaves public "
+        "view (the item's rule for its severity). Null: no end.")
+    repairable_from: dt.date | None = strawberry.field(
+        default=None, description="The first day credit repair may be applied for (Art. 39, the "
+        "minimum period of its severity). Null: not a dishonesty record.")
+    archives_on: dt.date | None = strawberry.field(
+        default=None, description="Art. 20: the day dishonesty information is archived, after five "
+        "years. Null: not dishonesty information.")
 
     @classmethod
     def of(cls, r: RecordView) -> Record:
+        p = r.periods
         return cls(
             id=strawberry.ID(r.id),
             item=Item.of(r.item),
@@ -156,6 +176,10 @@ class Record:
             disputed=r.status == "disputed",
             basis=r.basis,
             fields_withheld=r.fields_withheld,
+            severity=Severity(p.severity) if p and p.severity else None,
+            public_until=p.public_until if p else None,
+            repairable_from=p.repairable_from if p else None,
+            archives_on=p.archives_on if p else None,
         )
 
 

@@ -22,6 +22,11 @@ File format `credit-catalog/1`:
         publicity_months: 36         # optional
         deadline_working_days: 7     # optional; 7 (Art. 13) for licensing and penalty
         decision_field: cf_jdrq      # optional: the date field that repeats the decision date
+        severity:                    # penalty items: public period and repair wait by severity
+          field: cf_yzcd             # a code field of the item with codes minor/general/serious
+          minor: {public_months: 3, repair_after_months: 0}     # (or 轻微/一般/严重); a
+          general: {public_months: 12, repair_after_months: 3}  # severity left out takes
+          serious: {public_months: 36, repair_after_months: 12} # the national default
         fields:
           - {name: cf_wsh, label: 行政处罚决定书文号, type: string, required: true}
           - {name: cf_xdr_lb, label: 行政相对人类别, type: code, required: true, codes: ["01", "02"]}
@@ -51,6 +56,7 @@ from ..catalog import (
 )
 from ..identifiers import IdentifierError, validate_uscc
 from ..ingestion.art11 import CONSENT_ONLY, FORBIDDEN, classify
+from ..publicity import SeverityPolicy, check_policy
 
 FORMAT = "credit-catalog/1"
 ART13_WORKING_DAYS = 7
@@ -60,7 +66,7 @@ _DIVISION = re.compile(r"^\d{6}$")
 ITEM_KEYS = {
     "code", "name", "category", "disclosure", "provider", "collection_scope", "collection_paths",
     "update_cycle", "sharing_method", "dishonest", "list_meaning", "publicity_months",
-    "deadline_working_days", "decision_field", "fields",
+    "deadline_working_days", "decision_field", "fields", "severity",
 }
 FIELD_KEYS = {"name", "label", "type", "required", "sensitivity", "codes"}
 
@@ -114,6 +120,7 @@ class ItemDefinition:
     deadline_working_days: int | None
     decision_field: str | None
     fields: tuple[dict[str, Any], ...]
+    severity: SeverityPolicy | None = None
 
     def row(self, year: int) -> tuple:
         """The catalog_entries row, in repository column order."""
@@ -122,6 +129,7 @@ class ItemDefinition:
             self.collection_scope, list(self.collection_paths), self.update_cycle,
             self.sharing_method, self.dishonest, self.list_meaning, self.publicity_months,
             self.deadline_working_days, self.decision_field, list(self.fields),
+            self.severity.as_json() if self.severity else None,
         )
 
 
@@ -286,6 +294,14 @@ def parse_item(d: Any, path: str = "item") -> ItemDefinition:
         df = next((f for f in fields if f["name"] == decision_field), None)
         if df is None or df["type"] != "date":
             problems.append(f"{path}.decision_field: {decision_field!r} must name a date field of the item")
+    severity = None
+    if d.get("severity") is not None:
+        if category != "penalty":
+            problems.append(f"{path}.severity: publicity by severity is for administrative penalty items")
+        severity, more = check_policy(
+            d["severity"], path + ".severity", {f["name"]: tuple(f.get("codes", ())) for f in fields
+                                                if f["type"] == "code"})
+        problems.extend(more)
     if problems:
         raise DefinitionError(problems)
     return ItemDefinition(
@@ -293,7 +309,7 @@ def parse_item(d: Any, path: str = "item") -> ItemDefinition:
         collection_scope=scope or "", collection_paths=tuple(dict.fromkeys(paths)),
         update_cycle=cycle, sharing_method=method, dishonest=dishonest, list_meaning=meaning,
         publicity_months=months, deadline_working_days=deadline, decision_field=decision_field,
-        fields=tuple(fields),
+        fields=tuple(fields), severity=severity,
     )
 
 
@@ -375,6 +391,8 @@ def item_document(item: CatalogItem) -> dict[str, Any]:
         out["deadline_working_days"] = item.deadline_working_days
     if item.decision_field:
         out["decision_field"] = item.decision_field
+    if item.severity:
+        out["severity"] = item.severity.as_json()
     out["fields"] = [field_to_dict(f) for f in item.fields]
     return out
 

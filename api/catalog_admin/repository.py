@@ -23,8 +23,8 @@ DELETE_ENTRY = "DELETE FROM catalog_entries WHERE year = $1 AND code = $2"
 UPSERT_ENTRY = """
 INSERT INTO catalog_entries (year, code, name, category, disclosure, provider_org,
     collection_scope, collection_paths, update_cycle, sharing_method, dishonest, list_meaning,
-    publicity_months, deadline_working_days, decision_field, fields)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    publicity_months, deadline_working_days, decision_field, fields, severity)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (year, code) DO UPDATE SET name = EXCLUDED.name, category = EXCLUDED.category,
     disclosure = EXCLUDED.disclosure, provider_org = EXCLUDED.provider_org,
     collection_scope = EXCLUDED.collection_scope, collection_paths = EXCLUDED.collection_paths,
@@ -32,15 +32,16 @@ ON CONFLICT (year, code) DO UPDATE SET name = EXCLUDED.name, category = EXCLUDED
     dishonest = EXCLUDED.dishonest, list_meaning = EXCLUDED.list_meaning,
     publicity_months = EXCLUDED.publicity_months,
     deadline_working_days = EXCLUDED.deadline_working_days,
-    decision_field = EXCLUDED.decision_field, fields = EXCLUDED.fields
+    decision_field = EXCLUDED.decision_field, fields = EXCLUDED.fields,
+    severity = EXCLUDED.severity
 """
 COPY_ENTRIES = """
 INSERT INTO catalog_entries (year, code, name, category, disclosure, provider_org,
     collection_scope, collection_paths, update_cycle, sharing_method, dishonest, list_meaning,
-    publicity_months, deadline_working_days, decision_field, fields)
+    publicity_months, deadline_working_days, decision_field, fields, severity)
 SELECT $2, code, name, category, disclosure, provider_org, collection_scope, collection_paths,
     update_cycle, sharing_method, dishonest, list_meaning, publicity_months,
-    deadline_working_days, decision_field, fields
+    deadline_working_days, decision_field, fields, severity
 FROM catalog_entries WHERE year = $1
 """
 PUBLISH = """

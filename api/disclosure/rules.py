@@ -15,6 +15,8 @@ from ..auth.policy import Decision, Entitlement, Policy, RecordFacts
 from ..auth.principal import Principal
 from ..catalog import CatalogItem
 from ..identifiers import mask_document_number
+from ..publicity import Periods, period_end, periods
+from ..publicity import add_months as add_months  # the lists and tests take it from here
 from .masking import MaskSpec, mask_data, mask_name
 
 # Art. 29: the duties for which state organs use credit information; a state organ's query
@@ -35,7 +37,6 @@ PURPOSES: dict[str, str] = {
     "employment": "人员招录",
     "social_security": "社会保障",
 }
-DISHONESTY_DISCLOSURE_YEARS = 5  # Art. 20
 CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "CST")  # decision dates are local dates
 MAX_PURPOSE_LENGTH = 200
 
@@ -49,6 +50,7 @@ class Reason:
     NOT_FOR_ROLE = "NOT_FOR_ROLE"
     NOT_ENTITLED = "NOT_ENTITLED"
     FIELDS_NOT_ENTITLED = "FIELDS_NOT_ENTITLED"
+    PUBLICITY_ENDED = "PUBLICITY_ENDED"
 
     TEXT = {
         NEEDS_AUTHORIZATION: (
@@ -68,6 +70,11 @@ class Reason:
             "Your organisation is not entitled to this catalog item; the data office can extend "
             "its entitlement."
         ),
+        PUBLICITY_ENDED: (
+            "公示期已满，不再公开；此后仅凭信用主体的书面授权查询（第十九、二十条）。 The record's "
+            "public period (by its severity, per the catalog item) is over: it is no longer "
+            "public and is disclosed only under the subject's written authorization."
+        ),
         FIELDS_NOT_ENTITLED: (
             "Fields of this item outside your organisation's entitlement were left out; the data "
             "office can extend its entitlement."
@@ -81,36 +88,44 @@ def purpose_kind(purpose: str | None) -> str:
     return "duty" if purpose in PURPOSES else "stated"
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    for d in (day.day, 30, 29, 28):
-        try:
-            return dt.date(year, month, d)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
 def disclosure_ends(decided_on: dt.date, months: int) -> dt.date:
-    """The last day of a disclosure period of `months` counted from a decision. Civil Code
-    Art. 201-203: the period starts the day after the decision and ends at the end of the
-    corresponding day of the last month (the anniversary for years), or of that month's last
-    day when it has no such day. Decided 2021-11-29, five years: the last day is 2026-11-29."""
-    return add_months(decided_on, months)
+    """The last day of a disclosure period of `months` counted from a decision (Civil Code
+    Art. 201-203, see api.publicity.period_end)."""
+    return period_end(decided_on, months)
 
 
-def record_state(status: str, item: CatalogItem, decided_on: dt.date, today: dt.date) -> str:
+def record_periods(item: CatalogItem, decided_on: dt.date, data: dict[str, Any] | None) -> Periods:
+    """publicUntil, repairableFrom, archivesOn of a record (api.publicity.periods), its severity
+    read from its (unmasked) data by the item's rule."""
+    severity = item.severity.severity_of(data) if item.severity else None
+    return periods(decided_on=decided_on, dishonest=item.dishonest,
+                   publicity_months=item.publicity_months, policy=item.severity, severity=severity)
+
+
+def record_state(
+    status: str, item: CatalogItem, decided_on: dt.date, today: dt.date,
+    data: dict[str, Any] | None = None,
+) -> str:
     """live | archived | repaired | deleted. Art. 20: dishonesty information is disclosed for
     five years from the decision, then archived (from the day after the anniversary, see
-    disclosure_ends); an item's own publicity period ends public display earlier."""
+    disclosure_ends); the item's publicity period (by the record's severity for penalties)
+    ends public display earlier: from the day after publicUntil the record is archived."""
     if status in ("deleted", "repaired", "archived"):
         return status
-    if item.dishonest and disclosure_ends(decided_on, 12 * DISHONESTY_DISCLOSURE_YEARS) < today:
-        return "archived"
-    if item.publicity_months and disclosure_ends(decided_on, item.publicity_months) < today:
+    p = record_periods(item, decided_on, data)
+    if p.public_until is not None and p.public_until < today:
         return "archived"
     return "live"
+
+
+def publicity_ended(status: str, item: CatalogItem, decided_on: dt.date, today: dt.date,
+                    data: dict[str, Any] | None) -> bool:
+    """Archived only because its public period is over (before Art. 20's five years)."""
+    if status != "active" and status != "disputed":
+        return False
+    p = record_periods(item, decided_on, data)
+    return (p.public_until is not None and p.public_until < today
+            and (p.archives_on is None or today < p.archives_on))
 
 
 @dataclass(frozen=True)
@@ -171,6 +186,7 @@ class RecordView:
     state: str
     basis: str  # the right it was disclosed under: public, government_sharing, authorization, ...
     fields_withheld: int
+    periods: Periods | None = None  # publicUntil, repairableFrom, archivesOn (api/publicity.py)
 
 
 @dataclass(frozen=True)
@@ -298,7 +314,7 @@ def disclose(
 
     for rec in records:
         item = rec.item
-        state = record_state(rec.status, item, rec.decided_on, today)
+        state = record_state(rec.status, item, rec.decided_on, today, rec.data)
         if state == "deleted":
             continue
         covering = next(
@@ -324,6 +340,10 @@ def disclose(
                 break
         if allowed is None:
             reason = _withheld_reason(policy, tried)
+            if reason == Reason.NEEDS_AUTHORIZATION and publicity_ended(
+                rec.status, item, rec.decided_on, today, rec.data
+            ):
+                reason = Reason.PUBLICITY_ENDED
             if reason is not None:
                 withheld[(item.disclosure, reason, "records", None)] += 1
             continue
@@ -359,6 +379,7 @@ def disclose(
                 state=state,
                 basis=_basis(decision.rule),
                 fields_withheld=hidden,
+                periods=record_periods(item, rec.decided_on, rec.data),
             )
         )
     view.withheld = [

@@ -23,7 +23,7 @@ from ..errors import NotFound
 
 RECORD = """
 SELECT r.id, r.subject_key, r.item_code, r.provider_org, r.source_ref, r.version, r.status,
-       r.decided_on, s.subject_type
+       r.decided_on, r.data, s.subject_type
 FROM records r JOIN subjects s ON s.key = r.subject_key WHERE r.id = $1
 """
 # the superseded versions, and the current one (the records row)
@@ -92,7 +92,7 @@ def _policy_allows(
     if item is None:
         return False, False, MaskSpec()
     role, rel = _RELATION[basis]
-    state = record_state(record["status"], item, record["decided_on"], today)
+    state = record_state(record["status"], item, record["decided_on"], today, record["data"])
     allowed = policy.decide(RecordFacts(role, rel, item.disclosure, state, "none", "no")).allowed
     collected = catalog.item_for(record["item_code"], record["decided_on"])
     masked = item.mask_spec | (collected.mask_spec if collected else MaskSpec())

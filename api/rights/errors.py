@@ -27,3 +27,10 @@ class NotEligible(DomainError):
     """The record does not qualify for this right (Art. 39 repair, Art. 40 deletion)."""
 
     code = "NOT_ELIGIBLE"
+
+
+class RepairTooEarly(DomainError):
+    """Art. 39 with the national severity rules: repair is applied for only after the record's
+    minimum period (its `repairableFrom`)."""
+
+    code = "REPAIR_TOO_EARLY"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
-from ..disclosure.rules import RecordView
+from ..disclosure.rules import RecordView, record_periods
 from . import repository as repo
 from .auth import require_verified_subject
 from .cases import (
@@ -22,7 +22,7 @@ from .cases import (
     read_case,
     validate_evidence,
 )
-from .errors import CaseOpen, NotEligible
+from .errors import CaseOpen, NotEligible, RepairTooEarly
 from .notifications import Notice, send
 from .workflow import first_step
 
@@ -56,6 +56,14 @@ async def apply_for_repair(
         if record["status"] != "active":
             raise NotEligible(f"this record is {record['status']}; only a record in use is repaired",
                               field="recordId", rule="art39_record_in_use")
+        earliest = record_periods(item, record["decided_on"], record["data"]).repairable_from
+        if earliest is not None and env.today() < earliest:
+            raise RepairTooEarly(
+                f"该记录最短公示期未满，{earliest.isoformat()} 起方可申请信用修复（第三十九条）/ "
+                f"credit repair of this record may be applied for from {earliest.isoformat()}, "
+                "after the minimum publicity period of its severity",
+                field="recordId", rule="art39_minimum_period",
+            )
         opened = first_step("repair", env.today())
         case_id = await open_case(
             conn, env, principal, kind="repair", record=record, item=item, ground=None,

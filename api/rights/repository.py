@@ -25,7 +25,7 @@ LEFT JOIN catalog_items i ON i.code = c.item_code
 """
 
 RECORD_FOR_UPDATE = """
-SELECT r.id, r.subject_key, r.item_code, r.provider_org, r.status, r.version, r.decided_on
+SELECT r.id, r.subject_key, r.item_code, r.provider_org, r.status, r.version, r.decided_on, r.data
 FROM records r WHERE r.id = $1 FOR UPDATE
 """
 NEXT_NUMBER = "SELECT nextval('rights_case_number_seq')"
