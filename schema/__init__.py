@@ -29,6 +29,7 @@ from . import (
     workdays,
 )
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
+from .entry_objections import EntryObjectionMutation  # Art. 25, 37-38
 from .context import Context
 from .limits import DocumentChecks
 from .scalars import SCALAR_OVERRIDES, TemporalFieldNames, TemporalLiteralRule
@@ -38,7 +39,7 @@ from .text_input import TextInputCheck
 QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery, reports.ReportsQuery, lists.ListsQuery)
 MUTATIONS: tuple[type, ...] = (mutations.Mutation, catalog.CatalogMutation, ingestion.IngestionMutation, rights.RightsMutation, reports.ReportsMutation, lists.ListsMutation)
 QUERIES += (AuthorizationQuery,)
-MUTATIONS += (AuthorizationMutation,)
+MUTATIONS += (AuthorizationMutation, EntryObjectionMutation)
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
 

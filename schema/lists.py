@@ -45,6 +45,9 @@ class ListEntry:
     standing: str = strawberry.field(description="in_force, pending, expired, exited, removed, basis_repaired, basis_deleted, basis_corrected")
     standing_note: str | None
     in_force: bool
+    disputed: bool = strawberry.field(description="Under the subject's objection to the entry itself "
+                                      "(Art. 37-38, fileEntryObjection) while the case is open; an "
+                                      "objection does not suspend the entry.")
     basis_records: list[strawberry.ID]
 
     @classmethod
@@ -54,7 +57,7 @@ class ListEntry:
                    provider_name=e.provider_name, case_number=e.case_number, reason=e.reason,
                    decided_on=e.decided_on, listed_from=e.listed_from, listed_until=e.listed_until,
                    standing=e.standing, standing_note=e.standing_note, in_force=e.in_force,
-                   basis_records=[strawberry.ID(b) for b in e.basis_records])
+                   disputed=e.disputed, basis_records=[strawberry.ID(b) for b in e.basis_records])
 
 
 @strawberry.type

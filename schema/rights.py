@@ -33,6 +33,7 @@ from .types import Organisation, Record
 class CaseKind(Enum):
     OBJECTION = "objection"
     REPAIR = "repair"
+    ENTRY_OBJECTION = "entry_objection"
 
 
 @strawberry.enum(description="Art. 37: the grounds of an objection.")
@@ -51,6 +52,7 @@ class CaseStage(Enum):
     VERIFY = "verify"
     INFORM_SUBJECT = "inform_subject"
     DECIDE_REPAIR = "decide_repair"
+    ANSWER_ENTRY = "answer_entry"
     CLOSED = "closed"
 
 
@@ -82,6 +84,8 @@ class CaseOutcome(Enum):
     DELETED = "deleted"
     REPAIRED = "repaired"
     REJECTED = "rejected"
+    ENTRY_REMOVED = "entry_removed"
+    ENTRY_STANDS = "entry_stands"
 
 
 # --- types ------------------------------------------------------------------------------------
@@ -118,12 +122,14 @@ class CaseStep:
     details: JSON
 
 
-@strawberry.type(description="An objection (Art. 37-38) or credit repair (Art. 39) case.")
+@strawberry.type(description="An objection (Art. 37-38) to a record or to a list entry, or a credit "
+                  "repair (Art. 39) case.")
 class RightsCase:
     id: strawberry.ID
     number: str
     kind: CaseKind
-    record_id: strawberry.ID
+    record_id: strawberry.ID | None = strawberry.field(description="Null for an objection to a list entry.")
+    entry_id: strawberry.ID | None = strawberry.field(description="The list entry an ENTRY_OBJECTION is about.")
     subject_key: str
     item_code: str
     item_name: str | None
@@ -152,6 +158,8 @@ class RightsCase:
         "like any query; null when not disclosed to you or deleted."
     )
     async def record(self, info: Info[Context, None]) -> Record | None:
+        if self.record_id is None:
+            return None
         ctx = info.context
         views = await call(ctx.subjects([self.subject_key], f"rights_case:{self.number}", "rightsCase.record"))
         view = views[0]
@@ -176,7 +184,8 @@ class RightsCase:
             )
         return cls(
             id=strawberry.ID(c.id), number=c.number, kind=CaseKind(c.kind),
-            record_id=strawberry.ID(c.record_id), subject_key=c.subject_key, item_code=c.item_code,
+            record_id=strawberry.ID(c.record_id) if c.record_id else None,
+            entry_id=strawberry.ID(c.entry_id) if c.entry_id else None, subject_key=c.subject_key, item_code=c.item_code,
             item_name=c.item_name, category=c.category,
             provider=Organisation(code=c.provider_org, name=c.provider_name or ""),
             ground=ObjectionGround(c.ground) if c.ground else None, statement=c.statement,
@@ -184,7 +193,7 @@ class RightsCase:
             stage=CaseStage(c.stage), next_role=c.stage_role, next_organisation=c.stage_org,
             deadline=deadline, outcome=CaseOutcome(c.outcome) if c.outcome and not c.open else None,
             outcome_note=c.outcome_note, closed_on=c.closed_on,
-            may_go_to_court=c.kind == "objection" and not c.open,
+            may_go_to_court=c.kind != "repair" and not c.open,
             steps=[
                 CaseStep(seq=s.seq, step=s.step, role=s.actor_role, organisation=s.actor_org,
                          actor_name=s.actor_name, at=s.at, on=s.on, due_on=s.due_on,

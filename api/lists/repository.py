@@ -33,6 +33,13 @@ UPDATE list_entries SET state = $2, ended_on = $3, end_reason = $4
 WHERE id = $1 AND provider_org = $5 AND state = 'listed'
 RETURNING subject_key
 """
+# Art. 37-38: an objection to the entry itself found it wrong (api/rights/entry_objections.py)
+REMOVE_ENTRY = """
+UPDATE list_entries SET state = 'removed', ended_on = $2, end_reason = $3
+WHERE id = $1 AND state = 'listed'
+RETURNING id
+"""
+ENTRY_FOR_UPDATE = "SELECT * FROM list_entries WHERE id = $1 FOR UPDATE"
 # Entries with what decides their standing: each basis record's status and version now.
 ENTRY_COLUMNS = """
 SELECT e.id::text AS id, e.subject_key, s.name AS subject_name, s.subject_type, e.kind,
@@ -40,6 +47,7 @@ SELECT e.id::text AS id, e.subject_key, s.name AS subject_name, s.subject_type, 
        o.name AS provider_name, e.case_number, e.reason, e.decided_on, e.listed_from,
        e.listed_until, e.state, e.ended_on, e.end_reason, e.basis_versions,
        e.basis_records::text[] AS basis_records,
+       EXISTS (SELECT 1 FROM rights_cases c WHERE c.entry_id = e.id AND c.closed_at IS NULL) AS disputed,
        (SELECT array_agg(r.status ORDER BY u.ord) FROM unnest(e.basis_records) WITH ORDINALITY u(id, ord)
         LEFT JOIN records r ON r.id = u.id) AS basis_status,
        (SELECT array_agg(r.version ORDER BY u.ord) FROM unnest(e.basis_records) WITH ORDINALITY u(id, ord)
@@ -98,3 +106,11 @@ async def entry(conn, entry_id) -> asyncpg.Record | None:
 
 async def page(conn, kind, key, name, provider, after_from, after_id, limit) -> list[asyncpg.Record]:
     return await conn.fetch(PAGE, kind, key, name, provider, after_from, after_id, limit)
+
+
+async def remove_entry(conn, entry_id, day, reason) -> bool:
+    return await conn.fetchval(REMOVE_ENTRY, entry_id, day, reason) is not None
+
+
+async def entry_for_update(conn, entry_id) -> asyncpg.Record | None:
+    return await conn.fetchrow(ENTRY_FOR_UPDATE, entry_id)

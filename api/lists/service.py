@@ -45,6 +45,7 @@ class EntryView:
     standing: str
     standing_note: str | None
     basis_records: tuple[str, ...]
+    disputed: bool = False  # an open objection to the entry itself (api/rights/entry_objections.py)
 
     @property
     def in_force(self) -> bool:
@@ -87,6 +88,7 @@ def view_of(row: asyncpg.Record, today: dt.date, principal: Principal) -> EntryV
         standing=row["state"] if row["state"] != "listed" else status,
         standing_note=row["end_reason"] if row["state"] != "listed" else note,
         basis_records=tuple(row["basis_records"]) if full else (),
+        disputed=row["disputed"],
     )
 
 

@@ -67,7 +67,7 @@ class CaseView:
     id: str
     number: str
     kind: str
-    record_id: str
+    record_id: str | None  # None for an objection to a list entry
     subject_key: str
     item_code: str
     item_name: str | None
@@ -97,6 +97,7 @@ class CaseView:
     closed_at: dt.datetime | None
     closed_on: dt.date | None
     steps: list[StepView]
+    entry_id: str | None = None  # the list entry an entry objection is about
 
     @property
     def open(self) -> bool:
@@ -128,7 +129,9 @@ def case_view(row: Any, steps: list[Any], principal: Principal) -> CaseView:
             for v in views
         ]
     return CaseView(
-        id=str(row["id"]), number=row["number"], kind=row["kind"], record_id=str(row["record_id"]),
+        id=str(row["id"]), number=row["number"], kind=row["kind"],
+        record_id=str(row["record_id"]) if row["record_id"] else None,
+        entry_id=str(row["entry_id"]) if row["entry_id"] else None,
         subject_key=row["subject_key"], item_code=row["item_code"], item_name=row["item_name"],
         category=row["category"], provider_org=row["provider_org"],
         provider_name=row["provider_name"], credit_office_org=row["credit_office_org"],
@@ -295,6 +298,7 @@ async def open_case(
         "due_on": d.due,
         "due_provisional": d.provisional,
         "due_basis": opened.basis,
+        "entry_id": record.get("entry_id"),
     }
     values["stage_org"] = stage_org(values, opened)
     case_id = await repo.insert_case(conn, values)

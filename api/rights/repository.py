@@ -16,7 +16,7 @@ c.credit_office_org, c.data_office_org, c.handlers, c.ground, c.statement, c.evi
 c.filed_by, c.filed_by_name, c.filed_at, c.received_on, c.status_before, c.stage, c.stage_role,
 c.stage_org, c.stage_since, c.due_days, c.due_on, c.due_provisional, c.due_basis, c.pauses,
 c.paused_since, c.pause_kind, c.outcome, c.outcome_note, c.closed_at, c.closed_on, c.steps,
-o.name AS provider_name, i.name AS item_name
+c.entry_id, o.name AS provider_name, i.name AS item_name
 """
 CASE_FROM = """
 FROM rights_cases c
@@ -33,12 +33,13 @@ INSERT_CASE = """
 INSERT INTO rights_cases (number, kind, record_id, subject_key, item_code, category, provider_org,
     credit_office_org, data_office_org, handlers, ground, statement, evidence_refs, filed_by,
     filed_by_name, filed_at, received_on, status_before, stage, stage_role, stage_org, stage_since,
-    due_days, due_on, due_provisional, due_basis, steps)
+    due_days, due_on, due_provisional, due_basis, entry_id, steps)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-    $21, $22, $23, $24, $25, $26, 1)
+    $21, $22, $23, $24, $25, $26, $27, 1)
 RETURNING id
 """
 OPEN_CASE_ON_RECORD = "SELECT number FROM rights_cases WHERE record_id = $1 AND closed_at IS NULL"
+OPEN_CASE_ON_ENTRY = "SELECT number FROM rights_cases WHERE entry_id = $1 AND closed_at IS NULL"
 LOCK_CASE = "SELECT id FROM rights_cases WHERE id = $1 FOR UPDATE"
 SET_STAGE = """
 UPDATE rights_cases SET stage = $2, stage_role = $3, stage_org = $4, stage_since = $5,
@@ -114,9 +115,14 @@ async def open_case_on_record(conn: asyncpg.Connection, record_id: uuid.UUID) ->
     return await conn.fetchval(OPEN_CASE_ON_RECORD, record_id)
 
 
+async def open_case_on_entry(conn: asyncpg.Connection, entry_id: uuid.UUID) -> str | None:
+    return await conn.fetchval(OPEN_CASE_ON_ENTRY, entry_id)
+
+
 async def next_number(conn: asyncpg.Connection, kind: str, year: int) -> str:
     n = await conn.fetchval(NEXT_NUMBER)
-    return f"{'OBJ' if kind == 'objection' else 'REP'}-{year}-{n:06d}"
+    prefix = {"objection": "OBJ", "repair": "REP", "entry_objection": "OBL"}[kind]
+    return f"{prefix}-{year}-{n:06d}"
 
 
 async def insert_case(conn: asyncpg.Connection, values: dict[str, Any]) -> uuid.UUID:
@@ -129,7 +135,7 @@ async def insert_case(conn: asyncpg.Connection, values: dict[str, Any]) -> uuid.
         values["filed_by_name"], values["filed_at"], values["received_on"],
         values["status_before"], values["stage"], values["stage_role"], values["stage_org"],
         values["stage_since"], values["due_days"], values["due_on"], values["due_provisional"],
-        values["due_basis"],
+        values["due_basis"], values.get("entry_id"),
     )
 
 

@@ -17,6 +17,8 @@ from ..db import transaction
 from ..errors import InvalidInput, NotFound
 from . import repository as repo
 from .auth import may_see
+from ..lists import repository as lists_repository
+from ..workdays import china_date
 from .cases import CaseView, Rights, actor_values, parse_id, read_case, stage_org
 from .correction import store_correction
 from .deadlines import due, pauses_json, pauses_of
@@ -63,6 +65,10 @@ def _check_input(action: str, result: str | None, note: str | None, data: Any, r
         )
     if action == "inform_subject":
         return _text(note, "message", required=True, what="the result told to the subject"), None
+    if action == "answer_entry":
+        return _text(note, "note", required=False, what="the note"), _text(
+            reason, "reason", required=True, what="the reason for the answer (why the entry goes or stands)"
+        )
     if action == "decide_repair" and result == "rejected":
         return None, _text(reason, "reason", required=True, what="the reason for refusing the repair")
     return _text(note, "note", required=False, what="the note"), _text(
@@ -96,7 +102,7 @@ async def take_step(
         if action not in ("pause_verification", "resume_verification"):
             step.update(due_on=row["due_on"], due_provisional=row["due_provisional"],
                         on_time=today <= row["due_on"])
-        record = await repo.record_for_update(conn, row["record_id"])
+        record = await repo.record_for_update(conn, row["record_id"]) if row["record_id"] else None
         notices = await _apply_effect(conn, env, principal, request, row, record, adv, details, data, reason)
         await _move(conn, env, row, adv, today, note)
         step["details"] = details
@@ -105,10 +111,12 @@ async def take_step(
         notices += _notices(action, adv, case, row, details, note)
         await send(conn, notices, at=env.now(), case_id=cid, record_id=row["record_id"])
         await record_act(
-            conn, principal, kind=row["kind"], operation=f"{row['kind']}.{action}",
+            conn, principal, kind="objection" if row["kind"] == "entry_objection" else row["kind"],
+            operation=f"{row['kind']}.{action}",
             subject_key=row["subject_key"],
             details={
-                "case": row["number"], "case_id": str(cid), "record": str(row["record_id"]),
+                "case": row["number"], "case_id": str(cid),
+                **({"record": str(row["record_id"])} if row["record_id"] else {"entry": str(row["entry_id"])}),
                 "step": action, "role": role, "on": today.isoformat(),
                 "due_on": row["due_on"].isoformat() if row["due_on"] else None,
                 **details,
@@ -116,7 +124,7 @@ async def take_step(
                          "due_on": case.due_on.isoformat() if case.due_on else None,
                          "provisional": case.due_provisional},
                 **({"outcome": case.outcome, "closed_on": today.isoformat(),
-                    "may_go_to_court": case.kind == "objection"} if not case.open else {}),
+                    "may_go_to_court": case.kind != "repair"} if not case.open else {}),
             },
             request=request,
         )
@@ -151,10 +159,14 @@ async def _apply_effect(
                    f"was deleted from the platform after your answer in case {row['number']} "
                    "(Art. 38 ¶4); it is not collected again under the same reference."),
         ]
+    elif adv.effect == "remove_entry":
+        assert reason is not None
+        removed = await lists_repository.remove_entry(conn, row["entry_id"], china_date(now), reason)
+        details["entry_state"] = "removed" if removed else "already_ended"
     elif adv.effect == "repair":
         await repo.set_record_status(conn, record["id"], "repaired", now, principal.user_id)
         details["record_status"] = "repaired"
-    elif adv.effect == "restore" and record["status"] == "disputed":
+    elif adv.effect == "restore" and record is not None and record["status"] == "disputed":
         await repo.set_record_status(conn, record["id"], row["status_before"], now, principal.user_id)
         details["record_status"] = row["status_before"]
     return []
@@ -225,9 +237,15 @@ def _notices(action: str, adv: Advance, case: CaseView, row: Any, details: dict,
                        f"Objection {n}: the provider answered '{details['result']}'"
                        + ("; the record was deleted (Art. 38 ¶4)" if details["result"] == "unverifiable" else "")
                        + f". Inform the subject{_due(case)} (Art. 38 ¶3).", {"result": details["result"]})]
+    if action == "answer_entry":
+        return [Notice("credit_office", co, "entry_objection.answered",
+                       f"Objection {n} about list entry {case.item_code} of {case.subject_key}: the "
+                       f"provider answered '{details['result']}' ({details.get('reason')}). Inform the "
+                       f"subject{_due(case)} (Art. 38 ¶3).", {"result": details["result"]})]
     if action == "inform_subject":
         return [Notice("subject", case.subject_key, "objection.result",
-                       f"Your objection {n} about record {case.item_name or case.item_code} is decided: "
+                       f"Your objection {n} about {'list entry' if case.entry_id else 'record'} "
+                       f"{case.item_name or case.item_code} is decided: "
                        f"{_OUTCOMES.get(case.outcome or '', case.outcome)}. {note} {COURT_NOTICE}",
                        {"outcome": case.outcome, "may_go_to_court": True})]
     if action == "decide_repair":
@@ -248,4 +266,6 @@ _OUTCOMES = {
     "corrected": "the record was corrected",
     "upheld": "the provider verified the record; it stands",
     "deleted": "the provider confirmed the record's truth cannot be verified; it was deleted",
+    "entry_removed": "the provider found the list entry wrong; it was removed (名单已撤销)",
+    "entry_stands": "the provider answered that the list entry stands (名单维持)",
 }

@@ -16,7 +16,12 @@ within how many working days. Art. 38 in steps:
                    verified (the record is deleted with the answer)
 
 Art. 39: apply (subject) -> decide_repair (provider, 3 from the application) -> closed:
-repaired or rejected."""
+repaired or rejected.
+
+An objection to a list entry itself (Art. 25, 37): file (subject) -> answer_entry (the provider
+that listed it, 15 from the filing, as ¶3 gives a provider) -> inform_subject (credit office, 7
+from the answer) -> closed: entry_removed (the entry is removed with the answer) or
+entry_stands."""
 
 from __future__ import annotations
 
@@ -74,6 +79,7 @@ STEPS: dict[str, Step] = {
         Step("verify", "provider", "verify the record and answer", "art38"),
         Step("inform_subject", "credit_office", "inform the subject of the result", "art38"),
         Step("decide_repair", "provider", "decide on the repair application", "art39"),
+        Step("answer_entry", "provider", "answer the objection to its list entry", "art38"),
     )
 }
 
@@ -88,7 +94,9 @@ ACTION_STAGE: dict[str, str] = {
     "answer_verification": "verify",
     "inform_subject": "inform_subject",
     "decide_repair": "decide_repair",
+    "answer_entry": "answer_entry",
 }
+ENTRY_ANSWERS = ("removed", "stands")
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,10 @@ def first_step(kind: str, received_on: dt.date) -> Opened:
     if kind == "objection":
         return Opened("notify_data_office", received_on, 1,
                       "Art. 38 ¶1: within 1 working day of receiving the objection")
+    if kind == "entry_objection":
+        return Opened("answer_entry", received_on, 15,
+                      "Art. 38 ¶3 for the provider's answer: within 15 working days of receiving "
+                      "the objection to its list entry")
     return Opened("decide_repair", received_on, 3,
                   "Art. 39: the provider decides within 3 working days of the application")
 
@@ -247,6 +259,16 @@ def advance(case: CaseFacts, action: str, today: dt.date, result: str | None = N
                    "Art. 38 ¶3: within 7 working days of receiving the provider's answer"),
             outcome="upheld" if result == "verified" else "deleted",
             effect="delete" if result == "unverifiable" else None,
+            details={"result": result},
+        )
+    if action == "answer_entry":
+        if result not in ENTRY_ANSWERS:
+            raise InvalidInput("the answer is REMOVED or STANDS", field="removeEntry", rule="result")
+        return Advance(
+            Opened("inform_subject", today, 7,
+                   "Art. 38 ¶3: within 7 working days of receiving the provider's answer"),
+            outcome="entry_removed" if result == "removed" else "entry_stands",
+            effect="remove_entry" if result == "removed" else None,
             details={"result": result},
         )
     if action == "inform_subject":
