@@ -197,7 +197,8 @@ async def log_case_reads(
         conn, principal, request or RequestInfo(str(uuid.uuid4()), None, "internal"),
         [
             LogEntry(operation, key, None, "disclosed", disclosed=[
-                {"case": c.id, "record": c.record_id, "item": c.item_code, "basis": "case"}
+                {"case": c.id, "item": c.item_code, "basis": "case",
+                 **({"record": c.record_id} if c.record_id else {"entry": c.entry_id})}
                 for c in group
             ])
             for key, group in by_subject.items()
