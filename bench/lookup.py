@@ -768,11 +768,17 @@ async def main_async(args) -> dict[str, Any]:
         ratio = p["lookups_per_s"] / r["lookups_per_s"] if r["lookups_per_s"] else 0.0
         verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
         print(f"ratio platform/raw: {ratio:.2f} ({verdict} target >= {TARGET_RATIO})")
-        peer_ratio = None
+        peer_ratio = peer_cpu_ratio = None
         if q is not None:
             peer_ratio = p["lookups_per_s"] / q["lookups_per_s"] if q["lookups_per_s"] else 0.0
             verdict = "meets" if peer_ratio >= TARGET_PEER_RATIO else "BELOW"
             print(f"ratio platform/peer: {peer_ratio:.2f} ({verdict} target >= {TARGET_PEER_RATIO})")
+            if p["cpu_ms_per_lookup"] and q["cpu_ms_per_lookup"]:
+                peer_cpu_ratio = q["cpu_ms_per_lookup"] / p["cpu_ms_per_lookup"]
+                print(
+                    f"ratio peer/platform CPU per lookup: {peer_cpu_ratio:.2f} (the throughput "
+                    "ratio if both were CPU-bound on the same cores; steadier on a busy machine)"
+                )
         print(limiter("platform", platform.cpu, "server"))
         print(limiter("raw ceiling", raw.cpu, "client"))
         if peer is not None:
@@ -810,6 +816,7 @@ async def main_async(args) -> dict[str, Any]:
                 {
                     "peer": {**(q or {}), **peer_info},
                     "ratio_peer": round(peer_ratio, 3) if peer_ratio is not None else None,
+                    "ratio_peer_cpu": round(peer_cpu_ratio, 3) if peer_cpu_ratio is not None else None,
                     "target_peer_ratio": TARGET_PEER_RATIO,
                     "meets_peer_target": peer_ratio is not None and peer_ratio >= TARGET_PEER_RATIO,
                 }
