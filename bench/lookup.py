@@ -11,10 +11,15 @@ Phases, in this order, at the same concurrency:
 2. raw ceiling: uvicorn is stopped first, then the same SQL runs in this process over an asyncpg
    pool of size = concurrency: per lookup, one transaction with SUBJECTS_WITH_RECORDS (which also gives now()),
    GRANTEE_AUTHORIZATIONS and INSERT_QUERY_LOG, then COMMIT.
+3. peer (--peer): PostGraphile v4 over row-level security on the same database and data
+   (bench/peer/, bench/peer_setup.py), as many node processes as uvicorn had; the lookup is a
+   mutation that decides, writes a signed log row and commits. Skipped with a message where
+   node or npm is missing.
 
 Each phase runs `warmup` seconds unmeasured, then `duration` seconds measured (completions
 inside the window count); workers then stop by themselves. Prints lookups/s, p50/p99 latency,
-the ratio platform/raw, CPU use per process (what limits each phase), and a JSON line at the end.
+the ratios platform/raw (and platform/peer), CPU use per process (what limits each phase) and
+per lookup, and a JSON line at the end.
 
 Database: DATABASE_URL's server when set (a fresh `credit_bench_<random>` database, dropped at
 the end), otherwise an embedded PostgreSQL (pgserver) in a temporary folder, stopped at the end.
@@ -43,6 +48,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+import peer_setup  # noqa: E402
 from benchdb import open_bench_database  # noqa: E402
 
 from api import demo  # noqa: E402
@@ -62,6 +68,7 @@ QUERY = (
     "records { id item { code } decidedOn data status } withheld { disclosure count reason } } }"
 )
 TARGET_RATIO = 0.5
+TARGET_PEER_RATIO = 2.0  # issue 14: the platform at least twice the peer's lookups/s
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,7 +296,7 @@ def check_response(status: int, body: bytes, record_ids: set[str]) -> dict[str, 
         raise SystemExit(
             f"platform: expected some of the subject's {len(record_ids)} records, got: {subject}"
         )
-    return {"records": shown, "withheld": subject["withheld"]}
+    return {"records": shown, "withheld": subject["withheld"], "ids": sorted(got)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,6 +512,131 @@ async def raw_phase(args, dsn, dbname, principal: Principal) -> Phase:
     return phase
 
 
+async def wait_peer_ready(proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 60) -> None:
+    """PostGraphile has no health route: ready when an anonymous `{__typename}` gets a 200."""
+    body = b'{"query":"{__typename}"}'
+    probe = (
+        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(
+                f"peer: node exited with {proc.returncode} during start-up:\n{log_path.read_text()[-3000:]}"
+            )
+        conn = HttpConnection("127.0.0.1", port)
+        try:
+            status, answer = await conn.request(probe)
+            if status == 200:
+                return
+            last = f"HTTP {status} {answer[:200]!r}"
+        except (OSError, asyncio.IncompleteReadError) as e:
+            last = str(e) or type(e).__name__
+        finally:
+            conn.close()
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"peer not ready after {timeout:.0f} s ({last}):\n{log_path.read_text()[-3000:]}")
+
+
+def peer_request(port: int, token: str) -> bytes:
+    body = json.dumps(
+        {"query": peer_setup.QUERY, "variables": {"k": demo.COMPANY, "p": PURPOSE}}
+    ).encode()
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Accept: application/json\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+async def peer_phase(args, dsn, dbname, secret, claims, pool_size, answer, log_path) -> tuple[Phase | None, dict]:
+    """Phase 3 (--peer): PostGraphile over row-level security, same database, same data, same
+    concurrency, as many node processes as uvicorn had. (None, {"skipped": why}) without node."""
+    why = peer_setup.node_missing()
+    if why:
+        print(f"peer: SKIPPED ({why}; the peer needs node and npm, see bench/README.md, Peer)", flush=True)
+        return None, {"skipped": why}
+    try:
+        installed = await asyncio.to_thread(peer_setup.ensure_node_modules)
+    except peer_setup.PeerUnavailable as e:
+        print(f"peer: SKIPPED ({e})", flush=True)
+        return None, {"skipped": str(e)}
+    signing = await peer_setup.install(dsn, AUDIT_KEY.encode())
+    token = peer_setup.token(secret, org=claims["org"], name=claims["name"])
+    port = args.peer_port or free_port()
+    proc = peer_setup.start(
+        dsn, port, secret, workers=args.workers, pool_size=pool_size, log_path=log_path
+    )
+    phase = Phase("peer")
+    info: dict[str, Any] = {"setup": installed, "log_signature": signing}
+    try:
+        await wait_peer_ready(proc, port, log_path)
+        raw = peer_request(port, token)
+        first = HttpConnection("127.0.0.1", port)
+        try:
+            status, body = await first.request(raw)
+        finally:
+            first.close()
+        try:
+            if status != 200:
+                raise ValueError(f"HTTP {status}: {body[:500]!r}")
+            found = peer_setup.lookup_of(json.loads(body))
+        except ValueError as e:
+            raise SystemExit(f"peer: first lookup failed: {e}") from None
+        ids = sorted(r["id"] for r in found["subject"]["records"])
+        info["records_shown"] = len(ids)
+        info["withheld"] = found["withheld"]
+        info["agrees_with_platform"] = ids == answer["ids"]
+        if not info["agrees_with_platform"]:
+            print(
+                f"WARNING: the peer disclosed {len(ids)} records, the platform {answer['records']}: "
+                "the comparison is not like for like",
+                flush=True,
+            )
+
+        async def worker(measure_from: float, stop_at: float) -> None:
+            conn = HttpConnection("127.0.0.1", port)
+            lat = phase.latencies
+            perf = time.perf_counter
+            try:
+                while True:
+                    t0 = perf()
+                    if t0 >= stop_at:
+                        return
+                    status, body = await conn.request(raw)
+                    t1 = perf()
+                    if measure_from <= t1 <= stop_at:
+                        if status == 200 and b'"errors"' not in body:
+                            lat.append(t1 - t0)
+                        else:
+                            phase.errors += 1
+            finally:
+                conn.close()
+
+        async def groups():
+            return {
+                "server": [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)],
+                "client": [os.getpid()],
+                "postgres": await postgres_pids(dsn, dbname),
+            }
+
+        await run_phase(phase, worker, args.concurrency, args.warmup, args.duration, groups)
+    finally:
+        peer_setup.stop(proc)
+    return phase, info
+
+
+def cpu_ms_per_lookup(summary: dict[str, Any], *groups: str) -> float | None:
+    """CPU milliseconds per completed lookup spent by the named process groups in the window."""
+    share = [summary["cpu"].get(f"{g}_core_pct") for g in groups]
+    if not summary["lookups"] or any(s is None for s in share):
+        return None
+    return round(sum(share) / 100 * summary["window_s"] / summary["lookups"] * 1000, 2)
+
+
 def limiter(name: str, cpu: dict[str, Any], main: str) -> str:
     """Name what bounds a phase from the CPU shares."""
     shares = {
@@ -542,6 +674,9 @@ async def main_async(args) -> dict[str, Any]:
             "CREDIT_JWT_SECRET": secret,
             "CREDIT_DATA_DIR": str(tmpdir / "data"),
             "CREDIT_AUDIT_KEY": AUDIT_KEY,
+            # The per-caller limiter still counts every request (in memory, as one process
+            # does by default) but lets the bench's one caller through: 20/s would refuse it.
+            "CREDIT_RATE_LIMIT_CREDIT_SERVICE": "1000000/second",
         }
         if args.server_pool_size:
             env_settings["CREDIT_POOL_MAX_SIZE"] = str(args.server_pool_size)
@@ -601,12 +736,58 @@ async def main_async(args) -> dict[str, Any]:
             f"p99 {r['p99_ms']} ms  (n={r['lookups']})",
             flush=True,
         )
+        p["cpu_ms_per_lookup"] = cpu_ms_per_lookup(p, "server", "postgres")
+        r["cpu_ms_per_lookup"] = cpu_ms_per_lookup(r, "client", "postgres")
+        peer: Phase | None = None
+        peer_info: dict[str, Any] = {}
+        if args.peer:
+            peer, peer_info = await peer_phase(
+                args, dsn, dbname, secret, claims, settings.pool_max_size, answer,
+                tmpdir / "peer.log",
+            )
+        q: dict[str, Any] | None = None
+        if peer is not None:
+            q = peer.summary()
+            q["cpu_ms_per_lookup"] = cpu_ms_per_lookup(q, "server", "postgres")
+            print(
+                f"peer (HTTP -> PostGraphile 4 over row-level security, {args.workers} node "
+                f"process(es), pg pool {settings.pool_max_size}; log rows {peer_info['log_signature']}): "
+                f"{q['lookups_per_s']:.1f} lookups/s  p50 {q['p50_ms']} ms  p99 {q['p99_ms']} ms  "
+                f"(n={q['lookups']}, errors={q['errors']}; {peer_info['records_shown']} records shown, "
+                f"{'same' if peer_info['agrees_with_platform'] else 'NOT the same'} records as the platform)",
+                flush=True,
+            )
+        print(
+            "CPU per lookup (server + PostgreSQL; raw: bench process + PostgreSQL): "
+            + ", ".join(
+                f"{name} {x['cpu_ms_per_lookup']} ms"
+                for name, x in (("platform", p), ("raw", r), ("peer", q))
+                if x is not None
+            )
+        )
         ratio = p["lookups_per_s"] / r["lookups_per_s"] if r["lookups_per_s"] else 0.0
         verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
         print(f"ratio platform/raw: {ratio:.2f} ({verdict} target >= {TARGET_RATIO})")
+        peer_ratio = peer_cpu_ratio = None
+        if q is not None:
+            peer_ratio = p["lookups_per_s"] / q["lookups_per_s"] if q["lookups_per_s"] else 0.0
+            verdict = "meets" if peer_ratio >= TARGET_PEER_RATIO else "BELOW"
+            print(f"ratio platform/peer: {peer_ratio:.2f} ({verdict} target >= {TARGET_PEER_RATIO})")
+            if p["cpu_ms_per_lookup"] and q["cpu_ms_per_lookup"]:
+                peer_cpu_ratio = q["cpu_ms_per_lookup"] / p["cpu_ms_per_lookup"]
+                print(
+                    f"ratio peer/platform CPU per lookup: {peer_cpu_ratio:.2f} (the throughput "
+                    "ratio if both were CPU-bound on the same cores; steadier on a busy machine)"
+                )
         print(limiter("platform", platform.cpu, "server"))
         print(limiter("raw ceiling", raw.cpu, "client"))
-        noisy = max(platform.cpu.get("other_core_pct") or 0, raw.cpu.get("other_core_pct") or 0)
+        if peer is not None:
+            print(limiter("peer", peer.cpu, "server"))
+        noisy = max(
+            platform.cpu.get("other_core_pct") or 0,
+            raw.cpu.get("other_core_pct") or 0,
+            (peer.cpu.get("other_core_pct") or 0) if peer is not None else 0,
+        )
         if noisy >= 20:
             print(
                 f"WARNING: other processes used up to {noisy:.0f}% of a core during a measured "
@@ -631,6 +812,17 @@ async def main_async(args) -> dict[str, Any]:
             "target_ratio": TARGET_RATIO,
             "meets_target": ratio >= TARGET_RATIO,
             "raw_order": "after the HTTP phase, uvicorn stopped, same process as the HTTP client",
+            **(
+                {
+                    "peer": {**(q or {}), **peer_info},
+                    "ratio_peer": round(peer_ratio, 3) if peer_ratio is not None else None,
+                    "ratio_peer_cpu": round(peer_cpu_ratio, 3) if peer_cpu_ratio is not None else None,
+                    "target_peer_ratio": TARGET_PEER_RATIO,
+                    "meets_peer_target": peer_ratio is not None and peer_ratio >= TARGET_PEER_RATIO,
+                }
+                if args.peer
+                else {}
+            ),
         }
     finally:
         await db.close()
@@ -659,6 +851,15 @@ def main() -> None:
         "(.txt: collapsed stacks; else speedscope JSON). Costs some CPU; PY_SPY= names the binary",
     )
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    ap.add_argument(
+        "--peer",
+        action="store_true",
+        help="also measure the peer, PostGraphile over row-level security (needs node and npm; "
+        "skipped with a message without them), with --workers node processes",
+    )
+    ap.add_argument(
+        "--peer-port", type=int, default=0, help="port of the peer's server (default: a free one)"
+    )
     args = ap.parse_args()
     WORKERS[0] = args.workers
     if args.concurrency < 1 or args.duration <= 0 or args.warmup < 0:
