@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..errors import DomainError
 from ..http_body import drain
+from .columns import field_names
 from .formats import FormatError, Row, reader_for
 from .service import Budget, Collector, Outcome, declared_client, with_channel
 
@@ -69,7 +70,12 @@ class BulkUpload:
             return
         state = self.get_state()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        reader = reader_for(headers.get("content-type"))
+        try:
+            reader = reader_for(headers.get("content-type"),
+                                lambda code: field_names(state.catalog.current(code)))
+        except FormatError as e:
+            await _reply(send, 415, {"error": "unsupported_charset", "reason": str(e)}, receive)
+            return
         if reader is None:
             await _reply(send, 415, {"error": "unsupported_media_type",
                                      "reason": "send application/x-ndjson or text/csv"}, receive)
@@ -191,9 +197,13 @@ class _Upload:
 
     async def _feed(self, chunk: bytes) -> None:
         """Parse a piece of the body a slice at a time: a slice of short lines makes many rows,
-        and a line inside a quoted value makes none, so the time is watched between slices."""
-        for i in range(0, len(chunk), FEED_SLICE):
-            await self._add(self.reader.feed(chunk[i : i + FEED_SLICE]))
+        and a line inside a quoted value makes none, so the time is watched between slices.
+        The bytes go first to the encoding's choice, which holds the file's start until made."""
+        await self._read(self.reader.encoding.take(chunk))
+
+    async def _read(self, data: bytes) -> None:
+        for i in range(0, len(data), FEED_SLICE):
+            await self._add(self.reader.read(data[i : i + FEED_SLICE]))
             await self.budget.pause()
 
     def _check(self) -> None:
@@ -247,6 +257,7 @@ class _Upload:
                     self.client_gone = True
                     break
                 if chunk is _END:
+                    await self._read(self.reader.encoding.finish())
                     await self._add(self.reader.finish())
                     await self._flush()
                     await self._drain()
@@ -274,7 +285,8 @@ class _Upload:
                 await acknowledger
         if finished:
             c = self.collector
-            await self._emit(_line({"summary": {**c.counts, "batches": c.batches}}))
+            await self._emit(_line({"summary": {**c.counts, "batches": c.batches,
+                                                "encoding": self.reader.encoding.name}}))
         if not self.client_gone:
             with contextlib.suppress(OSError):
                 await self.send({"type": "http.response.body", "body": b"", "more_body": False})
