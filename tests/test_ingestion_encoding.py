@@ -10,6 +10,7 @@ import pytest
 
 from api.catalog import china_today
 from api.cli import main
+from api.ingestion.client import upload as upload_client
 from api.ingestion.columns import field_names
 from api.ingestion.encoding import DETECT_BYTES, FormatError, TextEncoding
 from api.ingestion.formats import CsvReader, NdjsonReader
@@ -17,6 +18,7 @@ from api.ingestion.template import template_csv
 from api.ingestion.validation import Rejection, Validator
 from tests.conftest import token
 from tests.test_ingestion_bulk import as_csv, licence_row, ndjson
+from tests.test_ingestion_crash import Server
 from tests.test_ingestion_formats import read
 
 URL = "/upload/records"
@@ -164,3 +166,58 @@ async def test_the_template_uploads_back_as_it_is(client, settings, pool, tmp_pa
                                      "AND source_ref = 'ADM_LICENSING-示例-0001'")
     assert stored["subject_name"] == "沧州示例商贸有限公司"
     assert stored["data"]["xk_wsh"] == "示例行政许可决定文书号"
+
+
+async def test_credit_ingest_reports_the_encoding_detected_or_declared(dsn, settings, pool, tmp_path, capsys):
+    file = tmp_path / "gbk.csv"
+    file.write_bytes(csv_text(chinese_rows(3, prefix="CLI-GBK")).encode("gbk"))
+    bearer = token(settings, "provider")
+    server = Server(dsn, tmp_path)
+    try:
+        await server.ready()
+        base = ["ingest", str(file), "--url", server.url, "--token", bearer, "--quiet"]
+        detected = await asyncio.to_thread(main, base)
+        first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        declared = await asyncio.to_thread(main, [*base, "--encoding", "gbk"])
+        second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        wrong = await asyncio.to_thread(main, [*base, "--encoding", "utf-8"])
+        err = capsys.readouterr().err
+    finally:
+        server.kill()
+    assert (detected, declared, wrong) == (0, 0, 3)
+    assert (first["created"], first["encoding"]) == (3, "gb18030")
+    assert (second["unchanged"], second["encoding"]) == (3, "gbk")
+    assert "declares charset=utf-8 but is gb18030" in err
+    async with pool.acquire() as conn:
+        names = await conn.fetch("SELECT subject_name FROM records WHERE source_ref LIKE 'CLI-GBK-%' ORDER BY 1")
+    assert [n[0] for n in names] == [f"沧州编码测试{i}号商贸有限公司" for i in range(3)]
+
+
+async def test_a_slow_gbk_stream_is_answered_before_its_encoding_sample_fills(dsn, settings, pool, tmp_path):
+    """A system pushing GBK rows as they happen: the encoding is chosen on what arrived once it
+    has been held a second, so rows are acknowledged long before 64 KiB came."""
+    rows = chinese_rows(4, prefix="SLOW")
+    head, *lines = csv_text(rows).encode("gbk").splitlines(keepends=True)
+    acked: list[str] = []
+    first_two = asyncio.Event()
+
+    def on_result(obj: dict) -> None:
+        if "status" in obj:
+            acked.append(obj["sourceRef"])
+            if len(acked) == 2:
+                first_two.set()
+
+    async def trickle():
+        yield head + lines[0] + lines[1]
+        await asyncio.wait_for(first_two.wait(), 30)  # the condition, bounded
+        yield lines[2] + lines[3]
+
+    server = Server(dsn, tmp_path)
+    try:
+        await server.ready()
+        result = await upload_client(server.url, trickle(), content_type="text/csv",
+                                     token=token(settings, "provider"), on_result=on_result)
+    finally:
+        server.kill()
+    assert acked == [f"SLOW-{n}" for n in range(4)]
+    assert result.summary["created"] == 4 and result.summary["encoding"] == "gb18030"

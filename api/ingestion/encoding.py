@@ -2,11 +2,13 @@
 GB18030 — Excel on Chinese Windows saves "CSV" in GBK (code page 936).
 
 Declared (`charset=` on the Content-Type, `credit ingest --encoding`) or detected on the first
-`DETECT_BYTES` of the file: a UTF-8 byte-order mark means UTF-8; else strict UTF-8 if the
-sample is UTF-8, else GB18030 (a superset of GBK, so every GBK file reads the same). The sample
-is held (bounded) until the choice is made; no row is read before it, so a file whose start
-declares one encoding and is text in another is refused whole, nothing stored. Stray bytes that
-no supported encoding reads refuse only their rows.
+`DETECT_BYTES` from its first non-ASCII byte (ASCII reads the same in all three, so it is handed
+on undecided): a UTF-8 byte-order mark means UTF-8; else strict UTF-8 if the sample is UTF-8,
+else GB18030 (a superset of GBK, so every GBK file reads the same). The sample is held (bounded)
+until the choice is made — when it is complete, at the end of the file, or when the upload has
+held it for a second (a slow stream is answered as it comes); no row of it is read before, so a
+file that declares one encoding and is text in another is refused before any of its non-ASCII
+rows is stored. Stray bytes that no supported encoding reads refuse only their rows.
 
 A byte stream can be cut into lines, and a line's quotes counted, before decoding: in UTF-8,
 GBK and GB18030 the bytes of a multibyte character are all >= 0x30 (GB18030's digits-range
@@ -18,6 +20,7 @@ offset (the choice made on the sample stands)."""
 from __future__ import annotations
 
 import codecs
+import time
 
 DETECT_BYTES = 64 << 10
 BOM = codecs.BOM_UTF8
@@ -58,10 +61,6 @@ def position(line: int, offset: int) -> str:
     return f"第 {line} 行，文件第 {offset} 字节 / line {line}, byte offset {offset}"
 
 
-def _where(sample: bytes, offset: int) -> str:
-    return position(1 + sample.count(b"\n", 0, offset), offset)
-
-
 def _undecodable(sample: bytes, codec: str, final: bool) -> UnicodeDecodeError | None:
     try:
         # incremental: a character cut at the end of the sample is not an error unless final
@@ -79,22 +78,38 @@ class TextEncoding:
         self.declared = codec_named(declared)
         self.name: str | None = None
         self.codec = "utf-8"
+        self.held_since: float | None = None  # time.monotonic() when the sample began
         self._held: list[bytes] = []
         self._size = 0
+        self._passed = 0  # ASCII bytes handed on before the sample
+        self._passed_lines = 0
 
     def take(self, chunk: bytes) -> bytes:
         if self.name is not None:
             return chunk
+        if not self._held and chunk.isascii():
+            self._passed += len(chunk)
+            self._passed_lines += chunk.count(b"\n")
+            return chunk
+        if not self._held:
+            self.held_since = time.monotonic()
         self._held.append(chunk)
         self._size += len(chunk)
         return self._choose(final=False) if self._size >= DETECT_BYTES else b""
 
+    def decide(self) -> bytes:
+        """Choose on what is held so far (the upload's timer); hand it on."""
+        return b"" if self.name is not None or not self._held else self._choose(final=False)
+
     def finish(self) -> bytes:
         return b"" if self.name is not None else self._choose(final=True)
 
+    def _where(self, sample: bytes, offset: int) -> str:
+        return position(1 + self._passed_lines + sample.count(b"\n", 0, offset), self._passed + offset)
+
     def _choose(self, final: bool) -> bytes:
         sample = b"".join(self._held)
-        self._held, self._size = [], 0
+        self._held, self._size, self.held_since = [], 0, None
         self.name = self._decide(sample, final)
         self.codec = "utf-8" if self.name == "utf-8-sig" else self.name
         return sample
@@ -113,7 +128,7 @@ class TextEncoding:
             other = next((c for c in ("utf-8", "gb18030") if c != declared
                           and _undecodable(sample, c, final) is None), None)
             if other is not None:
-                raise FormatError(f"文件声明为 {declared} 编码，实为 {other}：{_where(sample, problem.start)} "
+                raise FormatError(f"文件声明为 {declared} 编码，实为 {other}：{self._where(sample, problem.start)} "
                                   f"不是 {declared} 文本 / the file declares charset={declared} but is "
                                   f"{other} text; declare charset={other} or leave it out")
             return declared  # stray bytes, not another encoding: their rows are refused

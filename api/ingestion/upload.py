@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from urllib.parse import parse_qs
 
@@ -245,13 +246,19 @@ class _Upload:
         try:
             while True:
                 self._check()
-                timeout = None
-                if self.batch_started is not None:
-                    timeout = max(0.0, FLUSH_SECONDS - (loop.time() - self.batch_started))
+                # timers: the batch being filled, and the start of a file held for its encoding
+                waits = [FLUSH_SECONDS - (now - t) for now, t in (
+                    (loop.time(), self.batch_started), (time.monotonic(), self.reader.encoding.held_since),
+                ) if t is not None]
+                timeout = max(0.0, min(waits)) if waits else None
                 try:
                     chunk = await asyncio.wait_for(self.queue.get(), timeout)
                 except TimeoutError:
-                    await self._flush()
+                    held = self.reader.encoding.held_since
+                    if held is not None and time.monotonic() - held >= FLUSH_SECONDS:
+                        await self._read(self.reader.encoding.decide())
+                    if self.batch_started is not None and loop.time() - self.batch_started >= FLUSH_SECONDS:
+                        await self._flush()
                     continue
                 if chunk is _GONE:
                     self.client_gone = True
