@@ -20,7 +20,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     CREDIT_DATA_DIR=/var/lib/credit
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/credit --create-home credit \
+RUN useradd --uid 10001 --user-group --no-log-init --shell /usr/sbin/nologin --home-dir /var/lib/credit --create-home credit \
  && printf '#!/bin/sh\nexec python -m api.cli "$@"\n' > /usr/local/bin/credit \
  && chmod 755 /usr/local/bin/credit
 COPY --from=build /opt/venv /opt/venv
