@@ -17,7 +17,7 @@ Either is UTF-8 (a byte-order mark allowed), GBK or GB18030, declared or detecte
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import orjson
 
