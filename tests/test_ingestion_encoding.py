@@ -73,11 +73,14 @@ def test_detection_on_a_sample_cut_inside_a_character(cut):
         assert names(out)[-1] == (rows[-1]["subjectName"], rows[-1]["data"]["xk_nr"])
 
 
-def test_a_declared_charset_that_the_file_is_not_refuses_it_whole():
+@pytest.mark.parametrize("cut", [1, 4096])
+def test_a_declared_charset_that_the_file_is_not_refuses_it_whole(cut):
     gbk = csv_text(chinese_rows(3)).encode("gbk")
     with pytest.raises(FormatError, match=r"declares charset=utf-8 but is gb18030 text.*") as e:
-        read(CsvReader(TextEncoding("utf-8")), gbk, 4096)
-    assert "第 2 行" in str(e.value)  # the header is ASCII; the first name is on line 2
+        read(CsvReader(TextEncoding("utf-8")), gbk, cut)
+    # the header is ASCII: the first byte that is not UTF-8 is in the first name, on line 2
+    first = next(i for i, b in enumerate(gbk) if b >= 0x80)
+    assert f"第 2 行，文件第 {first} 字节" in str(e.value)
     with pytest.raises(FormatError, match="byte-order mark but declares charset=gbk"):
         read(CsvReader(TextEncoding("gbk")), b"\xef\xbb\xbf" + gbk, 4096)
     with pytest.raises(FormatError, match="unsupported charset 'latin-9'"):
@@ -86,8 +89,10 @@ def test_a_declared_charset_that_the_file_is_not_refuses_it_whole():
     assert len(read(declared, gbk, 4096)) == 3 and declared.encoding.name == "gbk"
 
 
-def test_a_gbk_row_after_an_ascii_start_is_refused_with_its_line_and_offset():
-    head = csv_text([licence_row(i, sourceRef=f"A-{i}") for i in range(DETECT_BYTES // 300 + 10)])
+def test_a_gbk_row_after_a_utf8_start_is_refused_with_its_line_and_offset():
+    # the UTF-8 start is longer than the sample the encoding is chosen on
+    head = csv_text([licence_row(i, sourceRef=f"A-{i}") for i in range(DETECT_BYTES // 250 + 10)])
+    assert len(head.encode()) > DETECT_BYTES + 4096 and not head.isascii()
     tail = csv_text(chinese_rows(1, prefix="LATE")).split("\r\n", 1)[1]
     data = head.encode() + tail.encode("gbk")
     rows = read(CsvReader(), data, 4096)
@@ -113,14 +118,16 @@ async def upload(client, settings, body: bytes, content_type: str = "text/csv") 
 
 
 async def test_a_gbk_csv_uploads_and_reads_back_as_written(client, settings, pool):
-    rows = chinese_rows(4)
-    status, lines = await upload(client, settings, csv_text(rows).encode("gbk"))
-    assert status == 200 and lines[-1]["summary"]["created"] == 4
+    rows = chinese_rows(DETECT_BYTES // 250 + 40)  # past the sample, read in slices cut inside characters
+    body = csv_text(rows).encode("gbk")
+    assert len(body) > DETECT_BYTES + 4096
+    status, lines = await upload(client, settings, body)
+    assert status == 200 and lines[-1]["summary"]["created"] == len(rows)
     assert lines[-1]["summary"]["encoding"] == "gb18030"
     async with pool.acquire() as conn:
         stored = await conn.fetch("SELECT subject_name, data->>'xk_nr' AS nr FROM records "
                                   "WHERE source_ref LIKE 'ENC-%' ORDER BY source_ref")
-    assert [tuple(s) for s in stored] == [(r["subjectName"], r["data"]["xk_nr"]) for r in rows]
+    assert sorted(tuple(s) for s in stored) == sorted((r["subjectName"], r["data"]["xk_nr"]) for r in rows)
 
 
 async def test_a_declared_mismatch_stores_nothing_and_an_unknown_charset_is_refused(client, settings, pool):
