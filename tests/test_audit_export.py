@@ -86,3 +86,19 @@ async def test_an_export_by_day_holds_the_rows_of_that_beijing_day(client, setti
 
     assert await count(today, today) == 1
     assert await count(today - dt.timedelta(days=2), today - dt.timedelta(days=1)) == 0
+
+
+async def test_a_csv_export_for_excel_starts_with_a_byte_order_mark_and_parses(client, settings, gql):
+    await gql('query($k: ID!, $p: String) { subject(key: $k, purpose: $p) { key } }',
+              {"k": demo.COMPANY, "p": "贷款审查"})
+    auth = {"Authorization": f"Bearer {token(settings, 'auditor')}"}
+    params = {"format": "csv", "kind": "query"}
+    plain = await client.get("/audit/export", params=params, headers=auth)
+    marked = await client.get("/audit/export", params={**params, "bom": "1"}, headers=auth)
+    assert marked.status_code == 200 and marked.content.startswith(b"\xef\xbb\xbf")
+    assert not plain.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(marked.content.decode("utf-8-sig"))))
+    assert [row["purpose"] for row in rows] == ["贷款审查"]
+    assert list(rows[0]) == list(csv.DictReader(io.StringIO(plain.text)).fieldnames)
+    bad = await client.get("/audit/export", params={**params, "bom": "yes please"}, headers=auth)
+    assert bad.status_code == 400 and bad.json()["field"] == "bom"

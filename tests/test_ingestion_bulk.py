@@ -77,7 +77,8 @@ async def test_every_row_is_acknowledged_after_its_batch_is_stored(client, setti
     results, summary = await send(client, settings, ndjson(rows), batch=10)
     assert [(r["line"], r["sourceRef"], r["status"]) for r in results] == [
         (n + 1, f"XK-B-{n:06d}", "created") for n in range(25)]
-    assert summary == {"created": 25, "updated": 0, "unchanged": 0, "rejected": 0, "batches": 3}
+    assert summary == {"created": 25, "updated": 0, "unchanged": 0, "rejected": 0, "batches": 3,
+                       "encoding": "utf-8"}
     assert await count(pool, "SELECT count(*) FROM records WHERE source_ref LIKE 'XK-B-%'") == 25
     assert await count(pool, "SELECT count(*) FROM record_versions") == 0  # first versions only
     # batches may commit in either order (two are written at once); each logs its number

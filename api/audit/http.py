@@ -1,4 +1,8 @@
-"""GET /audit/export: the trail for a range, streamed as CSV or NDJSON (auditors only)."""
+"""GET /audit/export: the trail for a range, streamed as CSV or NDJSON (auditors only).
+
+`bom=1` starts a CSV export with a UTF-8 byte-order mark: Excel on Chinese Windows reads a CSV
+without one as GBK and garbles every Chinese cell. Off by default, so scripts reading the
+header as before are unaffected."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..config import Limits
-from ..errors import DomainError, Forbidden
+from ..errors import DomainError, Forbidden, InvalidInput
 from ..guard.context import current
 from ..guard.errors import Busy
 from ..guard.streaming import send_stream
@@ -31,6 +35,21 @@ def _filter(request: Request) -> LogFilter:
         if raw:
             values[p] = parse_bound(p, raw)
     return LogFilter(**values)
+
+
+def _bom(request: Request) -> bool:
+    raw = request.query_params.get("bom", "0").lower()
+    if raw not in ("0", "1", "true", "false"):
+        raise InvalidInput("bom is 1 (start the CSV with a byte-order mark, for Excel) or 0",
+                           field="bom", rule="bom")
+    return raw in ("1", "true")
+
+
+async def _with_bom(lines):
+    first = True
+    async for line in lines:
+        yield "\ufeff" + line if first else line
+        first = False
 
 
 def _error(e: DomainError, retry_after: int) -> Response:
@@ -65,6 +84,7 @@ class ExportEndpoint:
         fmt = request.query_params.get("format", "ndjson")
         limits: Limits = state.settings.limits
         try:
+            bom = _bom(request)
             lines = await export_log(
                 self.get_pool(),
                 scope["state"]["principal"],
@@ -75,6 +95,8 @@ class ExportEndpoint:
         except DomainError as e:
             await _error(e, limits.retry_after_seconds)(scope, receive, send)
             return
+        if bom and fmt == "csv":
+            lines = _with_bom(lines)
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", _MEDIA[fmt].encode()),
             (b"content-disposition", f'attachment; filename="credit-trail.{fmt}"'.encode()),

@@ -1,6 +1,7 @@
 """`credit catalog import FILE --year Y [--publish]`, `credit catalog export --year Y`,
 `credit catalog publish --year Y`: the credit office's catalog file, YAML (format in
-api/catalog_admin/definition.py). The shipped default: api/catalog_admin/default_catalog.yaml."""
+api/catalog_admin/definition.py). The shipped default: api/catalog_admin/default_catalog.yaml.
+`credit catalog template ITEM`: a sample upload CSV for a provider (api/ingestion/template.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import sys
 from pathlib import Path
 
 from ..auth.principal import Principal
-from ..catalog import Catalog
+from ..catalog import Catalog, china_today
 from ..config import Settings
 from ..db import create_pool, migrate, resolve_database_url
 from ..demo import CREDIT_OFFICE, DEFAULT_CATALOG, ORGANISATIONS
 from ..errors import InvalidInput
+from ..ingestion.template import template_csv
 from .definition import DefinitionError, load_yaml
 from .service import export_catalog, import_catalog, publish_catalog
 
@@ -38,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pub.add_argument("--year", type=int, required=True)
     pub.add_argument("--operator-name", required=True)
     pub.set_defaults(run=run_publish)
+    tpl = sub.add_parser("template", help="write a sample upload CSV for an item: Chinese column names, one example row")
+    tpl.add_argument("item", help="the item's code, e.g. ADM_LICENSING")
+    tpl.add_argument("--encoding", choices=("utf-8-sig", "gbk", "gb18030", "utf-8"), default="utf-8-sig",
+                     help="utf-8-sig (default: UTF-8 with a byte-order mark, which Excel reads) or gbk")
+    tpl.add_argument("--out", "-o", type=Path, help="file to write (default: standard output)")
+    tpl.set_defaults(run=run_template)
 
 
 def operator(args: argparse.Namespace) -> Principal:
@@ -105,4 +113,28 @@ def run_publish(settings: Settings, args: argparse.Namespace) -> int:
 
     y = asyncio.run(_with_pool(settings, work))
     print(f"{y.year} catalog published")
+    return 0
+
+
+def run_template(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(pool):
+        catalog = Catalog(pool)
+        await catalog.reload()
+        return catalog.current(args.item)
+
+    item = asyncio.run(_with_pool(settings, work))
+    if item is None:
+        print(f"credit: {args.item!r} 不是已发布目录中的信息项 / is not an item of a published catalog",
+              file=sys.stderr)
+        return 2
+    try:
+        data = template_csv(item, china_today()).encode(args.encoding)
+    except UnicodeEncodeError as e:
+        print(f"credit: {args.encoding} 无法表示字符 {e.object[e.start]!r}，请用 --encoding utf-8-sig / "
+              f"{args.encoding} cannot write {e.object[e.start]!r}; use --encoding utf-8-sig", file=sys.stderr)
+        return 2
+    if args.out:
+        args.out.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
     return 0

@@ -7,19 +7,25 @@ optionally documentType, consentRef, changeReason. subjectType is written as in 
 (LEGAL_PERSON) or in lower case. decidedOn may be left out when the item's decision-date field
 (cf_jdrq, xk_jdrq, ...) is in data.
 
-CSV (`text/csv`, UTF-8, header row, RFC 4180 quoting): the same columns by the same names;
-every other column is a data field named as in the catalog. An empty cell is an absent value."""
+CSV (`text/csv`, header row, RFC 4180 quoting): the same columns by the same names, or by their
+Chinese names (api/ingestion/columns.py); every other column is a data field named by its code
+or by its label in the catalog. An empty cell is an absent value.
+
+Either is UTF-8 (a byte-order mark allowed), GBK or GB18030, declared or detected
+(api/ingestion/encoding.py)."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import orjson
 
+from .columns import SUBJECT_TYPE_LABELS, base_key
+from .encoding import FormatError, TextEncoding, charset_of, position
+from .lines import MAX_LINE_BYTES, Lines
 from .validation import RecordInput, Rejection
 
-MAX_LINE_BYTES = 1 << 20  # a line, or a row whose quoted values span lines
 # A file's columns: the record keys and the data fields of every item it may carry. A row's own
 # fields are bounded by its item (validation: `too_many_fields`).
 MAX_COLUMNS = 1000
@@ -36,10 +42,8 @@ BASE_KEYS = {
 }
 _NDJSON_KEYS = frozenset({*BASE_KEYS, "data"})
 Row = tuple[int, RecordInput | Rejection]
-
-
-class FormatError(ValueError):
-    """The file as a whole cannot be read (e.g. a CSV without the required columns)."""
+FieldNames = Callable[[str], dict[str, str]]  # item code -> column name -> field name
+__all__ = ["FormatError", "CsvReader", "NdjsonReader", "reader_for"]
 
 
 def _record(values: dict, data) -> RecordInput:
@@ -57,57 +61,16 @@ def _record(values: dict, data) -> RecordInput:
     )
 
 
-class _Lines:
-    """Split a byte stream into numbered lines; a line longer than the limit comes out as None.
-    Linear however the bytes are cut: a partial line is kept in pieces and only the new chunk is
-    searched for its end."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._line = 0
-        self._skipping = False
-
-    def feed(self, chunk: bytes) -> Iterator[tuple[int, bytes | None]]:
-        start = 0
-        while True:
-            end = chunk.find(b"\n", start)
-            if end < 0:
-                break
-            self._line += 1
-            if self._skipping or self._size + end - start > MAX_LINE_BYTES:
-                yield self._line, None
-            elif self._parts:
-                self._parts.append(chunk[start:end])
-                yield self._line, b"".join(self._parts)
-            else:
-                yield self._line, chunk[start:end]
-            self._parts, self._size, self._skipping = [], 0, False
-            start = end + 1
-        rest = len(chunk) - start
-        if self._skipping or self._size + rest > MAX_LINE_BYTES:
-            self._parts, self._size, self._skipping = [], 0, True
-        elif rest:
-            self._parts.append(chunk[start:])
-            self._size += rest
-
-    def finish(self) -> Iterator[tuple[int, bytes | None]]:
-        if self._skipping:
-            self._line += 1
-            yield self._line, None
-        elif self._parts:
-            tail = b"".join(self._parts)
-            if tail.strip():
-                self._line += 1
-                yield self._line, tail
-        self._parts, self._size, self._skipping = [], 0, False
-
-
 _TOO_LONG = Rejection(
     "line", "line_too_long", f"行过长：一行（或一个跨行的带引号值）超过 {MAX_LINE_BYTES} 字节 / "
     f"a line (or a quoted value spanning lines) is longer than {MAX_LINE_BYTES} bytes",
 )
-_ENCODING = Rejection("line", "encoding", "不是 UTF-8 文本 / the line is not UTF-8 text")
+
+
+def _undecodable(encoding: TextEncoding, n: int, start: int, e: UnicodeDecodeError) -> Rejection:
+    return Rejection("line", "encoding", f"{position(n, start + e.start)} 不是 {encoding.name} 文本（编码按文件"
+                     f"开头判定或声明）/ not {encoding.name} text (the encoding the file's start was "
+                     "read in, or declared: declare charset= if the file mixes encodings)")
 
 
 def _show(names, limit: int = 5) -> str:
@@ -117,24 +80,41 @@ def _show(names, limit: int = 5) -> str:
     return ", ".join(shown) + more
 
 
-class NdjsonReader:
-    def __init__(self) -> None:
-        self._lines = _Lines()
+class _Reader:
+    """`feed` takes the file's bytes as they come; `read` those `encoding.take` handed on (the
+    upload calls the two apart, to read a released sample a slice at a time)."""
+
+    def __init__(self, encoding: TextEncoding | None = None) -> None:
+        self.encoding = encoding or TextEncoding()
+        self._lines = Lines()
 
     def feed(self, chunk: bytes) -> list[Row]:
-        return [r for n, raw in self._lines.feed(chunk) if (r := self._row(n, raw))]
+        return self.read(self.encoding.take(chunk))
+
+    def read(self, data: bytes) -> list[Row]:
+        raise NotImplementedError
+
+
+class NdjsonReader(_Reader):
+    def read(self, data: bytes) -> list[Row]:
+        return [r for n, raw, at in self._lines.feed(data) if (r := self._row(n, raw, at))]
 
     def finish(self) -> list[Row]:
-        return [r for n, raw in self._lines.finish() if (r := self._row(n, raw))]
+        rows = self.read(self.encoding.finish())
+        return rows + [r for n, raw, at in self._lines.finish() if (r := self._row(n, raw, at))]
 
-    @staticmethod
-    def _row(n: int, raw: bytes | None) -> Row | None:
+    def _row(self, n: int, raw: bytes | None, at: int) -> Row | None:
         if raw is None:
             return n, _TOO_LONG
         if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # a byte-order mark
         if not raw.strip():
             return None
+        if self.encoding.codec != "utf-8":
+            try:
+                raw = raw.decode(self.encoding.codec)
+            except UnicodeDecodeError as e:
+                return n, _undecodable(self.encoding, n, at, e)
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
@@ -161,14 +141,19 @@ class NdjsonReader:
         )
 
 
-class CsvReader:
+class CsvReader(_Reader):
     """Rows end where a line ends outside a quoted value. Whether a quote is open is kept as the
     parity of the quotes seen since the row began (counted once per line, on the bytes), so a
     value spanning many lines costs its length once; the row's lines, decoded, then go through
-    the standard `csv` reader (strict RFC 4180), which must find exactly one row in them."""
+    the standard `csv` reader (strict RFC 4180), which must find exactly one row in them.
 
-    def __init__(self) -> None:
-        self._lines = _Lines()
+    `field_names` (item code -> column -> field name, columns.field_names) lets data columns be
+    named by their labels; each item's mapping of the header is made once."""
+
+    def __init__(self, encoding: TextEncoding | None = None, field_names: FieldNames | None = None) -> None:
+        super().__init__(encoding)
+        self._field_names = field_names
+        self._data_names: dict[str, dict[str, str]] = {}  # item code -> column -> field name
         self._header: list[str] | None = None
         self._pending: list[str] = []  # the decoded lines of the row being read
         self._pending_from = 0
@@ -176,11 +161,12 @@ class CsvReader:
         self._open = False  # a quoted value is open at the end of the last line
         self._bad: Rejection | None = None  # the row being read is already refused
 
-    def feed(self, chunk: bytes) -> list[Row]:
-        return self._rows(self._lines.feed(chunk))
+    def read(self, data: bytes) -> list[Row]:
+        return self._rows(self._lines.feed(data))
 
     def finish(self) -> list[Row]:
-        rows = self._rows(self._lines.finish())
+        rows = self.read(self.encoding.finish())
+        rows += self._rows(self._lines.finish())
         if self._open:
             rows.append((self._pending_from, self._bad or Rejection(
                 "line", "syntax", "引号未闭合 / a quoted value is never closed")))
@@ -194,7 +180,7 @@ class CsvReader:
 
     def _rows(self, lines) -> list[Row]:
         out: list[Row] = []
-        for n, raw in lines:
+        for n, raw, at in lines:
             if not self._open:
                 self._pending_from = n
             if raw is None:
@@ -210,9 +196,9 @@ class CsvReader:
                     self._bad, self._pending = _TOO_LONG, []
                 else:
                     try:
-                        text = raw.decode("utf-8")
-                    except UnicodeDecodeError:
-                        self._bad, self._pending = _ENCODING, []
+                        text = raw.decode(self.encoding.codec)
+                    except UnicodeDecodeError as e:
+                        self._bad, self._pending = _undecodable(self.encoding, n, at, e), []
                     else:
                         if n == 1 and text.startswith("\ufeff"):
                             text = text[1:]  # a byte-order mark
@@ -242,7 +228,7 @@ class CsvReader:
         return out
 
     def _set_header(self, cells: list[str]) -> None:
-        header = [c.strip() for c in cells]
+        header = [base_key(c.strip()) for c in cells]
         missing = [k for k in ("subjectKey", "subjectType", "subjectName", "itemCode", "sourceRef") if k not in header]
         if missing:
             raise FormatError(f"the CSV header lacks the columns {', '.join(missing)}")
@@ -264,13 +250,29 @@ class CsvReader:
                 values[BASE_KEYS[name]] = cell
             elif cell != "":
                 data[name] = cell
+        kind = values.get("subject_type")
+        if kind in SUBJECT_TYPE_LABELS:
+            values["subject_type"] = SUBJECT_TYPE_LABELS[kind]
+        if self._field_names is not None and data:
+            data = self._by_field_name(values.get("item_code") or "", data)
         return _record(values, data)
 
+    def _by_field_name(self, item_code: str, data: dict[str, str]) -> dict[str, str]:
+        names = self._data_names.get(item_code)
+        if names is None:
+            if len(self._data_names) >= MAX_COLUMNS:  # item codes are the file's: bound the cache
+                self._data_names.clear()
+            known = self._field_names(item_code)
+            names = self._data_names[item_code] = {h: known.get(h, h) for h in self._header}
+        return {names[k]: v for k, v in data.items()}
 
-def reader_for(content_type: str | None) -> NdjsonReader | CsvReader | None:
+
+def reader_for(content_type: str | None, field_names: FieldNames | None = None) -> NdjsonReader | CsvReader | None:
+    """The reader for a Content-Type, in its declared charset; FormatError for an unknown one."""
     kind = (content_type or "").split(";")[0].strip().lower()
+    encoding = TextEncoding(charset_of(content_type))
     if kind in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"):
-        return NdjsonReader()
+        return NdjsonReader(encoding)
     if kind in ("text/csv", "application/csv"):
-        return CsvReader()
+        return CsvReader(encoding, field_names)
     return None

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from urllib.parse import parse_qs
 
@@ -24,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..errors import DomainError
 from ..http_body import drain
+from .columns import field_names
 from .formats import FormatError, Row, reader_for
 from .service import Budget, Collector, Outcome, declared_client, with_channel
 
@@ -69,7 +71,12 @@ class BulkUpload:
             return
         state = self.get_state()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        reader = reader_for(headers.get("content-type"))
+        try:
+            reader = reader_for(headers.get("content-type"),
+                                lambda code: field_names(state.catalog.current(code)))
+        except FormatError as e:
+            await _reply(send, 415, {"error": "unsupported_charset", "reason": str(e)}, receive)
+            return
         if reader is None:
             await _reply(send, 415, {"error": "unsupported_media_type",
                                      "reason": "send application/x-ndjson or text/csv"}, receive)
@@ -191,9 +198,13 @@ class _Upload:
 
     async def _feed(self, chunk: bytes) -> None:
         """Parse a piece of the body a slice at a time: a slice of short lines makes many rows,
-        and a line inside a quoted value makes none, so the time is watched between slices."""
-        for i in range(0, len(chunk), FEED_SLICE):
-            await self._add(self.reader.feed(chunk[i : i + FEED_SLICE]))
+        and a line inside a quoted value makes none, so the time is watched between slices.
+        The bytes go first to the encoding's choice, which holds the file's start until made."""
+        await self._read(self.reader.encoding.take(chunk))
+
+    async def _read(self, data: bytes) -> None:
+        for i in range(0, len(data), FEED_SLICE):
+            await self._add(self.reader.read(data[i : i + FEED_SLICE]))
             await self.budget.pause()
 
     def _check(self) -> None:
@@ -235,18 +246,25 @@ class _Upload:
         try:
             while True:
                 self._check()
-                timeout = None
-                if self.batch_started is not None:
-                    timeout = max(0.0, FLUSH_SECONDS - (loop.time() - self.batch_started))
+                # timers: the batch being filled, and the start of a file held for its encoding
+                waits = [FLUSH_SECONDS - (now - t) for now, t in (
+                    (loop.time(), self.batch_started), (time.monotonic(), self.reader.encoding.held_since),
+                ) if t is not None]
+                timeout = max(0.0, min(waits)) if waits else None
                 try:
                     chunk = await asyncio.wait_for(self.queue.get(), timeout)
                 except TimeoutError:
-                    await self._flush()
+                    held = self.reader.encoding.held_since
+                    if held is not None and time.monotonic() - held >= FLUSH_SECONDS:
+                        await self._read(self.reader.encoding.decide())
+                    if self.batch_started is not None and loop.time() - self.batch_started >= FLUSH_SECONDS:
+                        await self._flush()
                     continue
                 if chunk is _GONE:
                     self.client_gone = True
                     break
                 if chunk is _END:
+                    await self._read(self.reader.encoding.finish())
                     await self._add(self.reader.finish())
                     await self._flush()
                     await self._drain()
@@ -274,7 +292,8 @@ class _Upload:
                 await acknowledger
         if finished:
             c = self.collector
-            await self._emit(_line({"summary": {**c.counts, "batches": c.batches}}))
+            await self._emit(_line({"summary": {**c.counts, "batches": c.batches,
+                                                "encoding": self.reader.encoding.name}}))
         if not self.client_gone:
             with contextlib.suppress(OSError):
                 await self.send({"type": "http.response.body", "body": b"", "more_body": False})
