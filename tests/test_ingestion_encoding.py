@@ -228,3 +228,13 @@ async def test_a_slow_gbk_stream_is_answered_before_its_encoding_sample_fills(ds
         server.kill()
     assert acked == [f"SLOW-{n}" for n in range(4)]
     assert result.summary["created"] == 4 and result.summary["encoding"] == "gb18030"
+
+
+def test_a_fields_label_and_its_code_both_given_refuse_the_row_not_pick_one():
+    known = {"许可内容": "xk_nr", "xk_nr": "xk_nr"}
+    header = "subjectKey,subjectType,subjectName,itemCode,sourceRef,许可内容,xk_nr\n"
+    row = "91130902MA0DEM0135,legal_person,某公司,ADM_LICENSE,R-1,食品销售,餐饮服务\n"
+    out = read(CsvReader(field_names=lambda code: known), (header + row).encode("utf-8"), 4096)
+    (line, rejection), = out
+    assert isinstance(rejection, Rejection) and rejection.rule == "columns"
+    assert "许可内容" in rejection.message and "xk_nr" in rejection.message

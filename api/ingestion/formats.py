@@ -254,17 +254,28 @@ class CsvReader(_Reader):
         if kind in SUBJECT_TYPE_LABELS:
             values["subject_type"] = SUBJECT_TYPE_LABELS[kind]
         if self._field_names is not None and data:
-            data = self._by_field_name(values.get("item_code") or "", data)
+            mapped = self._by_field_name(values.get("item_code") or "", data)
+            if isinstance(mapped, Rejection):
+                return mapped
+            data = mapped
         return _record(values, data)
 
-    def _by_field_name(self, item_code: str, data: dict[str, str]) -> dict[str, str]:
+    def _by_field_name(self, item_code: str, data: dict[str, str]) -> dict[str, str] | Rejection:
         names = self._data_names.get(item_code)
         if names is None:
             if len(self._data_names) >= MAX_COLUMNS:  # item codes are the file's: bound the cache
                 self._data_names.clear()
             known = self._field_names(item_code)
             names = self._data_names[item_code] = {h: known.get(h, h) for h in self._header}
-        return {names[k]: v for k, v in data.items()}
+        out: dict[str, str] = {}
+        for column, value in data.items():
+            field = names[column]
+            if field in out:  # a field's label and its code both given: refuse, never pick one
+                twin = next(c for c in data if c != column and names[c] == field)
+                return Rejection("line", "columns", f"列 {twin} 与 {column} 是同一字段 {field}，只能给出一列 / "
+                                 f"the columns {twin} and {column} both name the field {field}")
+            out[field] = value
+        return out
 
 
 def reader_for(content_type: str | None, field_names: FieldNames | None = None) -> NdjsonReader | CsvReader | None:
