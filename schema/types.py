@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from api.audit.service import encode_cursor, queries_of_me
+from api.audit.service import QueryOfMe as QueryOfMeRow
+from api.audit.service import queries_of_me
 from api.catalog import CatalogItem
 from api.disclosure.rules import RecordView, SubjectView
 from api.disclosure.rules import Withheld as WithheldView
@@ -17,6 +18,7 @@ from api.errors import Forbidden
 from api.reports.service import reports_about
 
 from .errors import call, to_graphql_error
+from .pagination import DEPRECATED_ONE_RELEASE, Connection, CountedConnection, edges, page_info
 
 if TYPE_CHECKING:
     from .authorizations import Authorization
@@ -82,12 +84,31 @@ class QueryOfMe:
     )
     outcome: Outcome
 
+    @classmethod
+    def of(cls, q: QueryOfMeRow) -> QueryOfMe:
+        return cls(
+            at=q.at,
+            organisation=Organisation(code=q.org_code, name=q.org_name or "") if q.org_code else None,
+            purpose=q.purpose,
+            rights=list(q.rights),
+            outcome=Outcome(q.outcome),
+        )
 
-@strawberry.type
-class QueriesOfMe:
-    items: list[QueryOfMe]
-    has_next_page: bool
-    end_cursor: str | None
+
+@strawberry.type(description="Who queried you, newest first; no totalCount (a much-queried "
+                 "subject's trail is long).")
+class QueryOfMeConnection(Connection[QueryOfMe]):
+    @strawberry.field(deprecation_reason="Use edges { node }; " + DEPRECATED_ONE_RELEASE)
+    def items(self) -> list[QueryOfMe]:
+        return [e.node for e in self.edges]
+
+    @strawberry.field(deprecation_reason="Use pageInfo { hasNextPage }; " + DEPRECATED_ONE_RELEASE)
+    def has_next_page(self) -> bool:
+        return self.page_info.has_next_page
+
+    @strawberry.field(deprecation_reason="Use pageInfo { endCursor }; " + DEPRECATED_ONE_RELEASE)
+    def end_cursor(self) -> str | None:
+        return self.page_info.end_cursor
 
 
 @strawberry.enum
@@ -189,6 +210,18 @@ class ReportIssued:
     organisation: Organisation | None
     records: int
 
+    @classmethod
+    def of(cls, r: Any) -> ReportIssued:
+        return cls(number=r["number"], issued_at=r["issued_at"], purpose=r["purpose"], basis=r["basis"],
+                   organisation=Organisation(code=r["requester_org"], name=r["requester_org_name"] or "")
+                   if r["requester_org"] else None,
+                   records=r["record_count"])
+
+
+@strawberry.type(description="Reports issued on you, newest first.")
+class ReportIssuedConnection(CountedConnection[ReportIssued]):
+    pass
+
 
 @strawberry.type
 class CreditUse:
@@ -199,6 +232,18 @@ class CreditUse:
     measures: list[str] = strawberry.field(description="the measures the check returned")
     feedback_at: dt.datetime | None
     applied: JSON | None = strawberry.field(description="[{measure, applied, note}] as the organ reported")
+
+    @classmethod
+    def of(cls, r: Any) -> CreditUse:
+        return cls(check=strawberry.ID(r["id"]), at=r["at"],
+                   organisation=Organisation(code=r["org_code"], name=r["org_name"] or ""),
+                   scenario=r["scenario"], measures=list(r["measures"]), feedback_at=r["feedback_at"],
+                   applied=r["applied"])
+
+
+@strawberry.type(description="The uses of your information in decisions, newest first.")
+class CreditUseConnection(CountedConnection[CreditUse]):
+    pass
 
 
 @strawberry.type
@@ -228,28 +273,11 @@ class Subject:
     )
     async def queried_by(
         self, info: strawberry.Info, first: int = 50, after: str | None = None
-    ) -> QueriesOfMe:
+    ) -> QueryOfMeConnection:
         ctx = info.context
-        if ctx.principal.subject_key != self._view.subject.key:
-            raise to_graphql_error(
-                Forbidden("only the subject itself sees who queried it", rule="self_verified")
-            )
-        items, more = await call(queries_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
-        return QueriesOfMe(
-            items=[
-                QueryOfMe(
-                    at=q.at,
-                    organisation=Organisation(code=q.org_code, name=q.org_name or "")
-                    if q.org_code else None,
-                    purpose=q.purpose,
-                    rights=list(q.rights),
-                    outcome=Outcome(q.outcome),
-                )
-                for q in items
-            ],
-            has_next_page=more,
-            end_cursor=encode_cursor(items[-1].id) if items else None,
-        )
+        self._only_self(ctx, "only the subject itself sees who queried it")
+        page = await call(queries_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
+        return QueryOfMeConnection(edges=edges(page, QueryOfMe.of), page_info=page_info(page))
 
     @strawberry.field(
         description="Art. 19: every authorization naming you (verified subject only): grantee, "
@@ -264,46 +292,59 @@ class Subject:
 
     @strawberry.field(
         description="Who obtained a credit report on this subject, and when (Art. 36): only for "
-        "the subject itself, verified."
+        "the subject itself, verified.",
+        deprecation_reason="Use reportsIssuedConnection; " + DEPRECATED_ONE_RELEASE,
     )
     async def reports_issued(self, info: strawberry.Info, first: int = 50) -> list[ReportIssued]:
+        return [e.node for e in (await self._reports_issued(info, first, None)).edges]
+
+    @strawberry.field(
+        description="Who obtained a credit report on this subject, and when (Art. 36), newest "
+        "first: only for the subject itself, verified."
+    )
+    async def reports_issued_connection(
+        self, info: strawberry.Info, first: int = 50, after: str | None = None
+    ) -> ReportIssuedConnection:
+        return await self._reports_issued(info, first, after)
+
+    async def _reports_issued(self, info: strawberry.Info, first: int, after: str | None) -> ReportIssuedConnection:
         ctx = info.context
-        if ctx.principal.subject_key != self._view.subject.key:
-            raise to_graphql_error(
-                Forbidden("only the subject itself sees who obtained its reports", rule="self_verified")
-            )
-        rows = await call(reports_about(ctx.state.reports, ctx.principal, first))
-        return [
-            ReportIssued(
-                number=r["number"], issued_at=r["issued_at"], purpose=r["purpose"], basis=r["basis"],
-                organisation=Organisation(code=r["requester_org"], name=r["requester_org_name"] or "")
-                if r["requester_org"] else None,
-                records=r["record_count"],
-            )
-            for r in rows
-        ]
+        self._only_self(ctx, "only the subject itself sees who obtained its reports")
+        page = await call(reports_about(ctx.state.reports, ctx.principal, first=first, after=after))
+        return ReportIssuedConnection(edges=edges(page, ReportIssued.of), page_info=page_info(page),
+                                      _count=page.count)
 
     @strawberry.field(
         description="Each use of this subject's information in a decision (Art. 36): the credit "
         "checks made on it, by whom, in which scenario, and which measures the organ reported "
-        "applying. Only for the subject itself, verified."
+        "applying. Only for the subject itself, verified.",
+        deprecation_reason="Use creditUsesConnection; " + DEPRECATED_ONE_RELEASE,
     )
     async def credit_uses(self, info: strawberry.Info, first: int = 50) -> list[CreditUse]:
+        return [e.node for e in (await self._credit_uses(info, first, None)).edges]
+
+    @strawberry.field(
+        description="Each use of this subject's information in a decision (Art. 36), newest "
+        "first: the credit checks made on it, by whom, in which scenario, and which measures the "
+        "organ reported applying. Only for the subject itself, verified."
+    )
+    async def credit_uses_connection(
+        self, info: strawberry.Info, first: int = 50, after: str | None = None
+    ) -> CreditUseConnection:
+        return await self._credit_uses(info, first, after)
+
+    async def _credit_uses(self, info: strawberry.Info, first: int, after: str | None) -> CreditUseConnection:
         from api.checks.service import uses_of_me
 
         ctx = info.context
+        self._only_self(ctx, "only the subject itself sees the uses of its information")
+        page = await call(uses_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
+        return CreditUseConnection(edges=edges(page, CreditUse.of), page_info=page_info(page),
+                                   _count=page.count)
+
+    def _only_self(self, ctx: Any, message: str) -> None:
         if ctx.principal.subject_key != self._view.subject.key:
-            raise to_graphql_error(
-                Forbidden("only the subject itself sees the uses of its information", rule="self_verified")
-            )
-        rows = await call(uses_of_me(ctx.state.pool, ctx.principal, first))
-        return [
-            CreditUse(check=strawberry.ID(r["id"]), at=r["at"],
-                      organisation=Organisation(code=r["org_code"], name=r["org_name"] or ""),
-                      scenario=r["scenario"], measures=list(r["measures"]), feedback_at=r["feedback_at"],
-                      applied=r["applied"])
-            for r in rows
-        ]
+            raise to_graphql_error(Forbidden(message, rule="self_verified"))
 
     @classmethod
     def of(cls, v: SubjectView | None) -> Subject | None:
