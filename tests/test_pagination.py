@@ -138,11 +138,15 @@ async def objections(gql, n: int) -> list[dict]:
                                              "evidenceRefs": ["证据"]}}, **as_company()) for rid in rids]
 
 
-async def test_rights_cases_pages(gql, clock):
-    filed = await objections(gql, 3)
+async def test_rights_cases_pages(gql, pool, clock):
+    filed = await objections(gql, 3)  # at one instant (the fixed clock): a page ends inside the tie
     q = query("kind: null", "rightsCasesConnection", "id number")
     nodes = await page_through(gql, q, "rightsCasesConnection", 2, as_="credit_office")
-    assert [n["id"] for n in nodes] == [c["id"] for c in reversed(filed)]
+    async with pool.acquire() as conn:
+        at = dict(await conn.fetch("SELECT id::text, filed_at FROM rights_cases"))
+    assert len(set(at.values())) == 1
+    newest_first = sorted((c["id"] for c in filed), key=lambda i: (at[i], i), reverse=True)
+    assert [n["id"] for n in nodes] == newest_first
     await refuses_above_cap(gql, q, CASES_CAP, as_="credit_office")
 
 
@@ -186,3 +190,52 @@ async def test_credit_uses_pages_and_counts(gql):
     total = await gql("{ myCredit { creditUsesConnection(first: 1) { totalCount } } }", **who)
     assert total["data"]["myCredit"]["creditUsesConnection"]["totalCount"] == 3
     await refuses_above_cap(gql, q, USES_PAGE_MAX, **who)
+
+
+async def logged(pool, operation: str, since: int) -> list[list[dict]]:
+    async with pool.acquire() as conn:
+        return [r["disclosed"] for r in await conn.fetch(
+            "SELECT disclosed FROM query_log WHERE kind = 'query' AND operation = $1 AND id > $2 ORDER BY id",
+            operation, since)]
+
+
+async def last_log_id(pool) -> int:
+    async with pool.acquire() as conn:
+        return await conn.fetchval("SELECT coalesce(max(id), 0) FROM query_log")
+
+
+async def test_each_page_of_cases_and_notifications_logs_what_it_shows_and_no_more(gql, pool, clock):
+    await objections(gql, 3)
+    for path, node, key, operation in (
+        ("rightsCasesConnection", "id", "case", "rightsCases"),
+        ("notificationsConnection", "id", "notification", "notifications"),
+    ):
+        q = query("", path, node)
+        after, shown, pages = None, [], []
+        while True:
+            since = await last_log_id(pool)
+            conn = (await gql(q, {"first": 2, "after": after}, as_="credit_office"))["data"][path]
+            page = [e["node"]["id"] for e in conn["edges"]]
+            # one row for the one subject named, listing exactly the page (not the look-ahead row)
+            (disclosed,) = await logged(pool, operation, since)
+            assert [str(d[key]) for d in disclosed] == page
+            shown += page
+            pages.append(len(page))
+            if not conn["pageInfo"]["hasNextPage"]:
+                break
+            after = conn["pageInfo"]["endCursor"]
+        assert pages[0] == 2 and len(shown) == len(set(shown)) >= 3
+
+
+async def test_the_deprecated_shapes_still_answer_for_one_release(gql, clock):
+    await objections(gql, 3)
+    new = (await gql("{ rightsCasesConnection(first: 3) { edges { node { id } } } }",
+                     as_="credit_office"))["data"]["rightsCasesConnection"]["edges"]
+    old = (await gql("{ rightsCases(first: 3) { id } }", as_="credit_office"))["data"]["rightsCases"]
+    assert old == [e["node"] for e in new]
+    notes = (await gql("{ notifications(first: 2) { id } }", as_="credit_office"))["data"]["notifications"]
+    older = (await gql("query($b: ID) { notifications(first: 50, before: $b) { id } }", {"b": notes[-1]["id"]},
+                       as_="credit_office"))["data"]["notifications"]
+    assert older and all(int(n["id"]) < int(notes[-1]["id"]) for n in older)
+    lists = (await gql("{ listEntries(first: 2) { nodes { id } edges { node { id } } } }"))["data"]["listEntries"]
+    assert lists["nodes"] == [e["node"] for e in lists["edges"]]
