@@ -44,6 +44,10 @@ def page_of(
     return Page(shown, [cursor(r) for r in shown], len(rows) > first, after is not None, count)
 
 
+def not_a_cursor() -> InvalidInput:
+    return InvalidInput("after is not a cursor this API gave out", field="after", rule="cursor")
+
+
 def encode_cursor(kind: str, *parts: object) -> str:
     """An opaque cursor: `kind:part|part` in URL-safe base64."""
     return base64.urlsafe_b64encode(f"{kind}:{'|'.join(str(p) for p in parts)}".encode()).decode()
@@ -58,7 +62,7 @@ def decode_cursor(cursor: str, kind: str, n_parts: int) -> list[str]:
             raise ValueError
         return parts
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("after is not a cursor this API gave out", field="after", rule="cursor") from None
+        raise not_a_cursor() from None
 
 
 def time_key_cursor(kind: str, at: dt.datetime, key: object) -> str:
@@ -79,5 +83,5 @@ def time_key_after(
         if moment.tzinfo is None:
             raise ValueError
     except ValueError:
-        raise InvalidInput("after is not a cursor this API gave out", field="after", rule="cursor") from None
+        raise not_a_cursor() from None
     return moment, parsed

@@ -16,7 +16,7 @@ from api.audit.service import query_log_page, query_log_totals
 from .context import Context
 from .errors import call
 from .pagination import Connection, edges, page_info
-from .types import Outcome
+from .own_data import Outcome
 
 
 @strawberry.enum(description="What a trail entry records: a query, or an act.")

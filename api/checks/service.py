@@ -117,7 +117,9 @@ async def report_feedback(pool, principal: Principal, request: RequestInfo, *, c
         return await repository.for_feedback(conn, cid)
 
 
-async def uses_of_me(pool, principal: Principal, *, first: int, after: str | None) -> Page[asyncpg.Record]:
+async def uses_of_me(
+    pool, principal: Principal, *, first: int, after: str | None
+) -> Page[asyncpg.Record]:
     """Art. 36: each check of the subject in a decision, with what the organ reported applying."""
     if not (principal.has("subject") and principal.real_name_verified and principal.subject_key):
         raise Forbidden("只有实名认证的信用主体本人可以查看", rule="self_verified")
@@ -130,7 +132,8 @@ async def uses_of_me(pool, principal: Principal, *, first: int, after: str | Non
         async with pool.acquire() as conn:
             return await repository.count_of_subject(conn, key)
 
-    return page_of(rows, first, lambda r: time_key_cursor("check", r["at"], r["id"]), after=after, count=count)
+    return page_of(rows, first, lambda r: time_key_cursor("check", r["at"], r["id"]),
+                   after=after, count=count)
 
 
 def _office(principal: Principal) -> None:

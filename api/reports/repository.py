@@ -78,7 +78,7 @@ async def insert_pdf(conn: asyncpg.Connection, number: str, pdf_bytes: bytes) ->
 
 
 async def about_subject(
-    conn: asyncpg.Connection, subject_key: str, after: tuple[dt.datetime | None, str | None], limit: int
+    conn: asyncpg.Connection, subject_key: str, after: tuple[dt.datetime | None, object], limit: int
 ) -> list[asyncpg.Record]:
     """Reports on the subject, newest first, after the keyset position (issued_at, number)."""
     return await conn.fetch(ABOUT_SUBJECT, subject_key, *after, limit)

@@ -241,7 +241,9 @@ async def check_report(r: Reports, request: RequestInfo, number: str, digest: st
     return ReportCheck(True, row["issued_at"], changed, now)
 
 
-async def reports_about(r: Reports, principal: Principal, *, first: int, after: str | None) -> Page[asyncpg.Record]:
+async def reports_about(
+    r: Reports, principal: Principal, *, first: int, after: str | None
+) -> Page[asyncpg.Record]:
     """Art. 36: who obtained a report on the subject, and when (the subject itself, verified)."""
     if not (principal.has("subject") and principal.real_name_verified and principal.subject_key):
         raise Forbidden("只有实名认证的信用主体本人可以查看", rule="self_verified")

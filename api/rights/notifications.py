@@ -20,7 +20,7 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
-from ..pagination import Page, check_first, decode_cursor, encode_cursor
+from ..pagination import Page, check_first, decode_cursor, encode_cursor, not_a_cursor
 
 MAX_PAGE = 200
 RECIPIENT_ROLES = ("subject", "provider", "credit_office", "data_office")
@@ -178,7 +178,7 @@ def _notification_id(position: str) -> int:
     try:
         return int(position)
     except ValueError:
-        raise InvalidInput("after is not a cursor this API gave out", field="after", rule="cursor") from None
+        raise not_a_cursor() from None
 
 
 async def mark_read(pool: asyncpg.Pool, principal: Principal, ids: list[int], at: dt.datetime) -> int:
