@@ -6,9 +6,16 @@ when a page is read again, and `first` above the list's cap refused."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from types import SimpleNamespace
 from typing import Any
 
-from api import demo
+from api import demo, pagination
+from api.audit import service as audit
+from api.authorizations import views
+from api.errors import InvalidInput
+from api.lists import service as lists
+from api.rights import cases
 from api.audit.service import MAX_PAGE as LOG_CAP
 from api.authorizations.views import MAX_PAGE as GRANTED_CAP
 from api.checks.service import USES_PAGE_MAX
@@ -239,3 +246,36 @@ async def test_the_deprecated_shapes_still_answer_for_one_release(gql, clock):
     assert older and all(int(n["id"]) < int(notes[-1]["id"]) for n in older)
     lists = (await gql("{ listEntries(first: 2) { nodes { id } edges { node { id } } } }"))["data"]["listEntries"]
     assert lists["nodes"] == [e["node"] for e in lists["edges"]]
+
+
+def test_a_cursor_of_one_list_is_refused_by_every_other():
+    """Cursors are opaque but not interchangeable: each list reads only its own."""
+    at, some = dt.datetime(2026, 9, 28, 2, tzinfo=dt.timezone.utc), uuid.uuid4()
+    encoded = {
+        "queryLog": audit.encode_cursor(42),
+        "rightsCases": cases.encode_cursor(SimpleNamespace(filed_at=at, id=str(some))),
+        "grantedAuthorizations": views._cursor({"granted_at": at, "id": some}),
+        "listEntries": lists._cursor(SimpleNamespace(listed_from=at.date(), id=str(some))),
+        "notifications": pagination.encode_cursor("notification", 42),
+        "reportsIssued": pagination.time_key_cursor("report", at, "XY2026092800000001"),
+        "creditUses": pagination.time_key_cursor("check", at, some),
+    }
+    decoders = {
+        "queryLog": audit.decode_cursor,
+        "rightsCases": cases._decode_cursor,
+        "grantedAuthorizations": views._after,
+        "listEntries": lists._after,
+        "notifications": lambda c: pagination.decode_cursor(c, "notification", 1),
+        "reportsIssued": lambda c: pagination.time_key_after(c, "report"),
+        "creditUses": lambda c: pagination.time_key_after(c, "check", uuid.UUID),
+    }
+    for name, decode in decoders.items():
+        assert decode(encoded[name])  # its own is read
+        for other, cursor in encoded.items():
+            if other != name:
+                try:
+                    decode(cursor)
+                except InvalidInput as e:
+                    assert (e.field, e.rule) == ("after", "cursor")
+                else:
+                    raise AssertionError(f"{name} read a cursor of {other}")

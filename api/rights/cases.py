@@ -211,7 +211,10 @@ def encode_cursor(case: CaseView) -> str:
 def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     try:
         at, cid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return dt.datetime.fromisoformat(at), str(uuid.UUID(cid))
+        filed_at = dt.datetime.fromisoformat(at)
+        if filed_at.tzinfo is None:  # not ours: e.g. a list entry's day
+            raise ValueError
+        return filed_at, str(uuid.UUID(cid))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("after is not a cursor this API gave", field="after", rule="cursor") from None
 
