@@ -26,6 +26,7 @@ from . import (
     queries,
     reports,
     rights,
+    rights_pages,
     workdays,
 )
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
@@ -38,7 +39,7 @@ from .text_input import TextInputCheck
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
 QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery, reports.ReportsQuery, lists.ListsQuery)
 MUTATIONS: tuple[type, ...] = (mutations.Mutation, catalog.CatalogMutation, ingestion.IngestionMutation, rights.RightsMutation, reports.ReportsMutation, lists.ListsMutation)
-QUERIES += (AuthorizationQuery,)
+QUERIES += (AuthorizationQuery, rights_pages.RightsPagesQuery)
 MUTATIONS += (AuthorizationMutation, EntryObjectionMutation)
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

@@ -11,11 +11,12 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.audit.repository import LogFilter
-from api.audit.service import encode_cursor, query_log_page, query_log_totals
+from api.audit.service import query_log_page, query_log_totals
 
 from .context import Context
 from .errors import call
-from .types import Outcome
+from .pagination import Connection, edges, page_info
+from .own_data import Outcome
 
 
 @strawberry.enum(description="What a trail entry records: a query, or an act.")
@@ -114,22 +115,9 @@ class QueryLogEntry:
         )
 
 
-@strawberry.type
-class QueryLogEdge:
-    cursor: str
-    node: QueryLogEntry
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type
-class QueryLogConnection:
-    edges: list[QueryLogEdge]
-    page_info: PageInfo
+@strawberry.type(description="The trail, newest first; no totalCount (millions of rows).")
+class QueryLogConnection(Connection[QueryLogEntry]):
+    pass
 
 
 @strawberry.type
@@ -155,7 +143,7 @@ class Query:
         after: str | None = None,
     ) -> QueryLogConnection:
         ctx = info.context
-        rows, more = await call(
+        page = await call(
             query_log_page(
                 ctx.state.pool,
                 ctx.principal,
@@ -165,11 +153,7 @@ class Query:
                 request=ctx.request,
             )
         )
-        edges = [QueryLogEdge(cursor=encode_cursor(r["id"]), node=QueryLogEntry.of(r)) for r in rows]
-        return QueryLogConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        )
+        return QueryLogConnection(edges=edges(page, QueryLogEntry.of), page_info=page_info(page))
 
     @strawberry.field(description="Queries per organisation per day (China time), by outcome.")
     async def query_log_totals(

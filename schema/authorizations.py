@@ -22,6 +22,7 @@ from api.errors import DomainError, Forbidden
 from .context import Context
 from .errors import call, to_graphql_error
 from .mutations import UserError
+from .pagination import DEPRECATED_ONE_RELEASE, Connection, edges, page_info
 from .types import Disclosure, Organisation
 
 
@@ -160,11 +161,20 @@ class Authorization:
         )
 
 
-@strawberry.type
-class AuthorizationConnection:
-    items: list[Authorization]
-    has_next_page: bool
-    end_cursor: str | None
+@strawberry.type(description="A grantee's authorizations, newest first; no totalCount (a large "
+                 "grantee holds very many, and a count by state reads them all).")
+class AuthorizationConnection(Connection[Authorization]):
+    @strawberry.field(deprecation_reason="Use edges { node }; " + DEPRECATED_ONE_RELEASE)
+    def items(self) -> list[Authorization]:
+        return [e.node for e in self.edges]
+
+    @strawberry.field(deprecation_reason="Use pageInfo { hasNextPage }; " + DEPRECATED_ONE_RELEASE)
+    def has_next_page(self) -> bool:
+        return self.page_info.has_next_page
+
+    @strawberry.field(deprecation_reason="Use pageInfo { endCursor }; " + DEPRECATED_ONE_RELEASE)
+    def end_cursor(self) -> str | None:
+        return self.page_info.end_cursor
 
 
 @strawberry.type
@@ -284,11 +294,11 @@ class AuthorizationQuery:
         state: AuthorizationState | None = None,
     ) -> AuthorizationConnection:
         ctx = info.context
-        items, more, cursor = await call(views.of_grantee(
+        page = await call(views.of_grantee(
             ctx.state.pool, ctx.principal, ctx.request, first=first, after=after,
             state=state.value if state else None))
-        return AuthorizationConnection(items=[Authorization.of(v.row) for v in items],
-                                       has_next_page=more, end_cursor=cursor)
+        return AuthorizationConnection(edges=edges(page, lambda v: Authorization.of(v.row)),
+                                       page_info=page_info(page))
 
     @strawberry.field(description="Auditors: bursts of registrations, stale pending ones, archived "
                       "dishonesty read right after taking effect, disputes. An act in the trail.")

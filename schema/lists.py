@@ -15,9 +15,9 @@ from api.lists.service import EntryView
 from api.measures import service as measures
 from api.rights.offices import Offices
 
-from .audit import PageInfo
 from .context import Context
 from .errors import call
+from .pagination import DEPRECATED_ONE_RELEASE, Connection, edges, page_info
 from .types import Record, Subject
 
 
@@ -60,10 +60,12 @@ class ListEntry:
                    disputed=e.disputed, basis_records=[strawberry.ID(b) for b in e.basis_records])
 
 
-@strawberry.type
-class ListEntryConnection:
-    nodes: list[ListEntry]
-    page_info: PageInfo
+@strawberry.type(description="The published lists, newest first; no totalCount (entries in force are "
+                 "decided row by row, so a count would read the whole list).")
+class ListEntryConnection(Connection[ListEntry]):
+    @strawberry.field(deprecation_reason="Use edges { node }; " + DEPRECATED_ONE_RELEASE)
+    def nodes(self) -> list[ListEntry]:
+        return [e.node for e in self.edges]
 
 
 @strawberry.type
@@ -230,10 +232,10 @@ class ListsQuery:
     async def list_entries(self, info: Info[Context, None], kind: ListKind | None = None, search: str | None = None,
                            provider: str | None = None, first: int = 20, after: str | None = None) -> ListEntryConnection:
         ctx = info.context
-        nodes, more, cursor = await call(lists.list_entries(
+        page = await call(lists.list_entries(
             ctx.state.pool, ctx.principal, ctx.request, kind=kind.value if kind else None, search=search,
             provider=provider, first=first, after=after))
-        return ListEntryConnection(nodes=[ListEntry.of(e) for e in nodes], page_info=PageInfo(has_next_page=more, end_cursor=cursor))
+        return ListEntryConnection(edges=edges(page, ListEntry.of), page_info=page_info(page))
 
     @strawberry.field(description="Art. 25: the providers' published identification rules.")
     async def list_rules(self, info: Info[Context, None], provider: str | None = None, kind: ListKind | None = None) -> list[ListRule]:

@@ -24,6 +24,7 @@ from api.rights.offices import Offices
 from .context import Context
 from .errors import call, to_graphql_error
 from .mutations import UserError
+from .pagination import DEPRECATED_ONE_RELEASE
 from .types import Organisation, Record
 
 # --- enums ------------------------------------------------------------------------------------
@@ -217,6 +218,16 @@ class Notification:
     details: JSON
     read: bool
 
+    @classmethod
+    def of(cls, n: notifications.Notification) -> Notification:
+        return cls(
+            id=strawberry.ID(str(n.id)), created_at=n.created_at, recipient_role=n.recipient_role,
+            recipient=n.recipient, topic=n.topic, message=n.message,
+            case_id=strawberry.ID(n.case_id) if n.case_id else None, case_number=n.case_number,
+            record_id=strawberry.ID(n.record_id) if n.record_id else None, details=n.details,
+            read=n.read_at is not None,
+        )
+
 
 @strawberry.type(description="What remains of a deleted record: its kind, when, at whose request.")
 class Tombstone:
@@ -329,17 +340,18 @@ class RightsQuery:
             env, info.context.principal, str(id), info.context.request))
         return RightsCase.of(case, env.today())
 
-    @strawberry.field(description="The cases the caller may see, newest first (at most 100).")
+    @strawberry.field(description="The cases the caller may see, newest first (at most 100).",
+                      deprecation_reason="Use rightsCasesConnection; " + DEPRECATED_ONE_RELEASE)
     async def rights_cases(
         self, info: Info[Context, None], kind: CaseKind | None = None, open: bool | None = None,
         first: int = 50, after: str | None = None,
     ) -> list[RightsCase]:
         env = _env(info)
-        found = await call(rights_cases.list_cases(
+        page = await call(rights_cases.list_cases(
             env, info.context.principal, kind=kind.value if kind else None, open_only=open,
             first=first, after=after, request=info.context.request,
         ))
-        return [RightsCase.of(c, env.today()) for c in found]
+        return [RightsCase.of(c, env.today()) for c in page.items]
 
     @strawberry.field(description="Open steps past due (today unless asOf), per role and per "
                       "organisation: for the credit office (the data office sees objections').")
@@ -362,7 +374,8 @@ class RightsQuery:
         )
 
     @strawberry.field(description="The caller's notifications, newest first: the subject's "
-                      "(verified), or its organisation's in the roles it holds.")
+                      "(verified), or its organisation's in the roles it holds.",
+                      deprecation_reason="Use notificationsConnection (first/after); " + DEPRECATED_ONE_RELEASE)
     async def notifications(
         self, info: Info[Context, None], unread_only: bool = False, first: int = 50,
         before: strawberry.ID | None = None,
@@ -371,20 +384,11 @@ class RightsQuery:
             before_id = int(before) if before is not None else None
         except ValueError:
             before_id = 0  # refused below as not a notification id
-        found = await call(notifications.my_notifications(
+        page = await call(notifications.my_notifications(
             info.context.state.pool, info.context.principal, unread_only=unread_only, first=first,
             before=before_id, request=info.context.request,
         ))
-        return [
-            Notification(
-                id=strawberry.ID(str(n.id)), created_at=n.created_at, recipient_role=n.recipient_role,
-                recipient=n.recipient, topic=n.topic, message=n.message,
-                case_id=strawberry.ID(n.case_id) if n.case_id else None, case_number=n.case_number,
-                record_id=strawberry.ID(n.record_id) if n.record_id else None, details=n.details,
-                read=n.read_at is not None,
-            )
-            for n in found
-        ]
+        return [Notification.of(n) for n in page.items]
 
     @strawberry.field(description="Tombstones of a subject's deleted records (kind, when, at whose "
                       "request; never content): the subject's own, or any subject's for the offices "

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from api.audit.service import encode_cursor, queries_of_me
+from api.audit.service import queries_of_me
 from api.catalog import CatalogItem
 from api.disclosure.rules import RecordView, SubjectView
 from api.disclosure.rules import Withheld as WithheldView
@@ -17,6 +17,16 @@ from api.errors import Forbidden
 from api.reports.service import reports_about
 
 from .errors import call, to_graphql_error
+from .own_data import (
+    CreditUse,
+    CreditUseConnection,
+    Organisation,
+    QueryOfMe,
+    QueryOfMeConnection,
+    ReportIssued,
+    ReportIssuedConnection,
+)
+from .pagination import DEPRECATED_ONE_RELEASE, edges, page_info
 
 if TYPE_CHECKING:
     from .authorizations import Authorization
@@ -61,40 +71,6 @@ class Severity(Enum):
     MINOR = "minor"
     GENERAL = "general"
     SERIOUS = "serious"
-
-
-@strawberry.type
-class Organisation:
-    code: str
-    name: str
-
-
-@strawberry.enum
-class Outcome(Enum):
-    DISCLOSED = "disclosed"
-    PARTIAL = "partial"
-    REFUSED = "refused"
-    NOT_FOUND = "not_found"
-
-
-@strawberry.type(description="Art. 36: one look at your data: who, when, why, under what right.")
-class QueryOfMe:
-    at: dt.datetime
-    organisation: Organisation | None = strawberry.field(
-        description="Null when the public looked, without a token."
-    )
-    purpose: str | None
-    rights: list[str] = strawberry.field(
-        description="public, government_sharing, authorization, own_data, ..."
-    )
-    outcome: Outcome
-
-
-@strawberry.type
-class QueriesOfMe:
-    items: list[QueryOfMe]
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.enum
@@ -205,27 +181,6 @@ class Withheld:
 
 
 @strawberry.type
-class ReportIssued:
-    number: str
-    issued_at: dt.datetime
-    purpose: str | None
-    basis: str
-    organisation: Organisation | None
-    records: int
-
-
-@strawberry.type
-class CreditUse:
-    check: strawberry.ID
-    at: dt.datetime
-    organisation: Organisation
-    scenario: str
-    measures: list[str] = strawberry.field(description="the measures the check returned")
-    feedback_at: dt.datetime | None
-    applied: JSON | None = strawberry.field(description="[{measure, applied, note}] as the organ reported")
-
-
-@strawberry.type
 class Subject:
     key: strawberry.ID
     type: SubjectType
@@ -252,28 +207,11 @@ class Subject:
     )
     async def queried_by(
         self, info: strawberry.Info, first: int = 50, after: str | None = None
-    ) -> QueriesOfMe:
+    ) -> QueryOfMeConnection:
         ctx = info.context
-        if ctx.principal.subject_key != self._view.subject.key:
-            raise to_graphql_error(
-                Forbidden("only the subject itself sees who queried it", rule="self_verified")
-            )
-        items, more = await call(queries_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
-        return QueriesOfMe(
-            items=[
-                QueryOfMe(
-                    at=q.at,
-                    organisation=Organisation(code=q.org_code, name=q.org_name or "")
-                    if q.org_code else None,
-                    purpose=q.purpose,
-                    rights=list(q.rights),
-                    outcome=Outcome(q.outcome),
-                )
-                for q in items
-            ],
-            has_next_page=more,
-            end_cursor=encode_cursor(items[-1].id) if items else None,
-        )
+        self._only_self(ctx, "only the subject itself sees who queried it")
+        page = await call(queries_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
+        return QueryOfMeConnection(edges=edges(page, QueryOfMe.of), page_info=page_info(page))
 
     @strawberry.field(
         description="Art. 19: every authorization naming you (verified subject only): grantee, "
@@ -288,46 +226,59 @@ class Subject:
 
     @strawberry.field(
         description="Who obtained a credit report on this subject, and when (Art. 36): only for "
-        "the subject itself, verified."
+        "the subject itself, verified.",
+        deprecation_reason="Use reportsIssuedConnection; " + DEPRECATED_ONE_RELEASE,
     )
     async def reports_issued(self, info: strawberry.Info, first: int = 50) -> list[ReportIssued]:
+        return [e.node for e in (await self._reports_issued(info, first, None)).edges]
+
+    @strawberry.field(
+        description="Who obtained a credit report on this subject, and when (Art. 36), newest "
+        "first: only for the subject itself, verified."
+    )
+    async def reports_issued_connection(
+        self, info: strawberry.Info, first: int = 50, after: str | None = None
+    ) -> ReportIssuedConnection:
+        return await self._reports_issued(info, first, after)
+
+    async def _reports_issued(self, info: strawberry.Info, first: int, after: str | None) -> ReportIssuedConnection:
         ctx = info.context
-        if ctx.principal.subject_key != self._view.subject.key:
-            raise to_graphql_error(
-                Forbidden("only the subject itself sees who obtained its reports", rule="self_verified")
-            )
-        rows = await call(reports_about(ctx.state.reports, ctx.principal, first))
-        return [
-            ReportIssued(
-                number=r["number"], issued_at=r["issued_at"], purpose=r["purpose"], basis=r["basis"],
-                organisation=Organisation(code=r["requester_org"], name=r["requester_org_name"] or "")
-                if r["requester_org"] else None,
-                records=r["record_count"],
-            )
-            for r in rows
-        ]
+        self._only_self(ctx, "only the subject itself sees who obtained its reports")
+        page = await call(reports_about(ctx.state.reports, ctx.principal, first=first, after=after))
+        return ReportIssuedConnection(edges=edges(page, ReportIssued.of), page_info=page_info(page),
+                                      _count=page.count)
 
     @strawberry.field(
         description="Each use of this subject's information in a decision (Art. 36): the credit "
         "checks made on it, by whom, in which scenario, and which measures the organ reported "
-        "applying. Only for the subject itself, verified."
+        "applying. Only for the subject itself, verified.",
+        deprecation_reason="Use creditUsesConnection; " + DEPRECATED_ONE_RELEASE,
     )
     async def credit_uses(self, info: strawberry.Info, first: int = 50) -> list[CreditUse]:
+        return [e.node for e in (await self._credit_uses(info, first, None)).edges]
+
+    @strawberry.field(
+        description="Each use of this subject's information in a decision (Art. 36), newest "
+        "first: the credit checks made on it, by whom, in which scenario, and which measures the "
+        "organ reported applying. Only for the subject itself, verified."
+    )
+    async def credit_uses_connection(
+        self, info: strawberry.Info, first: int = 50, after: str | None = None
+    ) -> CreditUseConnection:
+        return await self._credit_uses(info, first, after)
+
+    async def _credit_uses(self, info: strawberry.Info, first: int, after: str | None) -> CreditUseConnection:
         from api.checks.service import uses_of_me
 
         ctx = info.context
+        self._only_self(ctx, "only the subject itself sees the uses of its information")
+        page = await call(uses_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
+        return CreditUseConnection(edges=edges(page, CreditUse.of), page_info=page_info(page),
+                                   _count=page.count)
+
+    def _only_self(self, ctx: Any, message: str) -> None:
         if ctx.principal.subject_key != self._view.subject.key:
-            raise to_graphql_error(
-                Forbidden("only the subject itself sees the uses of its information", rule="self_verified")
-            )
-        rows = await call(uses_of_me(ctx.state.pool, ctx.principal, first))
-        return [
-            CreditUse(check=strawberry.ID(r["id"]), at=r["at"],
-                      organisation=Organisation(code=r["org_code"], name=r["org_name"] or ""),
-                      scenario=r["scenario"], measures=list(r["measures"]), feedback_at=r["feedback_at"],
-                      applied=r["applied"])
-            for r in rows
-        ]
+            raise to_graphql_error(Forbidden(message, rule="self_verified"))
 
     @classmethod
     def of(cls, v: SubjectView | None) -> Subject | None:

@@ -184,3 +184,8 @@ async def log_rows(pool: asyncpg.Pool, subject_key: str | None = None) -> list[a
         return await conn.fetch(
             "SELECT * FROM query_log WHERE subject_key = $1 ORDER BY id", subject_key
         )
+
+
+def nodes(connection: dict) -> list[dict]:
+    """The nodes of a page of a connection (README: Pagination)."""
+    return [e["node"] for e in connection["edges"]]

@@ -8,14 +8,15 @@ import json
 
 from api import demo
 from api.audit.upkeep import record_policy_version
+from tests.conftest import nodes as page_nodes
 from tests.conftest import token
 
 LOOKUP = 'query($k: ID!, $p: String) { subject(key: $k, purpose: $p) { key } }'
 LOG_Q = """query($f: QueryLogFilter) { queryLog(filter: $f, first: 100) { edges { node {
   kind operation subjectKey purpose outcome userName orgCode authorizationIds retention details
 } } } }"""
-MINE = """{ myCredit { queriedBy(first: 10) { items { at organisation { code name } purpose rights
-  outcome } hasNextPage } } }"""
+MINE = """{ myCredit { queriedBy(first: 10) { edges { node { at organisation { code name } purpose rights
+  outcome } } pageInfo { hasNextPage } } } }"""
 GRANT = """mutation($i: GrantAuthorizationInput!) { grantAuthorization(input: $i) {
   ... on Authorization { id } ... on UserError { code message } } }"""
 
@@ -120,7 +121,7 @@ async def test_export_streams_csv_and_ndjson_to_auditors_only(client, settings, 
 async def test_a_subject_sees_who_queried_it_without_staff_names(gql):
     await traffic(gql)
     out = await gql(MINE, as_="subject", subject_key=demo.COMPANY)
-    items = out["data"]["myCredit"]["queriedBy"]["items"]
+    items = page_nodes(out["data"]["myCredit"]["queriedBy"])
     # newest first; its own myCredit lookup is the first entry
     seen = [(i["organisation"] and i["organisation"]["code"], i["purpose"], i["outcome"]) for i in items]
     assert seen[1:] == [
@@ -137,7 +138,7 @@ async def test_a_subject_sees_who_queried_it_without_staff_names(gql):
 
 async def test_only_the_verified_subject_itself_sees_who_queried_it(gql):
     await traffic(gql)
-    q = '{ subject(key: "91130902MA0DEM0135") { queriedBy { items { at } } } }'
+    q = '{ subject(key: "91130902MA0DEM0135") { queriedBy { edges { node { at } } } } }'
     for kwargs in ({"as_": "auditor"}, {"as_": "subject", "subject_key": demo.PERSON}, {}):
         out = await gql(q, **kwargs)
         assert out["errors"][0]["extensions"]["code"] == "FORBIDDEN"

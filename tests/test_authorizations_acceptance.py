@@ -10,7 +10,7 @@ import dataclasses
 
 from api import demo
 from api.cli import TOKEN_PRESETS, _parser
-from tests.conftest import token
+from tests.conftest import nodes, token
 from tests.test_authorizations_api import (  # noqa: F401
     GRANT,
     PNG,
@@ -25,7 +25,7 @@ LOOKUP = """query { subject(key: "%s", purpose: "loan_review") {
 MINE = """query { myCredit { authorizations { id state granteeOrg purpose scopeItems validUntil
   effectiveBasis document { sha256 url } dispute { id finding }
   uses { at organisation { code } purpose records { recordId itemCode } } } } }"""
-NOTES = "query { notifications(first: 50) { topic details } }"
+NOTES = "query { notificationsConnection(first: 50) { edges { node { topic details } } } }"
 
 
 def token_name(role: str) -> str:
@@ -41,7 +41,7 @@ def by_authorization(view) -> list[str]:
 
 
 async def topics(gql) -> list[str]:
-    return [n["topic"] for n in (await gql(NOTES, as_="subject"))["data"]["notifications"]]
+    return [n["topic"] for n in nodes((await gql(NOTES, as_="subject"))["data"]["notificationsConnection"])]
 
 
 async def test_pending_until_the_subject_confirms_then_the_scope_then_nothing_after_revocation(
@@ -104,7 +104,7 @@ async def test_a_dispute_suspends_at_once_and_opens_a_case_for_the_credit_office
                    {"id": g["id"]}, as_="subject"))["data"]["disputeAuthorization"]
     assert d["state"] == "DISPUTED"
     assert by_authorization(await agency_view(gql)) == []
-    office = (await gql(NOTES, as_="credit_office"))["data"]["notifications"]
+    office = nodes((await gql(NOTES, as_="credit_office"))["data"]["notificationsConnection"])
     assert [n["topic"] for n in office] == ["authorization_disputed"]
     case_id = office[0]["details"]["dispute"]
     wrong = (await gql('mutation($id: ID!) { closeAuthorizationDispute(id: $id, finding: "forged") '

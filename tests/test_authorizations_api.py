@@ -10,7 +10,7 @@ import pytest
 
 from api import demo
 from api.identifiers import resident_id_check_char
-from tests.conftest import token
+from tests.conftest import nodes, token
 
 GRANT = """
 mutation($input: GrantAuthorizationInput!) {
@@ -239,19 +239,19 @@ async def test_an_exempt_purpose_applies_to_state_organs_never_to_credit_agencie
 
 
 GRANTED = """query($first: Int!, $after: String) { grantedAuthorizations(first: $first, after: $after) {
-  items { id subjectKey state pendingReason } hasNextPage endCursor } }"""
+  edges { node { id subjectKey state pendingReason } } pageInfo { hasNextPage endCursor } } }"""
 
 
 async def test_the_grantee_pages_through_its_own_authorizations(gql, client, settings, pool):
     made = [(await register(gql, client, settings))["id"] for _ in range(3)]
     await gql(GRANT, {"input": grant_input(granteeOrg=demo.AGENCY)}, as_="subject")  # not AGENCY2's
     p1 = (await gql(GRANTED, {"first": 2}, as_="credit_service", org=demo.AGENCY2))["data"]["grantedAuthorizations"]
-    assert p1["hasNextPage"] and len(p1["items"]) == 2
-    p2 = (await gql(GRANTED, {"first": 2, "after": p1["endCursor"]}, as_="credit_service",
+    assert p1["pageInfo"]["hasNextPage"] and len(p1["edges"]) == 2
+    p2 = (await gql(GRANTED, {"first": 2, "after": p1["pageInfo"]["endCursor"]}, as_="credit_service",
                     org=demo.AGENCY2))["data"]["grantedAuthorizations"]
-    assert not p2["hasNextPage"]
-    seen = [a["id"] for a in p1["items"] + p2["items"]]
-    assert sorted(seen) == sorted(made) and all(a["pendingReason"] for a in p1["items"])
+    assert not p2["pageInfo"]["hasNextPage"]
+    seen = [a["id"] for a in nodes(p1) + nodes(p2)]
+    assert sorted(seen) == sorted(made) and all(a["pendingReason"] for a in nodes(p1))
     refused = await gql(GRANTED, {"first": 2}, as_="provider")
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 

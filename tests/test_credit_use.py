@@ -9,7 +9,7 @@ import pytest
 
 from api import demo
 from api.lists.rules import BasisRecord, EntryFacts, standing
-from tests.conftest import log_rows
+from tests.conftest import log_rows, nodes
 from tests.test_ingestion_versions import a_record
 
 D = dt.date.fromisoformat
@@ -19,7 +19,7 @@ CHECK = """query($s: ID!, $sc: String!) { creditCheck(subject: $s, scenario: $sc
   measures { entry measure { code kind clause legalBasis originatingName implementingBodies } }
   basisRecords { id item { code } } } }"""
 LIST = """query($k: ListKind, $q: String) { listEntries(kind: $k, search: $q) {
-  nodes { subjectKey subjectName kind caseNumber inForce reason } pageInfo { hasNextPage endCursor } } }"""
+  edges { node { subjectKey subjectName kind caseNumber inForce reason } } pageInfo { hasNextPage endCursor } } }"""
 FEEDBACK = """mutation($c: ID!, $a: [AppliedMeasure!]!) { reportCheckFeedback(checkId: $c, applied: $a) { check applied } }"""
 
 
@@ -80,14 +80,14 @@ async def test_joint_punishment_rests_on_black_list_entries_not_every_dishonesty
 
 async def test_the_public_finds_a_company_by_name_and_a_person_only_masked(gql, pool):
     r = await gql(LIST, {"k": "BLACK", "q": "运河示范"})
-    nodes = r["data"]["listEntries"]["nodes"]
-    assert [n["subjectName"] for n in nodes] == ["沧州运河示范商贸有限公司"]
-    red = (await gql(LIST, {"k": "RED"}))["data"]["listEntries"]["nodes"]
+    entries = nodes(r["data"]["listEntries"])
+    assert [n["subjectName"] for n in entries] == ["沧州运河示范商贸有限公司"]
+    red = nodes((await gql(LIST, {"k": "RED"}))["data"]["listEntries"])
     assert red and red[0]["subjectName"] == "李**" and red[0]["subjectKey"] != demo.PERSON2
     assert "李秀英" not in str(red) and demo.PERSON2 not in str(red)
-    by_id = (await gql(LIST, {"q": demo.PERSON2}))["data"]["listEntries"]["nodes"]
+    by_id = nodes((await gql(LIST, {"q": demo.PERSON2}))["data"]["listEntries"])
     assert len(by_id) == 1 and by_id[0]["subjectName"] == "李**"
-    by_name = (await gql(LIST, {"q": "李秀英"}))["data"]["listEntries"]["nodes"]
+    by_name = nodes((await gql(LIST, {"q": "李秀英"}))["data"]["listEntries"])
     assert by_name == []  # natural persons are found by their identity number only
     assert any(r["operation"] == "listEntries" for r in await log_rows(pool, demo.PERSON2))
 
@@ -106,9 +106,10 @@ async def test_feedback_appears_for_the_subject_and_in_the_offices_statistics(gq
                                                        "note": "评标信用分扣 2 分"}]}, as_="state_organ")
     assert ok["data"]["reportCheckFeedback"]["applied"][0]["applied"] is True
 
-    mine = await gql("{ myCredit { creditUses { check scenario organisation { code } applied } } }",
+    mine = await gql("{ myCredit { creditUsesConnection { edges { node { check scenario organisation { code } "
+                     "applied } } } } }",
                      as_="subject", subject_key=demo.COMPANY)
-    use = next(u for u in mine["data"]["myCredit"]["creditUses"] if u["check"] == check["id"])
+    use = next(u for u in nodes(mine["data"]["myCredit"]["creditUsesConnection"]) if u["check"] == check["id"])
     assert use["scenario"] == "government_procurement" and use["applied"][0]["measure"] == "PUNISH_PUBLIC_RESOURCE"
 
     today = dt.date.today()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from api import demo
-from tests.conftest import log_rows
+from tests.conftest import log_rows, nodes
 
 BATCH = "query($k: [ID!]!, $p: String!) { subjects(keys: $k, purpose: $p) { key } }"
-NOTES = "{ notifications(unreadOnly: false) { id topic recordId } }"
+NOTES = "{ notificationsConnection(unreadOnly: false) { edges { node { id topic recordId } } } }"
 DELETE = ("mutation($id: ID!) { requestDeletion(recordId: $id) { ... on Tombstone { recordId } "
           "... on UserError { code } } }")
 
@@ -50,7 +50,7 @@ async def test_reading_the_art40_deletion_notice_is_logged_against_its_subject(g
     me = {"as_": "subject", "subject_key": demo.PERSON2, "name": "李秀英", "sub": "user-li"}
     assert (await gql(DELETE, {"id": rid}, **me))["data"]["requestDeletion"] == {"recordId": rid}
     before = len(await log_rows(pool, demo.PERSON2))
-    notes = (await gql(NOTES, as_="provider", org=demo.CIVIL))["data"]["notifications"]
+    notes = nodes((await gql(NOTES, as_="provider", org=demo.CIVIL))["data"]["notificationsConnection"])
     assert [n["topic"] for n in notes] == ["deletion.done"] and notes[0]["recordId"] == rid
     rows = (await log_rows(pool, demo.PERSON2))[before:]
     (row,) = rows

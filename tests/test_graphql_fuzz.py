@@ -21,7 +21,8 @@ BOUND = 3.0  # seconds for any one request, on a shared 2-core machine
 ROLES = ["public", "subject", "state_organ", "credit_service", "provider", "credit_office", "auditor"]
 # root fields whose answer carries a subject's data, which must never leave without a log row
 SUBJECT_DATA = ("subject", "subjects", "myCredit", "jointPunishmentBasis", "recordHistory",
-                "rightsCase", "rightsCases")
+                "rightsCase", "rightsCases", "rightsCasesConnection", "notificationsConnection")
+CONNECTION = {"edges", "pageInfo", "totalCount"}
 INTERNAL = "Internal error"
 
 
@@ -72,10 +73,16 @@ async def query_rows(pool) -> int:
         return await conn.fetchval("SELECT count(*) FROM query_log WHERE kind = 'query'")
 
 
+def _carries(value: object) -> bool:
+    if isinstance(value, dict) and value and set(value) <= CONNECTION:
+        return bool(value.get("edges"))  # a connection: its nodes are the data
+    return value not in (None, [], {})
+
+
 def carries_subject_data(data: dict | None) -> bool:
     if not data:
         return False
-    return any(data.get(f) not in (None, [], {}) for f in SUBJECT_DATA if f in data)
+    return any(_carries(data.get(f)) for f in SUBJECT_DATA if f in data)
 
 
 async def send(client, app_settings, pool, document: str, role: str) -> None:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from api import demo
 from api.ingestion.versions import store_version
-from tests.conftest import log_rows, token
+from tests.conftest import log_rows, nodes, token
 from tests.test_ingestion_versions import DATA_OFFICE, a_record
 
 ISSUE = """mutation($s: ID!, $p: String) { creditReport(subject: $s, purpose: $p) {
@@ -113,9 +113,10 @@ async def test_an_agency_gets_only_its_authorized_scope_and_withheld_counts(gql,
     other = await get(client, settings, report["pdfUrl"], role="credit_service", org=demo.AGENCY2)
     assert other.status_code == 404
     # the subject sees who obtained a report on it
-    r = await gql("{ myCredit { reportsIssued { number organisation { code } purpose } } }", **COMPANY_SELF)
+    r = await gql("{ myCredit { reportsIssuedConnection { edges { node { number organisation { code } purpose } } } } }",
+                  **COMPANY_SELF)
     assert {"number": report["number"], "organisation": {"code": demo.AGENCY}, "purpose": "loan_review"} in \
-        r["data"]["myCredit"]["reportsIssued"]
+        nodes(r["data"]["myCredit"]["reportsIssuedConnection"])
 
 
 @pytest.mark.parametrize("who,purpose,rule", [

@@ -9,6 +9,7 @@ from api import demo
 from api.cli import _parser
 from api.workdays import service as calendar_service
 
+from .conftest import nodes
 from .rights_helpers import (
     ANSWER,
     APPLY,
@@ -23,17 +24,21 @@ from .rights_helpers import (
     submit,
 )
 
-CASES = "query($open: Boolean) { rightsCases(open: $open) { number kind subjectKey } }"
+CASES = "query($open: Boolean) { rightsCasesConnection(open: $open) { edges { node { number kind subjectKey } } } }"
 ONE = "query($id: ID!) { rightsCase(id: $id) { number steps { role actorName } } }"
 OVERDUE = """
 query($asOf: Date) { overdueSteps(asOf: $asOf) {
   asOf steps { number kind stage role organisation { code } dueOn workingDaysLate provisional }
   byRole { role count } byOrganisation { role organisation { code name } count } } }
 """
-NOTES = ("query($unread: Boolean!) { notifications(unreadOnly: $unread) { id topic recipientRole recipient "
-         "caseNumber recordId message read } }")
+NOTES = ("query($unread: Boolean!) { notificationsConnection(unreadOnly: $unread) { edges { node { id topic recipientRole recipient "
+         "caseNumber recordId message read } } } }")
 MARK = "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }"
 DEMO_COMPANY = {"as_": "subject", "subject_key": demo.COMPANY, "sub": "user-demo-company"}
+
+
+async def notes(gql, unread: bool, **who) -> list[dict]:
+    return nodes((await gql(NOTES, {"unread": unread}, **who))["data"]["notificationsConnection"])
 
 
 async def objection(gql, rid: str) -> dict:
@@ -94,7 +99,7 @@ async def test_who_sees_which_cases(gql, pool, clock):
     async def numbers(**who) -> set[str]:
         r = await gql(CASES, {}, **who)
         assert "errors" not in r, (who, r)
-        return {c["number"] for c in r["data"]["rightsCases"]}
+        return {c["number"] for c in nodes(r["data"]["rightsCasesConnection"])}
 
     assert await numbers(**as_company()) == {n["A"], n["B"], n["C"]}
     assert await numbers(**DEMO_COMPANY) == {n["D"]}
@@ -116,19 +121,20 @@ async def test_who_sees_which_cases(gql, pool, clock):
     assert [s["actorName"] for s in own] == ["李明", None, None, None]
     assert [s["role"] for s in own] == ["subject", "credit_office", "data_office", "credit_office"]
     # open / closed filter
-    assert {c["number"] for c in (await gql(CASES, {"open": False}, as_="credit_office"))["data"]["rightsCases"]} == set()
+    closed = (await gql(CASES, {"open": False}, as_="credit_office"))["data"]["rightsCasesConnection"]
+    assert nodes(closed) == []
 
 
 async def test_each_party_reads_and_marks_its_own_notifications(gql, pool, clock):
     (rid,) = await submit(gql, penalty("CF-2026-N01"))
     case = await objection(gql, rid)
     cid, number = case["id"], case["number"]
-    office = (await gql(NOTES, {"unread": True}, as_="credit_office"))["data"]["notifications"]
+    office = await notes(gql, True, as_="credit_office")
     assert [(x["topic"], x["recipientRole"], x["recipient"], x["caseNumber"], x["recordId"]) for x in office] == [
         ("objection.filed", "credit_office", demo.CREDIT_OFFICE, number, rid)]
     assert "notify the data office to compare by 2026-09-29" in office[0]["message"]
-    assert (await gql(NOTES, {"unread": False}, as_="data_office"))["data"]["notifications"] == []
-    assert (await gql(NOTES, {"unread": False}, **as_company()))["data"]["notifications"] == []
+    assert await notes(gql, False, as_="data_office") == []
+    assert await notes(gql, False, **as_company()) == []
 
     clock.set("2026-09-29")
     await step(gql, NOTIFY, {"id": cid}, as_="credit_office")
@@ -142,22 +148,22 @@ async def test_each_party_reads_and_marks_its_own_notifications(gql, pool, clock
     def topics(notes):
         return [x["topic"] for x in reversed(notes)]
 
-    assert topics((await gql(NOTES, {"unread": False}, as_="data_office"))["data"]["notifications"]) == [
+    assert topics(await notes(gql, False, as_="data_office")) == [
         "objection.compare_requested"]
-    assert topics((await gql(NOTES, {"unread": False}, as_="provider"))["data"]["notifications"]) == [
+    assert topics(await notes(gql, False, as_="provider")) == [
         "objection.verification_requested"]
-    assert topics((await gql(NOTES, {"unread": False}, as_="credit_office"))["data"]["notifications"]) == [
+    assert topics(await notes(gql, False, as_="credit_office")) == [
         "objection.filed", "objection.compared", "objection.verification_answered"]
-    (told,) = (await gql(NOTES, {"unread": True}, **as_company()))["data"]["notifications"]
+    (told,) = await notes(gql, True, **as_company())
     assert told["topic"] == "objection.result" and "经核查信息准确，予以维持。" in told["message"]
     assert "administrative lawsuit" in told["message"]
 
     # marking: only one's own
-    office_ids = [x["id"] for x in (await gql(NOTES, {"unread": True}, as_="credit_office"))["data"]["notifications"]]
+    office_ids = [x["id"] for x in await notes(gql, True, as_="credit_office")]
     assert (await gql(MARK, {"ids": office_ids}, as_="data_office"))["data"]["markNotificationsRead"] == 0
     assert (await gql(MARK, {"ids": office_ids}, as_="credit_office"))["data"]["markNotificationsRead"] == 3
-    assert (await gql(NOTES, {"unread": True}, as_="credit_office"))["data"]["notifications"] == []
-    assert all(x["read"] for x in (await gql(NOTES, {"unread": False}, as_="credit_office"))["data"]["notifications"])
+    assert await notes(gql, True, as_="credit_office") == []
+    assert all(x["read"] for x in await notes(gql, False, as_="credit_office"))
     assert (await gql(MARK, {"ids": office_ids}, as_="credit_office"))["data"]["markNotificationsRead"] == 0
     for who in ({"as_": "auditor"}, as_company(real_name_verified=False), {}):
         assert (await gql(NOTES, {"unread": False}, **who))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -201,5 +207,5 @@ async def test_reading_cases_and_notifications_is_logged_like_a_query(gql, pool,
     ]
     assert rows[0]["disclosed"] == [{"case": case["id"], "record": rid, "item": "ADM_PENALTY", "basis": "case"}]
     # a malformed cursor is an error, not an empty page
-    bad = await gql('{ notifications(before: "x") { id } }', as_="credit_office")
-    assert bad["errors"][0]["extensions"]["field"] == "before"
+    bad = await gql('{ notificationsConnection(after: "x") { totalCount } }', as_="credit_office")
+    assert bad["errors"][0]["extensions"]["field"] == "after"

@@ -8,6 +8,7 @@ import pytest
 
 from api import demo
 
+from .conftest import nodes
 from .rights_helpers import (
     APPLY,
     COMPANY,
@@ -24,8 +25,8 @@ VIEW = ("query($k: ID!, $p: String) { subject(key: $k, purpose: $p) { records { 
         "withheld { count code } } }")
 JOINT = "query($k: ID!, $p: String!) { jointPunishmentBasis(key: $k, purpose: $p) { id status } }"
 MY_CREDIT = "{ myCredit { records { id status item { code } } } }"
-CASES = ("query($kind: CaseKind) { rightsCases(kind: $kind) { number kind stage outcome "
-         "steps { step role on dueOn onTime details } } }")
+CASES = ("query($kind: CaseKind) { rightsCasesConnection(kind: $kind) { edges { node { number kind stage "
+         "outcome steps { step role on dueOn onTime details } } } } }")
 GRANT = """
 mutation($input: GrantAuthorizationInput!) { grantAuthorization(input: $input) {
   ... on Authorization { id } ... on UserError { code message } } }
@@ -98,7 +99,7 @@ async def test_a_repaired_record_leaves_public_view_and_joint_punishment_but_sta
     assert (await gql(JOINT, {"k": COMPANY, "p": "loan_review"}, **agency))["data"]["jointPunishmentBasis"] == []
 
     # its repair history: the subject's own case
-    (history,) = (await gql(CASES, {"kind": "REPAIR"}, **as_company()))["data"]["rightsCases"]
+    (history,) = nodes((await gql(CASES, {"kind": "REPAIR"}, **as_company()))["data"]["rightsCasesConnection"])
     assert [(s["step"], s["role"], s["on"]) for s in history["steps"]] == [
         ("apply", "subject", "2026-09-30"), ("decide_repair", "provider", "2026-10-09")]
 

@@ -17,6 +17,7 @@ import asyncpg
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
+from ..pagination import Page, page_of
 from .integrity import plain
 from .repository import (
     EXPORT_COLUMNS,
@@ -68,8 +69,8 @@ async def query_log_page(
     first: int,
     after: str | None,
     request: RequestInfo | None = None,
-) -> tuple[list[asyncpg.Record], bool]:
-    """A page of log rows (newest first) and whether more follow."""
+) -> Page[asyncpg.Record]:
+    """A page of log rows, newest first. No total count: the trail holds millions of rows."""
     _auditor(principal)
     _page_size(first)
     after_id = decode_cursor(after) if after else None
@@ -79,7 +80,7 @@ async def query_log_page(
             conn, principal, kind="audit_read", operation="queryLog", request=request,
             details={"filter": _filter_details(f), "rows": min(len(rows), first)},
         )
-    return rows[:first], len(rows) > first
+    return page_of(rows, first, lambda r: encode_cursor(r["id"]), after=after)
 
 
 async def query_log_totals(
@@ -213,8 +214,9 @@ class QueryOfMe:
 
 async def queries_of_me(
     pool: asyncpg.Pool, principal: Principal, *, first: int, after: str | None
-) -> tuple[list[QueryOfMe], bool]:
-    """Who queried the caller's own data: only its own subject key, only once verified."""
+) -> Page[QueryOfMe]:
+    """Who queried the caller's own data: only its own subject key, only once verified. No
+    total count: a much-queried subject has a long trail, and the count would scan all of it."""
     if not (principal.has("subject") and principal.subject_key and principal.real_name_verified):
         raise Forbidden(
             "only the subject itself, real-name verified, sees who queried it (Art. 36)",
@@ -234,6 +236,6 @@ async def queries_of_me(
             rights=tuple(sorted({d["basis"] for d in r["disclosed"] if "basis" in d})),
             outcome=r["outcome"],
         )
-        for r in rows[:first]
+        for r in rows
     ]
-    return out, len(rows) > first
+    return page_of(out, first, lambda q: encode_cursor(q.id), after=after)

@@ -16,6 +16,7 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
+from ..pagination import Page
 from . import repository
 from .common import pending_reason, tell_subject
 
@@ -94,7 +95,7 @@ def _after(cursor: str | None) -> tuple[dt.datetime, str] | None:
 async def of_grantee(
     pool: asyncpg.Pool, principal: Principal, request: RequestInfo, *, first: int,
     after: str | None, state: str | None,
-) -> tuple[list[AuthorizationView], bool, str | None]:
+) -> Page[AuthorizationView]:
     """The caller organisation's own authorizations, newest first. The page names subjects, so
     reading it is logged per subject like a query."""
     if not (principal.org_code and (principal.has("credit_service") or principal.has("state_organ"))):
@@ -115,7 +116,8 @@ async def of_grantee(
                           disclosed=[{"authorization": a, "basis": "own_registration"} for a in ids])
                  for key, ids in by_subject.items()],
                 at=await conn.fetchval("SELECT now()"))
-    return [AuthorizationView(r) for r in page], len(rows) > first, _cursor(page[-1]) if page else None
+    return Page([AuthorizationView(r) for r in page], [_cursor(r) for r in page], len(rows) > first,
+                after is not None)
 
 
 async def send_use_summaries(pool: asyncpg.Pool, *, limit: int = 1000) -> int:

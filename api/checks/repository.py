@@ -13,8 +13,11 @@ FOR_FEEDBACK = "SELECT * FROM credit_checks WHERE id = $1 FOR UPDATE"
 FEEDBACK = "UPDATE credit_checks SET feedback_at = $2, feedback_by = $3, applied = $4 WHERE id = $1"
 OF_SUBJECT = """
 SELECT c.id::text AS id, c.at, c.org_code, c.org_name, c.scenario, c.measures, c.feedback_at, c.applied
-FROM credit_checks c WHERE c.subject_key = $1 ORDER BY c.at DESC LIMIT $2
+FROM credit_checks c
+WHERE c.subject_key = $1 AND ($2::timestamptz IS NULL OR (c.at, c.id) < ($2, $3::uuid))
+ORDER BY c.at DESC, c.id DESC LIMIT $4
 """
+COUNT_OF_SUBJECT = "SELECT count(*) FROM credit_checks WHERE subject_key = $1"
 OVERDUE = """
 SELECT id::text AS id, at, org_code, org_name, scenario, subject_key, feedback_due
 FROM credit_checks WHERE feedback_at IS NULL AND feedback_due < $1 AND ($2::text IS NULL OR org_code = $2)
@@ -52,8 +55,13 @@ async def feedback(conn, check_id, at, by, applied) -> None:
     await conn.execute(FEEDBACK, check_id, at, by, applied)
 
 
-async def of_subject(conn, key: str, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(OF_SUBJECT, key, limit)
+async def of_subject(conn, key: str, after: tuple, limit: int) -> list[asyncpg.Record]:
+    """The checks of a subject, newest first, after the keyset position (at, id)."""
+    return await conn.fetch(OF_SUBJECT, key, *after, limit)
+
+
+async def count_of_subject(conn, key: str) -> int:
+    return await conn.fetchval(COUNT_OF_SUBJECT, key)
 
 
 async def overdue(conn, today, org: str | None) -> list[asyncpg.Record]:

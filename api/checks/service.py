@@ -25,9 +25,11 @@ from ..errors import Forbidden, InvalidInput, NotFound
 from ..lists.service import EntryView, entries_for, today_in_china
 from ..measures import repository as measures_repository
 from ..measures.service import applicable
+from ..pagination import Page, check_first, page_of, time_key_after, time_key_cursor
 from . import repository
 
 FEEDBACK_WORKING_DAYS = 10
+USES_PAGE_MAX = 200  # creditUses: first is 1 to this
 OFFICES = ("credit_office", "data_office", "auditor")
 
 
@@ -115,12 +117,23 @@ async def report_feedback(pool, principal: Principal, request: RequestInfo, *, c
         return await repository.for_feedback(conn, cid)
 
 
-async def uses_of_me(pool, principal: Principal, first: int) -> list[asyncpg.Record]:
+async def uses_of_me(
+    pool, principal: Principal, *, first: int, after: str | None
+) -> Page[asyncpg.Record]:
     """Art. 36: each check of the subject in a decision, with what the organ reported applying."""
     if not (principal.has("subject") and principal.real_name_verified and principal.subject_key):
         raise Forbidden("只有实名认证的信用主体本人可以查看", rule="self_verified")
+    check_first(first, USES_PAGE_MAX)
+    key, position = principal.subject_key, time_key_after(after, "check", uuid.UUID)
     async with pool.acquire() as conn:
-        return await repository.of_subject(conn, principal.subject_key, max(1, min(first, 200)))
+        rows = await repository.of_subject(conn, key, position, first + 1)
+
+    async def count() -> int:
+        async with pool.acquire() as conn:
+            return await repository.count_of_subject(conn, key)
+
+    return page_of(rows, first, lambda r: time_key_cursor("check", r["at"], r["id"]),
+                   after=after, count=count)
 
 
 def _office(principal: Principal) -> None:

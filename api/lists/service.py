@@ -19,6 +19,7 @@ from ..db import transaction
 from ..disclosure.rules import CHINA_TIME, add_months, mask_name
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..identifiers import IdentifierError, mask_resident_id, parse_subject_key
+from ..pagination import Page, check_first
 from . import repository
 from .rules import KINDS, BasisRecord, EntryFacts, standing
 
@@ -216,7 +217,7 @@ def _after(cursor: str | None) -> tuple[dt.date | None, uuid.UUID | None]:
 
 async def list_entries(pool, principal: Principal, request: RequestInfo, *, kind: str | None, search: str | None,
                        provider: str | None, first: int, after: str | None,
-                       now: dt.datetime | None = None) -> tuple[list[EntryView], bool, str | None]:
+                       now: dt.datetime | None = None) -> Page[EntryView]:
     """The published lists (Art. 25): entries in force, newest first; a provider also sees its
     own ended ones. `search` is a subject key or part of an organisation's name. Each subject
     shown is a query-log row."""
@@ -231,7 +232,7 @@ async def list_entries(pool, principal: Principal, request: RequestInfo, *, kind
             key = parse_subject_key(search).value
         except IdentifierError:
             key = search
-    first = max(1, min(first, PAGE_MAX))
+    check_first(first, PAGE_MAX)
     after_from, after_id = _after(after)
     today = today_in_china(now)
     out: list[EntryView] = []
@@ -251,7 +252,7 @@ async def list_entries(pool, principal: Principal, request: RequestInfo, *, kind
         if subjects:
             entries = [LogEntry("listEntries", k, None, "disclosed", disclosed=[{"list": True}]) for k in subjects]
             await record_queries(conn, principal, request, entries, at=await conn.fetchval("SELECT now()"))
-    return page, more, _cursor(page[-1]) if page else None
+    return Page(page, [_cursor(v) for v in page], more, after is not None)
 
 
 async def _keys(conn, entry_ids: list[str]) -> list[str]:

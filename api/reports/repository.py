@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncpg
 
 NEXT_NUMBER = "SELECT nextval('credit_report_seq')"
@@ -40,9 +42,11 @@ INSERT_PDF = "INSERT INTO credit_report_pdfs (number, pdf) VALUES ($1, $2) ON CO
 
 ABOUT_SUBJECT = """
 SELECT number, issued_at, purpose, basis, requester_org, requester_org_name, record_count
-FROM credit_reports WHERE subject_key = $1
-ORDER BY issued_at DESC, number DESC LIMIT $2
+FROM credit_reports
+WHERE subject_key = $1 AND ($2::timestamptz IS NULL OR (issued_at, number) < ($2, $3::text))
+ORDER BY issued_at DESC, number DESC LIMIT $4
 """
+COUNT_ABOUT_SUBJECT = "SELECT count(*) FROM credit_reports WHERE subject_key = $1"
 
 
 async def next_number(conn: asyncpg.Connection) -> int:
@@ -73,5 +77,12 @@ async def insert_pdf(conn: asyncpg.Connection, number: str, pdf_bytes: bytes) ->
     await conn.execute(INSERT_PDF, number, pdf_bytes)
 
 
-async def about_subject(conn: asyncpg.Connection, subject_key: str, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(ABOUT_SUBJECT, subject_key, limit)
+async def about_subject(
+    conn: asyncpg.Connection, subject_key: str, after: tuple[dt.datetime | None, object], limit: int
+) -> list[asyncpg.Record]:
+    """Reports on the subject, newest first, after the keyset position (issued_at, number)."""
+    return await conn.fetch(ABOUT_SUBJECT, subject_key, *after, limit)
+
+
+async def count_about_subject(conn: asyncpg.Connection, subject_key: str) -> int:
+    return await conn.fetchval(COUNT_ABOUT_SUBJECT, subject_key)

@@ -29,6 +29,7 @@ from ..disclosure.rules import CHINA_TIME, SubjectView
 from ..disclosure.service import Disclosure, log_refusal, look_up, normalise_keys
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..lists.service import entries_for
+from ..pagination import Page, check_first, page_of, time_key_after, time_key_cursor
 from . import content, pdf, repository
 from .signing import ReportKeys
 
@@ -37,6 +38,7 @@ log = logging.getLogger("credit.reports")
 NUMBER = re.compile(r"^XY\d{8}\d{8}$")
 DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
 OPERATION = "creditReport"
+ABOUT_PAGE_MAX = 200  # reportsIssued: first is 1 to this
 # PDFs are rendered in worker threads, at most this many at once per process: rendering is CPU
 # work, and reports must not crowd out lookups.
 RENDERING = asyncio.Semaphore(2)
@@ -239,9 +241,20 @@ async def check_report(r: Reports, request: RequestInfo, number: str, digest: st
     return ReportCheck(True, row["issued_at"], changed, now)
 
 
-async def reports_about(r: Reports, principal: Principal, first: int) -> list[asyncpg.Record]:
+async def reports_about(
+    r: Reports, principal: Principal, *, first: int, after: str | None
+) -> Page[asyncpg.Record]:
     """Art. 36: who obtained a report on the subject, and when (the subject itself, verified)."""
     if not (principal.has("subject") and principal.real_name_verified and principal.subject_key):
         raise Forbidden("只有实名认证的信用主体本人可以查看", rule="self_verified")
+    check_first(first, ABOUT_PAGE_MAX)
+    key, position = principal.subject_key, time_key_after(after, "report")
     async with r.pool.acquire() as conn:
-        return await repository.about_subject(conn, principal.subject_key, max(1, min(first, 200)))
+        rows = await repository.about_subject(conn, key, position, first + 1)
+
+    async def count() -> int:
+        async with r.pool.acquire() as conn:
+            return await repository.count_about_subject(conn, key)
+
+    return page_of(rows, first, lambda row: time_key_cursor("report", row["issued_at"], row["number"]),
+                   after=after, count=count)

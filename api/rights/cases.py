@@ -18,6 +18,7 @@ from ..auth.principal import Principal, RequestInfo
 from ..catalog import Catalog, CatalogItem
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput, NotFound, PolicyUnavailable
+from ..pagination import Page, check_first
 from ..workdays import WorkCalendar, china_date
 from . import repository as repo
 from .auth import may_see, require_case_reader, visibility_sql
@@ -214,7 +215,10 @@ def encode_cursor(case: CaseView) -> str:
 def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     try:
         at, cid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return dt.datetime.fromisoformat(at), str(uuid.UUID(cid))
+        filed_at = dt.datetime.fromisoformat(at)
+        if filed_at.tzinfo is None:  # not ours: e.g. a list entry's day
+            raise ValueError
+        return filed_at, str(uuid.UUID(cid))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("after is not a cursor this API gave", field="after", rule="cursor") from None
 
@@ -222,23 +226,24 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 async def list_cases(
     env: Rights, principal: Principal, *, kind: str | None = None, open_only: bool | None = None,
     first: int = 50, after: str | None = None, request: RequestInfo | None = None,
-) -> list[CaseView]:
-    """The caller's visible cases, newest first."""
+) -> Page[CaseView]:
+    """The caller's visible cases, newest first; the cases shown (not the look-ahead row) are
+    logged as read."""
     require_case_reader(principal)
-    if not 1 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first", rule="range")
+    check_first(first, MAX_PAGE)
     where, args = visibility_sql(principal)
     async with transaction(env.pool) as conn:
         rows = await repo.visible_cases(
-            conn, where, args, kind=kind, open_only=open_only, first=first,
+            conn, where, args, kind=kind, open_only=open_only, first=first + 1,
             after=_decode_cursor(after) if after else None,
         )
+        shown = rows[:first]
         steps: dict[uuid.UUID, list] = {}
-        for s in await repo.steps_of(conn, [r["id"] for r in rows]):
+        for s in await repo.steps_of(conn, [r["id"] for r in shown]):
             steps.setdefault(s["case_id"], []).append(s)
-        cases = [case_view(r, steps.get(r["id"], []), principal) for r in rows]
+        cases = [case_view(r, steps.get(r["id"], []), principal) for r in shown]
         await log_case_reads(conn, principal, request, "rightsCases", cases)
-    return cases
+    return Page(cases, [encode_cursor(c) for c in cases], len(rows) > first, after is not None)
 
 
 def actor_values(principal: Principal, role: str, env: Rights) -> dict[str, Any]:

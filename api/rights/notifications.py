@@ -20,6 +20,7 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
+from ..pagination import Page, check_first, decode_cursor, encode_cursor, not_a_cursor
 
 MAX_PAGE = 200
 RECIPIENT_ROLES = ("subject", "provider", "credit_office", "data_office")
@@ -42,6 +43,12 @@ LEFT JOIN rights_cases c ON c.id = n.case_id
 LEFT JOIN records r ON r.id = n.record_id
 WHERE ($3::boolean IS NOT TRUE OR n.read_at IS NULL) AND ($4::bigint IS NULL OR n.id < $4)
 ORDER BY n.id DESC LIMIT $5
+"""
+COUNT_MINE = """
+SELECT count(*) FROM rights_notifications n
+JOIN unnest($1::text[], $2::text[]) AS a (role, party)
+  ON n.recipient_role = a.role AND n.recipient = a.party
+WHERE ($3::boolean IS NOT TRUE OR n.read_at IS NULL)
 """
 MARK_READ = """
 UPDATE rights_notifications n SET read_at = $3, read_by = $4
@@ -114,22 +121,26 @@ def _addresses_or_refuse(principal: Principal) -> tuple[list[str], list[str]]:
 
 
 async def my_notifications(
-    pool: asyncpg.Pool, principal: Principal, *, unread_only: bool, first: int, before: int | None,
-    request: RequestInfo | None = None,
-) -> list[Notification]:
-    """The caller's own notifications, newest first. They name subjects and their records, so
-    reading them is logged like a query, per subject, in the reading transaction: the subject
-    of the case, else of the record (the Art. 40 deletion notice has no case), else the
-    subject the notice is addressed to."""
-    if not 1 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first", rule="range")
+    pool: asyncpg.Pool, principal: Principal, *, unread_only: bool, first: int,
+    after: str | None = None, before: int | None = None, request: RequestInfo | None = None,
+) -> Page[Notification]:
+    """The caller's own notifications, newest first, after the cursor `after` (or, for the
+    deprecated shape, before the notification id `before`). They name subjects and their
+    records, so reading them is logged like a query, per subject, in the reading transaction:
+    the subject of the case, else of the record (the Art. 40 deletion notice has no case), else
+    the subject the notice is addressed to. Only the notifications shown are logged."""
+    check_first(first, MAX_PAGE)
     if before is not None and before < 1:
         raise InvalidInput("before is the id of a notification", field="before", rule="id")
+    if after is not None:
+        (position,) = decode_cursor(after, "notification", 1)
+        before = _notification_id(position)
     roles, parties = _addresses_or_refuse(principal)
     async with transaction(pool) as conn:
-        rows = await conn.fetch(SELECT_MINE, roles, parties, unread_only, before, first)
+        rows = await conn.fetch(SELECT_MINE, roles, parties, unread_only, before, first + 1)
+        shown = rows[:first]
         by_subject: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
+        for r in shown:
             key = r["subject_key"]
             if key:
                 by_subject.setdefault(key, []).append(
@@ -143,7 +154,7 @@ async def my_notifications(
                  for key, items in by_subject.items()],
                 at=await conn.fetchval("SELECT now()"),
             )
-    return [
+    found = [
         Notification(
             id=r["id"], created_at=r["created_at"], recipient_role=r["recipient_role"],
             recipient=r["recipient"], topic=r["topic"], message=r["message"],
@@ -152,8 +163,22 @@ async def my_notifications(
             details=json.loads(r["details"]) if isinstance(r["details"], str) else r["details"],
             read_at=r["read_at"],
         )
-        for r in rows
+        for r in shown
     ]
+
+    async def count() -> int:
+        async with pool.acquire() as conn:
+            return await conn.fetchval(COUNT_MINE, roles, parties, unread_only)
+
+    return Page(found, [encode_cursor("notification", n.id) for n in found], len(rows) > first,
+                after is not None or before is not None, count)
+
+
+def _notification_id(position: str) -> int:
+    try:
+        return int(position)
+    except ValueError:
+        raise not_a_cursor() from None
 
 
 async def mark_read(pool: asyncpg.Pool, principal: Principal, ids: list[int], at: dt.datetime) -> int:
