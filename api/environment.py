@@ -85,7 +85,7 @@ class Environment(OfficesEnvironment, LimitsEnvironment, AuthorizationEnvironmen
         secret=True, env="DATABASE_URL")
     app_database_url: str | None = var(
         None, "postgresql://credit_app:password@host:port/database",
-        "the app's own login; unset: DATABASE_URL with user credit_app, no password", secret=True)
+        "the app's own login (see \"Database roles\"); unset: DATABASE_URL with user credit_app, no password", secret=True)
     data_dir: Path = var(ROOT / ".credit", "directory path",
                          "local state: embedded database, generated secrets, backups")
     pool_max_size: int = var(10, "whole number from 2 to 500", "the app's database pool size per process",
@@ -107,7 +107,7 @@ class Environment(OfficesEnvironment, LimitsEnvironment, AuthorizationEnvironmen
     audit_seal_window: int = var(60, "whole number of seconds >= 30",
                                  "an unsealed trail row older than this fails `credit audit verify`", ge=30)
     trusted_proxies: CommaList = var([], "comma-separated addresses or networks (10.0.0.0/8)",
-                                     "proxies whose X-Forwarded-For is believed")
+                                     "proxies whose X-Forwarded-For is believed (see \"Request id and client address\")")
     legacy_uscc: CommaList = var([], "comma-separated 18-character codes",
                                  "pilot-era organisation codes accepted in policy lines")
     public_url: str = var("http://127.0.0.1:8000", "https:// or http:// URL",
@@ -116,8 +116,8 @@ class Environment(OfficesEnvironment, LimitsEnvironment, AuthorizationEnvironmen
     report_pdf_key_file: Path | None = var(None, "file path", "key signing report PDFs (with the cert)")
     report_pdf_cert_file: Path | None = var(None, "file path", "certificate of that key")
     report_font: Path | None = var(None, "path of a TrueType font", "CJK font embedded in reports")
-    graphql_introspection: bool = var(False, "on or off", "schema introspection and field hints")
-    rate_limit: bool = var(True, "on or off", "per-caller rate limits (api/ratelimit.py)")
+    graphql_introspection: bool = var(False, "on or off", "schema introspection and \"Did you mean\" hints; `credit serve --demo` turns them on")
+    rate_limit: bool = var(True, "on or off", "per-caller rate limits; off e.g. behind a gateway that limits per caller")
     rate_limit_storage: str = var("memory://", "memory:// or redis://host:port/db", "where the counters live")
     rate_limit_prefix: str = var("credit", "text", "key prefix in a shared store")
     cors_origins: CommaList = var([], "comma-separated origins (https://portal.example.cn)",
@@ -171,7 +171,7 @@ def _role_limits() -> dict[str, tuple[type, object]]:
     from .auth.principal import ROLES
 
     return {f"rate_limit_{role}": (str | None, var(
-        None, "limits notation (100/minute;2000/day) or none", f"rate limit of the {role} role"))
+        None, "limits notation (100/minute;2000/day) or none", f"rate limits of the {role} role; defaults under \"The API\""))
         for role in ROLES}
 
 
