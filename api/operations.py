@@ -55,8 +55,9 @@ def load_manifest(path: Path) -> dict[str, str]:
     for n, op in enumerate(data.get("operations") or [], 1):
         body = op.get("body") if isinstance(op, dict) else None
         if not isinstance(body, str) or op.get("id") != document_hash(body):
-            raise ConfigError(f"CREDIT_PERSISTED_OPERATIONS {path}: operation {n} "
-                              f"({op.get('name') if isinstance(op, dict) else op!r}): id is not the sha256 of its body")
+            name = op.get("name") if isinstance(op, dict) else None
+            raise ConfigError(f"CREDIT_PERSISTED_OPERATIONS {path}: operation {n} ({name}): "
+                              "id is not the sha256 of its body")
         listed[op["id"]] = body
     return listed
 
