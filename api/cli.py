@@ -71,13 +71,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     if args.demo:
         refuse_in_deployment(settings.mode, "--demo (demo data, introspection)")
-    print(f"credit: {settings.mode} mode (CREDIT_MODE; README \"Deployment mode\")", file=sys.stderr)
     Policy.load(settings.policy_dir, settings.legacy_uscc)  # a faulty policy file: one line naming file and line, exit 2
     asyncio.run(prepare_database(settings, seed=args.demo))
     if args.demo:
         os.environ.setdefault("CREDIT_GRAPHQL_INTROSPECTION", "1")  # GraphiQL's schema, hints
         print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",
                           "token": "credit token --role state_organ"}, ensure_ascii=False))
+    print(f"credit: {settings.mode} mode (CREDIT_MODE; README \"Deployment mode\")", file=sys.stderr)
     from .guard.protocol import BoundedHttpToolsProtocol
 
     # proxy_headers=False: uvicorn must not rewrite the client address from X-Forwarded-For;
