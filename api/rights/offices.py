@@ -6,8 +6,10 @@ codes the demo and `credit token` use, in deployment mode they are required."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .. import demo
 from ..env_base import ConfigError, read
@@ -21,10 +23,17 @@ class Offices:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Offices:
-        e = read(OfficesEnvironment, env)  # codes checked there: a bad one is a one-line error
-        if e.mode == "deployment" and not (e.office_org and e.data_office_org):
-            raise ConfigError("deployment mode: CREDIT_OFFICE_ORG and CREDIT_DATA_OFFICE_ORG are required")
-        return cls(
-            credit_office=e.office_org or demo.CREDIT_OFFICE,
-            data_office=e.data_office_org or demo.DATA_OFFICE,
-        )
+        env = os.environ if env is None else env
+        return _offices(*(env.get(name) for name in VARIABLES))
+
+
+VARIABLES = ("CREDIT_MODE", "CREDIT_OFFICE_ORG", "CREDIT_DATA_OFFICE_ORG")
+
+
+@lru_cache(maxsize=16)  # asked per request: read and checked once per distinct value
+def _offices(*values: str | None) -> Offices:
+    e = read(OfficesEnvironment, {n: v for n, v in zip(VARIABLES, values, strict=True) if v is not None})
+    if e.mode == "deployment" and not (e.office_org and e.data_office_org):
+        raise ConfigError("deployment mode: CREDIT_OFFICE_ORG and CREDIT_DATA_OFFICE_ORG are required")
+    return Offices(credit_office=e.office_org or demo.CREDIT_OFFICE,
+                   data_office=e.data_office_org or demo.DATA_OFFICE)
