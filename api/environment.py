@@ -184,13 +184,17 @@ def _with_role_limits() -> type[Environment]:
 Environment = _with_role_limits()  # type: ignore[misc]  # CREDIT_RATE_LIMIT_<ROLE>, one per role
 
 
+# read by the test suite (tests/test_graphiql_browser.py), not by the platform: no warning
+TEST_SUITE_NAMES = frozenset({"CREDIT_TEST_CHROMIUM", "CREDIT_GRAPHIQL_SCREENSHOT"})
+
+
 def known_names() -> list[str]:
     return list(variables(Environment))
 
 
 def unknown_variables(env: Mapping[str, str]) -> list[str]:
     """One warning per `CREDIT_*` variable nothing reads, with the nearest known name."""
-    known = set(known_names())
+    known = set(known_names()) | TEST_SUITE_NAMES
     suffixes = [k.removeprefix(PREFIX) for k in known if k.startswith(PREFIX)]
     out = []
     for name in sorted(n for n in env if n.upper().startswith(PREFIX) and n.upper() not in known):
