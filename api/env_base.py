@@ -88,14 +88,15 @@ def read(model: type[M], env: Mapping[str, str] | None = None) -> M:
 def one_line(model: type[EnvModel], error: ValidationError) -> str:
     """The first problem: `VAR='value': what is wrong; expected <form>` (secrets not echoed)."""
     first = error.errors()[0]
-    name = str(first["loc"][0]) if first["loc"] else ""
-    fields = {**{n: i for n, i in model.model_fields.items()},
-              **{variable(n, i): i for n, i in model.model_fields.items()}}
-    info = fields.get(name)
-    if info is None:
+    loc = str(first["loc"][0]) if first["loc"] else ""
+    # a field's errors are located by its variable when it names one, else by the field name
+    by_loc = {n: (variable(n, i), i) for n, i in model.model_fields.items()}
+    by_loc.update({name: (name, i) for name, i in variables(model).items()})
+    if loc not in by_loc:
         return f"configuration: {first['msg']}"
+    name, info = by_loc[loc]
     extra = info.json_schema_extra or {}
     shown = "(hidden)" if extra.get("secret") else repr(first.get("input"))
     message = first["msg"].removeprefix("Value error, ")
     more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
-    return f"{variable(name, info) if name in model.model_fields else name}={shown}: {message}; expected {extra.get('form')}{more}"
+    return f"{name}={shown}: {message}; expected {extra.get('form')}{more}"
