@@ -35,10 +35,12 @@ from .authorizations.evidence import DocumentRead, DocumentUpload
 from .authorizations.lifecycle import apply_exemptions
 from .catalog import Catalog
 from .config import Settings
+from .cors import cors_middleware
 from .db import app_login_dsn, create_pool, migrate, resolve_database_url
 from .guard.middleware import Guard
 from .http_body import drain
 from .ingestion.upload import BulkUpload
+from .operations import PersistedOperations
 from .ratelimit import admit, open_rate_limiter
 from .reports.http import routes as report_routes
 from .workdays.service import follow_calendar, open_calendar
@@ -175,7 +177,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse({"status": "database unavailable", "detail": str(e)}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    graphql = TokenGate(build_graphql_app(get_state), get_state)
+    operations = PersistedOperations.from_settings(settings)  # a broken manifest: no start
+    graphql = TokenGate(build_graphql_app(get_state, operations), get_state)
     return Starlette(
         routes=[
             Route("/", lambda request: RedirectResponse("/graphql")),
@@ -189,5 +192,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *report_routes(get_state, lambda endpoint: TokenGate(endpoint, get_state)),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(guard.wrap)],
+        middleware=[Middleware(guard.wrap), *cors_middleware(settings)],  # the guard outermost
     )

@@ -12,7 +12,17 @@ from collections.abc import Callable
 
 from . import demo
 from .config import ConfigError, Settings
-from .db import LoginError, MigrationError, create_pool, migrate, resolve_database_url
+from .db import (
+    UNREACHABLE,
+    LoginError,
+    MigrationError,
+    create_pool,
+    migrate,
+    resolve_database_url,
+    unreachable,
+)
+from .deployment import refuse_in_deployment
+from .environment import unknown_variables
 from .errors import DomainError
 
 # Who a locally minted token speaks for, per role (demo organisations; valid codes).
@@ -33,6 +43,7 @@ COMMAND_MODULES: list[str] = ["api.audit.cli", "api.catalog_admin.cli", "api.ing
 COMMAND_MODULES.append("api.authorizations.cli")  # Art. 19: anomalies, use summaries
 COMMAND_MODULES.append("api.subjects_cli")  # credit subjects check-keys
 COMMAND_MODULES.append("api.auth.policy_reload")  # credit policy reload|check
+COMMAND_MODULES.append("api.config_cli")  # credit config check|table, credit operations check|add
 
 
 async def prepare_database(settings: Settings, *, seed: bool = False) -> str:
@@ -58,12 +69,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from .auth.policy import Policy
 
+    if args.demo:
+        refuse_in_deployment(settings.mode, "--demo (demo data, introspection)")
     Policy.load(settings.policy_dir, settings.legacy_uscc)  # a faulty policy file: one line naming file and line, exit 2
     asyncio.run(prepare_database(settings, seed=args.demo))
     if args.demo:
         os.environ.setdefault("CREDIT_GRAPHQL_INTROSPECTION", "1")  # GraphiQL's schema, hints
         print(json.dumps({"graphiql": f"http://{args.host}:{args.port}/graphql",
                           "token": "credit token --role state_organ"}, ensure_ascii=False))
+    print(f"credit: {settings.mode} mode (CREDIT_MODE; README \"Deployment mode\")", file=sys.stderr)
     from .guard.protocol import BoundedHttpToolsProtocol
 
     # proxy_headers=False: uvicorn must not rewrite the client address from X-Forwarded-For;
@@ -78,6 +92,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 def _token(settings: Settings, args: argparse.Namespace) -> None:
     from .auth.tokens import mint_token
 
+    refuse_in_deployment(settings.mode, "credit token (local tokens)")
     claims = dict(TOKEN_PRESETS[args.role])
     claims["roles"] = [args.role]
     claims["sub"] = args.user or f"demo-{args.role}"
@@ -102,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
         run=lambda s, a: asyncio.run(prepare_database(s)) and None
     )
     sub.add_parser("seed-demo", help="load the demo catalog, subjects, records, authorization").set_defaults(
-        run=lambda s, a: asyncio.run(prepare_database(s, seed=True)) and None
+        run=lambda s, a: refuse_in_deployment(s.mode, "seed-demo (demo data)")
+        or asyncio.run(prepare_database(s, seed=True)) and None
     )
     tok = sub.add_parser("token", help="mint a local token for a role (HS256 set-ups only)")
     tok.add_argument("--role", required=True, choices=sorted(TOKEN_PRESETS))
@@ -125,10 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     run: Callable[[Settings, argparse.Namespace], int | None] = args.run
+    for warning in unknown_variables(os.environ):  # a misspelt name is not silently ignored
+        print(f"credit: warning: {warning}", file=sys.stderr)
     try:
         return run(Settings.from_env(), args) or 0
     except (ConfigError, MigrationError, LoginError, DomainError) as e:
-        print(f"credit: {e}", file=sys.stderr)
+        for line in str(e).splitlines():  # deployment mode reports each gap on its own line
+            print(f"credit: {line}", file=sys.stderr)
+        return 2
+    except UNREACHABLE as e:
+        print(f"credit: {unreachable(e)}", file=sys.stderr)
         return 2
 
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .auth.principal import ROLES
-from .authorizations.config import AuthorizationConfigError, AuthorizationSettings
+from .authorizations.config import AuthorizationSettings
+from .env_base import ConfigError, read
+from .environment import Environment, LimitsEnvironment
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMMETRIC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
 
-
-class ConfigError(Exception):
-    """The environment does not describe a platform that can start safely."""
+__all__ = ["ConfigError", "Limits", "Settings"]
 
 
 @dataclass(frozen=True)
@@ -58,61 +59,66 @@ class Settings:
     rate_limits: tuple[tuple[str, str], ...] = ()
     rate_limit_storage: str = "memory://"
     rate_limit_prefix: str = "credit"
+    # development or deployment (README "Deployment mode"); browser origins (README "CORS")
+    mode: str = "development"
+    cors_origins: tuple[str, ...] = ()
+    # the operations portals ship, and the APQ cache's bound (README "Persisted operations")
+    persisted_operations: Path = ROOT / "operations" / "manifest.json"
+    apq_cache_size: int = 1000
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        data_dir = Path(env.get("CREDIT_DATA_DIR", ROOT / ".credit"))
-        secret = env.get("CREDIT_JWT_SECRET") or None
-        key_file = env.get("CREDIT_JWT_PUBLIC_KEY_FILE") or None
-        jwks = env.get("CREDIT_JWT_JWKS_URL") or None
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every variable (api/environment.py); a bad one is a one-line
+        ConfigError. In deployment mode nothing is generated locally (api/deployment.py)."""
+        e = read(Environment, env)
+        env = os.environ if env is None else env
+        if e.mode == "deployment":
+            from .deployment import refuse_environment
+
+            refuse_environment(e)
+        secret = e.jwt_secret
+        key_file, jwks = e.jwt_public_key_file, e.jwt_jwks_url
         if not (secret or key_file or jwks):
-            secret = _local_secret(data_dir, "jwt-secret")
-        audit_key = env.get("CREDIT_AUDIT_KEY") or _local_secret(data_dir, "audit-key")
-        if len(audit_key) < 32:
-            raise ConfigError("CREDIT_AUDIT_KEY must be at least 32 characters")
-        default_algs = "HS256" if secret and not (key_file or jwks) else "RS256,ES256"
-        algorithms = tuple(
-            a.strip() for a in env.get("CREDIT_JWT_ALGORITHMS", default_algs).split(",") if a.strip()
-        )
-        try:
-            authorizations = AuthorizationSettings.from_env(env)
-        except AuthorizationConfigError as e:
-            raise ConfigError(str(e)) from None
+            secret = _local_secret(e.data_dir, "jwt-secret")
+        audit_key = e.audit_key or _local_secret(e.data_dir, "audit-key")
+        default_algs = ("HS256",) if secret and not (key_file or jwks) else ("RS256", "ES256")
+        algorithms = tuple(e.jwt_algorithms) if e.jwt_algorithms is not None else default_algs
+        if env.get("CREDIT_JWT_ALGORITHMS") == "":  # set but empty: refused below, not defaulted
+            algorithms = ()
         settings = cls(
-            authorizations=authorizations,
-            database_url=env.get("DATABASE_URL") or None,
-            data_dir=data_dir,
+            authorizations=AuthorizationSettings.from_environment(e),
+            database_url=e.database_url,
+            data_dir=e.data_dir,
             jwt_algorithms=algorithms,
             jwt_secret=secret,
-            jwt_public_key_file=Path(key_file) if key_file else None,
+            jwt_public_key_file=key_file,
             jwt_jwks_url=jwks,
-            jwt_issuer=env.get("CREDIT_JWT_ISSUER", "credit-platform"),
-            jwt_audience=env.get("CREDIT_JWT_AUDIENCE", "credit-platform"),
-            pool_max_size=int(env.get("CREDIT_POOL_MAX_SIZE", "10")),
-            policy_dir=Path(env.get("CREDIT_POLICY_DIR") or ROOT / "policies"),
-            trusted_proxies=frozenset(
-                p.strip() for p in env.get("CREDIT_TRUSTED_PROXIES", "").split(",") if p.strip()
-            ),
+            jwt_issuer=e.jwt_issuer,
+            jwt_audience=e.jwt_audience,
+            pool_max_size=e.pool_max_size,
+            policy_dir=e.policy_dir,
+            trusted_proxies=frozenset(e.trusted_proxies),
             audit_key=audit_key.encode(),
-            public_url=env.get("CREDIT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
-            report_signing_key_file=_path(env.get("CREDIT_REPORT_SIGNING_KEY_FILE")),
-            report_pdf_key_file=_path(env.get("CREDIT_REPORT_PDF_KEY_FILE")),
-            report_pdf_cert_file=_path(env.get("CREDIT_REPORT_PDF_CERT_FILE")),
-            audit_seal_window_seconds=_seal_window(env.get("CREDIT_AUDIT_SEAL_WINDOW", "60")),
-            legacy_uscc=frozenset(
-                c.strip().upper() for c in env.get("CREDIT_LEGACY_USCC", "").split(",") if c.strip()
-            ),
-            limits=Limits.from_env(env),
-            graphql_introspection=env.get("CREDIT_GRAPHQL_INTROSPECTION", "") in ("1", "true", "on"),
-            rate_limit_enabled=env.get("CREDIT_RATE_LIMIT", "on") != "off",
+            public_url=e.public_url.rstrip("/"),
+            report_signing_key_file=e.report_signing_key_file,
+            report_pdf_key_file=e.report_pdf_key_file,
+            report_pdf_cert_file=e.report_pdf_cert_file,
+            audit_seal_window_seconds=e.audit_seal_window,
+            legacy_uscc=frozenset(c.upper() for c in e.legacy_uscc),
+            limits=Limits.from_environment(e),
+            graphql_introspection=e.graphql_introspection,
+            rate_limit_enabled=e.rate_limit,
             rate_limits=tuple(
-                (role, env[f"CREDIT_RATE_LIMIT_{role.upper()}"])
+                (role, getattr(e, f"rate_limit_{role}"))
                 for role in ROLES
-                if env.get(f"CREDIT_RATE_LIMIT_{role.upper()}")
+                if getattr(e, f"rate_limit_{role}")
             ),
-            rate_limit_storage=env.get("CREDIT_RATE_LIMIT_STORAGE") or "memory://",
-            rate_limit_prefix=env.get("CREDIT_RATE_LIMIT_PREFIX") or "credit",
+            rate_limit_storage=e.rate_limit_storage,
+            rate_limit_prefix=e.rate_limit_prefix,
+            mode=e.mode,
+            cors_origins=tuple(e.cors_origins),
+            persisted_operations=e.persisted_operations,
+            apq_cache_size=e.apq_cache_size,
         )
         settings.check()
         return settings
@@ -140,19 +146,6 @@ class Settings:
             )
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
-
-
-def _seal_window(raw: str) -> int:
-    """Seconds; at least 30, since the app seals every 10 s."""
-    try:
-        seconds = int(raw)
-    except ValueError:
-        seconds = 0
-    if seconds < 30:
-        raise ConfigError(f"CREDIT_AUDIT_SEAL_WINDOW must be a whole number of seconds >= 30, not {raw!r}")
-    return seconds
 @dataclass(frozen=True)
 class Limits:
     """Request limits and admission control; each is `CREDIT_` + the field name upper-cased
@@ -179,19 +172,12 @@ class Limits:
     retry_after_seconds: int = 2
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> Limits:
-        values = {}
-        for name, f in cls.__dataclass_fields__.items():
-            raw = env.get("CREDIT_" + name.upper())
-            if raw:
-                kind = int if isinstance(f.default, int) else float
-                try:
-                    values[name] = kind(raw)
-                except ValueError:
-                    raise ConfigError(f"CREDIT_{name.upper()} must be a number, not {raw!r}") from None
-                if values[name] <= 0:
-                    raise ConfigError(f"CREDIT_{name.upper()} must be positive")
-        return cls(**values)
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
+        return cls.from_environment(read(LimitsEnvironment, env))
+
+    @classmethod
+    def from_environment(cls, e: LimitsEnvironment) -> Limits:
+        return cls(**{name: getattr(e, name) for name in cls.__dataclass_fields__})
 
 
 def _local_secret(data_dir: Path, name: str) -> str:

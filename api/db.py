@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +37,43 @@ APP_LOGIN_ENV = "CREDIT_APP_DATABASE_URL"
 
 class MigrationError(Exception):
     pass
+
+
+class DatabaseUnreachable(Exception):
+    """No connection to the database could be made (wrong address, server down, refused login)."""
+
+
+# what connecting raises when the server cannot be reached or refuses the login: `credit` says
+# so in one line naming DATABASE_URL (password hidden) and exits 2
+UNREACHABLE = (
+    DatabaseUnreachable, ConnectionError, TimeoutError, socket.gaierror,
+    asyncpg.PostgresConnectionError, asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InvalidCatalogNameError,
+)
+
+
+def unreachable(error: BaseException) -> str:
+    dsn = os.environ.get("DATABASE_URL")
+    where = f"DATABASE_URL={_hide_password(dsn)}" if dsn else "the embedded database"
+    reason = error.__cause__ if isinstance(error, DatabaseUnreachable) and error.__cause__ else error
+    return (f"{where}: cannot connect ({type(reason).__name__}: {reason}); expected a running "
+            "PostgreSQL reachable at that address that accepts that login")
+
+
+def _hide_password(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    user, at, host = parts.netloc.rpartition("@")
+    if ":" in user:
+        user = user.split(":", 1)[0] + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}{at}{host}"))
+
+
+async def connect(dsn: str, **kwargs) -> asyncpg.Connection:
+    """A connection, or DatabaseUnreachable saying why there is none."""
+    try:
+        return await asyncpg.connect(dsn, **kwargs)
+    except (OSError, *UNREACHABLE[4:]) as e:
+        raise DatabaseUnreachable(str(e)) from e
 
 
 class LoginError(Exception):
@@ -247,7 +285,7 @@ async def migrate(dsn: str, directory: Path) -> list[str]:
     An already-applied file whose content changed stops start-up: migrations are never edited
     once applied; a new numbered file carries the change."""
     migrations = load_migrations(directory)
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     applied_now: list[str] = []
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)

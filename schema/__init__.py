@@ -14,6 +14,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimit
 from strawberry.tools import merge_types
 
 from api.app_state import AppState
+from api.operations import PersistedOperations
 from api.errors import DomainError
 
 from . import (
@@ -33,6 +34,7 @@ from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .entry_objections import EntryObjectionMutation  # Art. 25, 37-38
 from .context import Context
 from .limits import DocumentChecks
+from .persisted import PersistedOperationsCheck, with_persisted_id
 from .scalars import SCALAR_OVERRIDES, TemporalFieldNames, TemporalLiteralRule
 from .text_input import TextInputCheck
 
@@ -81,6 +83,7 @@ schema = CreditSchema(
     scalar_overrides=SCALAR_OVERRIDES,  # Date and DateTime: schema/scalars.py
     extensions=[
         # factories: a fresh extension per request (shared instances leak state across requests)
+        PersistedOperationsCheck,  # a document named by hash; deployment: listed ones only
         lambda: MaxTokensLimiter(max_token_count=2000),
         lambda: ParserCache(maxsize=256),
         # linear-cost limits, then the (cached) validation; see schema/limits.py
@@ -96,9 +99,19 @@ schema = CreditSchema(
 
 
 class CreditGraphQL(GraphQL):
-    def __init__(self, get_state: Callable[[], AppState]):
+    def __init__(self, get_state: Callable[[], AppState], operations: PersistedOperations | None = None):
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
         self._get_state = get_state
+        self._operations = operations
+
+    async def parse_http_body(self, request):
+        """A persisted operation may be named by `id` (the manifest's) instead of the extension."""
+        data = await super().parse_http_body(request)
+        if not isinstance(data, list) and request.method == "POST" and data.query is None:
+            extensions = with_persisted_id(self.parse_json(await request.get_body()))
+            if extensions is not None:
+                data.extensions = extensions
+        return data
 
     @property
     def graphql_ide_html(self) -> str:
@@ -123,8 +136,10 @@ class CreditGraphQL(GraphQL):
             state=self._get_state(),
             principal=request.scope["state"]["principal"],
             request=request.scope["state"]["request_info"],
+            operations=self._operations,
         )
 
 
-def build_graphql_app(get_state: Callable[[], AppState]) -> CreditGraphQL:
-    return CreditGraphQL(get_state)
+def build_graphql_app(get_state: Callable[[], AppState],
+                      operations: PersistedOperations | None = None) -> CreditGraphQL:
+    return CreditGraphQL(get_state, operations)

@@ -17,6 +17,8 @@ from api.errors import DomainError, TooMany
 from api.identifiers import IdentifierError, parse_subject_key
 
 if TYPE_CHECKING:
+    from api.operations import PersistedOperations
+
     from .limits import NamedSubject
 
 
@@ -37,6 +39,9 @@ class Context:
     _lookups: dict[tuple[str, str | None], SubjectView | None | DomainError] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _keys: set[str] = field(default_factory=set)  # distinct subjects asked for in this request
+    # persisted operations (api/operations.py) and their refusal of this request's document
+    operations: PersistedOperations | None = None
+    operation_refusal: DomainError | None = None
 
     async def subjects(
         self, keys: list[str], purpose: str | None, operation: str

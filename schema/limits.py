@@ -305,7 +305,9 @@ class DocumentChecks(SchemaExtension):
         named = named_subjects(
             document, ec.operation_name, ec.variables, ctx.principal.subject_key
         )
-        refusal: DomainError | None = check_document(document, self.limits) or ctx.over_batch(named)
+        refusal: DomainError | None = (
+            ctx.operation_refusal or check_document(document, self.limits) or ctx.over_batch(named)
+        )
         if refusal is not None:
             try:
                 await ctx.refuse(named, refusal)

@@ -13,7 +13,7 @@ from api.auth.principal import Principal
 from api.catalog import CatalogItem
 from api.disclosure.rules import RecordView, StoredRecord, relation
 from api.errors import InvalidInput
-from api.identifiers import IdentifierError
+from api.env_base import ConfigError
 from api.rights.auth import may_see, visibility_sql
 from api.rights.deadlines import due, is_overdue, overdue_report, pauses_json, pauses_of
 from api.rights.errors import OutOfOrder, WrongRole
@@ -272,7 +272,7 @@ def test_only_live_dishonesty_records_count_for_joint_punishment(dishonest, stat
 def test_offices_default_to_the_demo_codes_and_must_be_valid():
     assert Offices.from_env({}) == Offices(CO, DO)
     assert Offices.from_env({"CREDIT_OFFICE_ORG": "91130900MA0CRD2T0W"}).credit_office == "91130900MA0CRD2T0W"
-    with pytest.raises(IdentifierError):
+    with pytest.raises(ConfigError, match="CREDIT_DATA_OFFICE_ORG"):
         Offices.from_env({"CREDIT_DATA_OFFICE_ORG": "91130900MA0CRD2T0X"})
 
 

@@ -1,15 +1,5 @@
-"""Settings of the authorization flow, from the environment (read with the platform's Settings).
-
-| variable | default | meaning |
-|---|---|---|
-| CREDIT_SIGNATURE_TRUST_ROOTS | unset: no e-signature is accepted | file of PEM certificates |
-| CREDIT_AUTHORIZATION_EXEMPT_PURPOSES | none | comma-separated Art. 29 purposes for which a state organ's registration is effective without the subject's agreement (statutory basis) |
-| CREDIT_AUTHORIZATION_DOCUMENT_MAX_BYTES | 10485760 | upload size cap |
-| CREDIT_AUTHORIZATION_BURST | 50 | anomaly: registrations by one organisation within the window |
-| CREDIT_AUTHORIZATION_BURST_HOURS | 24 | that window |
-| CREDIT_AUTHORIZATION_PENDING_DAYS | 7 | anomaly: pending longer than this |
-| CREDIT_AUTHORIZATION_QUICK_USE_MINUTES | 10 | anomaly: archived dishonesty read this soon after taking effect |
-"""
+"""Settings of the authorization flow (Art. 19), read with the platform's settings: their
+variables are declared here and listed in README "Configuration"."""
 
 from __future__ import annotations
 
@@ -17,9 +7,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import PositiveInt, field_validator
 
-class AuthorizationConfigError(ValueError):
-    pass
+from ..env_base import CommaList, EnvModel, read, var
+
+
+class AuthorizationEnvironment(EnvModel):
+    signature_trust_roots: Path | None = var(
+        None, "path of an existing file of PEM certificates",
+        "trust roots of subjects' e-signatures; unset: no e-signature is accepted")
+    authorization_exempt_purposes: CommaList = var(
+        [], "comma-separated Art. 29 purposes",
+        "purposes for which a state organ's registration is effective without the subject's "
+        "agreement (statutory basis)")
+    authorization_document_max_bytes: PositiveInt = var(
+        10 * 1024 * 1024, "whole number >= 1", "authorization document upload size cap, bytes")
+    authorization_burst: PositiveInt = var(
+        50, "whole number >= 1", "anomaly: registrations by one organisation within the window")
+    authorization_burst_hours: PositiveInt = var(24, "whole number >= 1", "that window, hours")
+    authorization_pending_days: PositiveInt = var(
+        7, "whole number >= 1", "anomaly: pending longer than this many days")
+    authorization_quick_use_minutes: PositiveInt = var(
+        10, "whole number >= 1", "anomaly: archived dishonesty read this soon after taking effect")
+
+    @field_validator("signature_trust_roots")
+    @classmethod
+    def _roots_exist(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no file {path}")
+        return path
+
+    @field_validator("authorization_exempt_purposes")
+    @classmethod
+    def _art29(cls, purposes: list[str]) -> list[str]:
+        from ..disclosure.rules import PURPOSES
+
+        unknown = sorted(set(purposes) - set(PURPOSES))
+        if unknown:  # only a state organ's statutory duty can be exempt (Art. 29)
+            raise ValueError(f"{unknown} are not Art. 29 purposes")
+        return purposes
 
 
 @dataclass(frozen=True)
@@ -33,38 +59,17 @@ class AuthorizationSettings:
     quick_use_minutes: int = 10
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AuthorizationSettings:
-        from ..disclosure.rules import PURPOSES
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthorizationSettings:
+        return cls.from_environment(read(AuthorizationEnvironment, env))
 
-        roots = env.get("CREDIT_SIGNATURE_TRUST_ROOTS") or None
-        if roots and not Path(roots).is_file():
-            raise AuthorizationConfigError(f"CREDIT_SIGNATURE_TRUST_ROOTS: no file {roots}")
-        exempt = frozenset(
-            p.strip() for p in env.get("CREDIT_AUTHORIZATION_EXEMPT_PURPOSES", "").split(",")
-            if p.strip()
-        )
-        unknown = sorted(exempt - set(PURPOSES))
-        if unknown:  # only a state organ's statutory duty can be exempt (Art. 29)
-            raise AuthorizationConfigError(
-                f"CREDIT_AUTHORIZATION_EXEMPT_PURPOSES: {unknown} are not Art. 29 purposes"
-            )
-
-        def number(name: str, default: int) -> int:
-            raw = env.get(name)
-            try:
-                value = int(raw) if raw else default
-            except ValueError:
-                raise AuthorizationConfigError(f"{name} must be a whole number") from None
-            if value < 1:
-                raise AuthorizationConfigError(f"{name} must be at least 1")
-            return value
-
+    @classmethod
+    def from_environment(cls, e: AuthorizationEnvironment) -> AuthorizationSettings:
         return cls(
-            trust_roots_file=Path(roots) if roots else None,
-            exempt_purposes=exempt,
-            document_max_bytes=number("CREDIT_AUTHORIZATION_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024),
-            burst_threshold=number("CREDIT_AUTHORIZATION_BURST", 50),
-            burst_hours=number("CREDIT_AUTHORIZATION_BURST_HOURS", 24),
-            pending_days=number("CREDIT_AUTHORIZATION_PENDING_DAYS", 7),
-            quick_use_minutes=number("CREDIT_AUTHORIZATION_QUICK_USE_MINUTES", 10),
+            trust_roots_file=e.signature_trust_roots,
+            exempt_purposes=frozenset(e.authorization_exempt_purposes),
+            document_max_bytes=e.authorization_document_max_bytes,
+            burst_threshold=e.authorization_burst,
+            burst_hours=e.authorization_burst_hours,
+            pending_days=e.authorization_pending_days,
+            quick_use_minutes=e.authorization_quick_use_minutes,
         )
