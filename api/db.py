@@ -132,21 +132,25 @@ class BoundedPool(asyncpg.Pool):
     """A pool whose acquire waits at most `acquire_timeout` seconds (unless the caller gives its
     own timeout); past it the caller gets `Busy` (code BUSY, retryable), never an endless wait."""
 
-    __slots__ = ("acquire_timeout",)
+    __slots__ = ("acquire_timeout", "waiting")
 
     def acquire(self, *, timeout: float | None = None):
-        return _BoundedAcquire(super().acquire(timeout=timeout or self.acquire_timeout))
+        return _BoundedAcquire(super().acquire(timeout=timeout or self.acquire_timeout), self)
 
 
 class _BoundedAcquire:
-    def __init__(self, inner):
+    def __init__(self, inner, pool: BoundedPool):
         self.inner = inner
+        self.pool = pool
 
     async def __aenter__(self):
+        self.pool.waiting += 1  # callers waiting for a connection (metrics: credit_pool_waiting)
         try:
             return await self.inner.__aenter__()
         except TimeoutError:
             raise busy("数据库连接繁忙，请稍后重试 (no database connection free in time)") from None
+        finally:
+            self.pool.waiting -= 1
 
     async def __aexit__(self, *exc):
         return await self.inner.__aexit__(*exc)
@@ -199,6 +203,7 @@ async def create_pool(
         command_timeout=30, server_settings=settings or None,
     )
     pool.acquire_timeout = acquire_timeout
+    pool.waiting = 0
     try:
         return await pool
     except asyncpg.InvalidAuthorizationSpecificationError as e:
