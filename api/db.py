@@ -110,10 +110,17 @@ def resolve_database_url(settings: Settings) -> str:
     lives in `<data_dir>/pgdata` and survives restarts."""
     if settings.database_url:
         return settings.database_url
+    from .observe.lifecycle import hold
+
+    hold(settings.data_dir / "pgdata")  # a stopping `credit serve` leaves it to live users
     return embedded_database_url(settings.data_dir / "pgdata", keep_running=True)
 
 
 def embedded_database_url(path: Path, *, keep_running: bool) -> str:
+    import warnings
+
+    # platformdirs' warning about XDG_RUNTIME_DIR on every command: pgserver copes without it
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pgserver  # imported here: only the embedded path needs it
 
     path.mkdir(parents=True, exist_ok=True)

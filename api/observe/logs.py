@@ -44,11 +44,12 @@ class TextFormatter(logging.Formatter):
 
 
 def json_formatter() -> logging.Formatter:
+    from pythonjsonlogger.core import RESERVED_ATTRS
     from pythonjsonlogger.orjson import OrjsonFormatter
 
-    return OrjsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
-                           rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                           datefmt="%Y-%m-%dT%H:%M:%S%z")
+    return OrjsonFormatter("%(levelname)s %(name)s %(message)s", timestamp="time",
+                           rename_fields={"levelname": "level", "name": "logger"},
+                           reserved_attrs=[*RESERVED_ATTRS, "color_message"])
 
 
 def log_format(env: dict[str, str] | None = None) -> str:

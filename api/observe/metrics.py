@@ -19,6 +19,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 
@@ -26,6 +27,7 @@ from ..auth.principal import ROLES
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _ROLES = frozenset(ROLES)
+disable_created_metrics()  # no `_created` series: half as many to store
 
 REQUESTS = Counter(
     "credit_requests", "HTTP requests, by route, GraphQL root field and outcome",
