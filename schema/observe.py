@@ -48,12 +48,10 @@ def outcome_of(errors) -> str:
     if not errors:
         return "ok"
     first = errors[0]
-    ext = getattr(first, "extensions", None) or (first.get("extensions") if isinstance(first, dict) else None)
-    code = (ext or {}).get("code")
+    code = (first.extensions or {}).get("code")
     if isinstance(code, str) and _CODE.match(code):
         return code.lower()
-    original = getattr(first, "original_error", None)
-    return "invalid" if original is None else "error"
+    return "invalid" if first.original_error is None else "error"
 
 
 def note_result(errors) -> None:
