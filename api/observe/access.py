@@ -97,14 +97,21 @@ class Observe:
         path = route.path if route is not None and hasattr(route, "path") else "unmatched"
         operation = rec.operation or ("-" if path != "/graphql" else "invalid")
         outcome = rec.outcome or outcome_of_status(status or 499)  # 0: the client left unanswered
-        REQUESTS.labels(path, operation, outcome).inc()
-        LATENCY.labels(path, operation).observe(seconds)
+        key = (path, operation, outcome)
+        children = _children.get(key)
+        if children is None:  # label sets are bounded, so is this cache
+            children = _children[key] = (REQUESTS.labels(*key), LATENCY.labels(path, operation))
+        children[0].inc()
+        children[1].observe(seconds)
         if self.access:
             principal = (scope.get("state") or {}).get("principal")
-            access_log.info("access", extra={
+            access_log.info("access", extra={"fields": {
                 "request_id": rec.request_id, "method": scope["method"], "route": path,
                 "operation": operation, "outcome": outcome, "status": status or 499,
                 "duration_ms": round(seconds * 1000, 2),
                 "role": role_of(principal.roles) if principal is not None else None,
                 "org": principal.org_code if principal is not None else None,
-            })
+            }})
+
+
+_children: dict[tuple[str, str, str], tuple] = {}
