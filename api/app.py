@@ -40,6 +40,7 @@ from .guard.middleware import Guard
 from .http_body import drain
 from .ingestion.upload import BulkUpload
 from .observe import metrics as observe_metrics
+from .observe import tracing
 from .observe.access import Observe
 from .observe.health import readiness
 from .observe.logs import access_log_on
@@ -196,7 +197,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         # outermost: request id, X-Request-Id, access line and metrics for every answer
-        middleware=[Middleware(Observe, access=access_log_on()), Middleware(guard.wrap)],
+        middleware=[Middleware(Observe, access=access_log_on(), tracer=tracing.setup()),
+                    Middleware(guard.wrap)],
     )
 
 

@@ -50,14 +50,23 @@ def outcome_of_status(status: int) -> str:
 
 
 class Observe:
-    def __init__(self, app: ASGIApp, *, access: bool = True):
+    def __init__(self, app: ASGIApp, *, access: bool = True, tracer=None):
         self.app = app
         self.access = access
+        self.tracer = tracer  # api/observe/tracing.py; None unless configured
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
+        elif self.tracer is None:
+            await self._serve(scope, receive, send, None)
+        else:
+            from .tracing import start_span
+
+            with start_span(self.tracer, scope) as span:
+                await self._serve(scope, receive, send, span)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, span) -> None:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
@@ -90,9 +99,9 @@ class Observe:
             await send({"type": "http.response.body", "body": body})
         finally:
             _current.reset(token)
-            self._done(scope, rec, status, time.perf_counter() - started)
+            self._done(scope, rec, status, time.perf_counter() - started, span)
 
-    def _done(self, scope: Scope, rec: Current, status: int, seconds: float) -> None:
+    def _done(self, scope: Scope, rec: Current, status: int, seconds: float, span) -> None:
         route = scope.get("route")
         path = route.path if route is not None and hasattr(route, "path") else "unmatched"
         operation = rec.operation or ("-" if path != "/graphql" else "invalid")
@@ -103,6 +112,10 @@ class Observe:
             children = _children[key] = (REQUESTS.labels(*key), LATENCY.labels(path, operation))
         children[0].inc()
         children[1].observe(seconds)
+        if span is not None:
+            from .tracing import finish_span
+
+            finish_span(span, scope["method"], path, operation, outcome, status or 499, rec.request_id)
         if self.access:
             principal = (scope.get("state") or {}).get("principal")
             access_log.info("access", extra={"fields": {
