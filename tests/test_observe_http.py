@@ -137,8 +137,9 @@ async def test_one_access_line_per_answer_with_the_header_id(server, settings, p
             await c.post("/graphql", content=b"{" + b" " * 8000 + b"}",  # 413 from the guard
                          headers={"content-type": "application/json"}),
             await c.get("/no/such/path"),
+            await c.get("/graphql", headers={"accept": "text/html"}),  # the GraphiQL page
         ]
-    assert [a.status_code for a in answers] == [200, 200, 401, 413, 404]
+    assert [a.status_code for a in answers] == [200, 200, 401, 413, 404, 200]
     ids = [a.headers["x-request-id"] for a in answers]
     assert len(set(ids)) == len(ids) and "client-own-id" not in ids
     lines = await server.access_lines(set(ids))
@@ -146,7 +147,7 @@ async def test_one_access_line_per_answer_with_the_header_id(server, settings, p
     for line in lines:
         by_id.setdefault(line["request_id"], []).append(line)
     assert all(len(by_id.get(i, [])) == 1 for i in ids), by_id
-    lookup, syntax, unauth, too_large, missing = (by_id[i][0] for i in ids)
+    lookup, syntax, unauth, too_large, missing, page = (by_id[i][0] for i in ids)
     assert (lookup["role"], lookup["org"], lookup["operation"], lookup["outcome"], lookup["status"]) == (
         "state_organ", demo.HOUSING, "subject", "ok", 200)
     assert lookup["duration_ms"] > 0 and "subject_key" not in lookup and "user" not in lookup
@@ -154,6 +155,7 @@ async def test_one_access_line_per_answer_with_the_header_id(server, settings, p
     assert (unauth["status"], unauth["outcome"]) == (401, "http_401")
     assert (too_large["status"], too_large["route"]) == (413, "unmatched")
     assert missing["status"] == 404
+    assert (page["route"], page["operation"], page["outcome"]) == ("/graphql", "-", "ok")
     # the trail's row carries the same server-made id; the client's id is kept as its claim
     async with pool.acquire() as conn:
         row = await conn.fetchrow("SELECT request_id::text, details FROM query_log WHERE request_id = $1::uuid", ids[0])

@@ -104,7 +104,8 @@ class Observe:
     def _done(self, scope: Scope, rec: Current, status: int, seconds: float, span) -> None:
         route = scope.get("route")
         path = route.path if route is not None and hasattr(route, "path") else "unmatched"
-        operation = rec.operation or ("-" if path != "/graphql" else "invalid")
+        # a GraphQL result without a root field run: the document did not parse or validate
+        operation = rec.operation or ("invalid" if rec.outcome is not None else "-")
         outcome = rec.outcome or outcome_of_status(status or 499)  # 0: the client left unanswered
         key = (path, operation, outcome)
         children = _children.get(key)
