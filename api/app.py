@@ -41,6 +41,12 @@ from .guard.middleware import Guard
 from .http_body import drain
 from .ingestion.upload import BulkUpload
 from .operations import PersistedOperations
+from .observe import metrics as observe_metrics
+from .observe import tracing
+from .observe.access import Observe
+from .observe.health import readiness
+from .observe.logs import access_log_on
+from .observe.scrape import MetricsAccess, metrics_endpoint
 from .ratelimit import admit, open_rate_limiter
 from .reports.http import routes as report_routes
 from .workdays.service import follow_calendar, open_calendar
@@ -129,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await seal_legacy_records(pool)  # once, for rows written before migration 0007
         sealer = asyncio.create_task(seal_periodically(pool, settings.audit_key))
         ahead = asyncio.create_task(keep_partitions_ahead(dsn))
+        sampler = asyncio.create_task(_sample_pool(pool))  # metrics: pool gauges (all workers)
         try:
             await apply_exemptions(pool, settings.authorizations.exempt_purposes)  # Art. 19
             catalog = Catalog(pool)
@@ -155,34 +162,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             holder.pop("state", None)
-            for task in (sealer, ahead):
+            for task in (sealer, ahead, sampler):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             unhook()
             await exports.pop("pool").close()
             await pool.close()
+            observe_metrics.process_exited()
 
     def get_state() -> AppState:
         return holder["state"]
 
-    async def health(request: Request) -> JSONResponse:
-        state = holder.get("state")
-        if state is None:
-            return JSONResponse({"status": "starting"}, status_code=503)
-        try:  # bounded: the acquire and the query both time out
-            async with state.pool.acquire(timeout=limits.acquire_timeout_seconds) as conn:
-                await conn.fetchval("SELECT 1", timeout=limits.acquire_timeout_seconds)
-        except Exception as e:  # report, do not raise: this is the health check
-            return JSONResponse({"status": "database unavailable", "detail": str(e)}, status_code=503)
-        return JSONResponse({"status": "ok"})
+    async def ready(request: Request) -> JSONResponse:  # README "Watching it run"
+        ok, body = await readiness(holder.get("state"), limits, settings.audit_seal_window_seconds)
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def live(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "live"})
 
     operations = PersistedOperations.from_settings(settings)  # a broken manifest: no start
     graphql = TokenGate(build_graphql_app(get_state, operations), get_state)
     return Starlette(
         routes=[
             Route("/", lambda request: RedirectResponse("/graphql")),
-            Route("/health", health),
+            Route("/health", ready),  # the old name: readiness
+            Route("/health/ready", ready),
+            Route("/health/live", live),
+            Route("/metrics", metrics_endpoint(lambda: holder.get("state"), MetricsAccess.from_env())),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             assets_route(),
             Route("/audit/export", TokenGate(ExportEndpoint(get_state, lambda: exports["pool"], guard.stopping), get_state), methods=["GET"]),
@@ -192,5 +199,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *report_routes(get_state, lambda endpoint: TokenGate(endpoint, get_state)),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(guard.wrap), *cors_middleware(settings)],  # the guard outermost
+        # outermost: request id, X-Request-Id, access line and metrics for every answer; then the
+        # guard's limits and admission; CORS inside the guard
+        middleware=[Middleware(Observe, access=access_log_on(), tracer=tracing.setup()),
+                    Middleware(guard.wrap), *cors_middleware(settings)],
     )
+
+
+async def _sample_pool(pool, every: float = 5.0) -> None:
+    """The pool's gauges, kept current in each process (multiprocess mode reads them from files;
+    a scrape also samples the process it reaches)."""
+    while True:
+        observe_metrics.sample_pool(pool)
+        await asyncio.sleep(every)

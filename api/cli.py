@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -79,14 +80,40 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
                           "token": "credit token --role state_organ"}, ensure_ascii=False))
     print(f"credit: {settings.mode} mode (CREDIT_MODE; README \"Deployment mode\")", file=sys.stderr)
     from .guard.protocol import BoundedHttpToolsProtocol
+    from .observe import lifecycle
 
-    # proxy_headers=False: uvicorn must not rewrite the client address from X-Forwarded-For;
-    # the app applies CREDIT_TRUSTED_PROXIES itself (api/auth/request_info.py)
-    uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                log_level="info", access_log=False, http=BoundedHttpToolsProtocol,
-                proxy_headers=False, forwarded_allow_ips="",
-                # a backstop behind the guard's own grace period (README "Limits and overload")
-                timeout_graceful_shutdown=int(settings.limits.shutdown_grace_seconds) + 15)
+    if args.workers > 1:  # README "Watching it run": one /metrics for all workers
+        _multiprocess_metrics(settings.data_dir / f"metrics-{args.port}")
+    # a signal ends uvicorn.run with SystemExit (uvicorn re-raises it once it has shut down), so
+    # the embedded database is dealt with below before the process exits
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_on)
+    try:
+        # proxy_headers=False: uvicorn must not rewrite the client address from X-Forwarded-For;
+        # the app applies CREDIT_TRUSTED_PROXIES itself (api/auth/request_info.py)
+        uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers,
+                    log_level="info", access_log=False, http=BoundedHttpToolsProtocol,
+                    proxy_headers=False, forwarded_allow_ips="", log_config=None,
+                    # a backstop behind the guard's own grace period (README "Limits and overload")
+                    timeout_graceful_shutdown=int(settings.limits.shutdown_grace_seconds) + 15)
+    finally:
+        if settings.database_url is None:  # the embedded PostgreSQL: stop it unless kept or used
+            lifecycle.finish(settings.data_dir / "pgdata",
+                             keep=lifecycle.keep_requested(args.keep_database))
+
+
+def _exit_on(sig: int, frame) -> None:
+    raise SystemExit(128 + sig)
+
+
+def _multiprocess_metrics(directory) -> None:
+    """PROMETHEUS_MULTIPROC_DIR for the workers, emptied of a previous run's files."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.db"):
+        old.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> None:
@@ -112,6 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="load the demo data first")
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--keep-database", action="store_true",
+                       help="leave the embedded PostgreSQL running when the server stops")
     serve.set_defaults(run=_serve)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(
         run=lambda s, a: asyncio.run(prepare_database(s)) and None
@@ -139,7 +168,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from .observe.logs import FORMAT_ENV, configure
+
+    if args.command == "serve" and args.demo:
+        os.environ.setdefault(FORMAT_ENV, "text")  # `python3 dev.py run`: readable lines
+    # the server logs JSON unless told otherwise; a command run by hand, text (README)
+    configure(logging.INFO, None if args.command == "serve" else os.environ.get(FORMAT_ENV, "text"))
     run: Callable[[Settings, argparse.Namespace], int | None] = args.run
     for warning in unknown_variables(os.environ):  # a misspelt name is not silently ignored
         print(f"credit: warning: {warning}", file=sys.stderr)

@@ -148,10 +148,17 @@ def resolve_database_url(settings: Settings) -> str:
     lives in `<data_dir>/pgdata` and survives restarts."""
     if settings.database_url:
         return settings.database_url
+    from .observe.lifecycle import hold
+
+    hold(settings.data_dir / "pgdata")  # a stopping `credit serve` leaves it to live users
     return embedded_database_url(settings.data_dir / "pgdata", keep_running=True)
 
 
 def embedded_database_url(path: Path, *, keep_running: bool) -> str:
+    import warnings
+
+    # platformdirs' warning about XDG_RUNTIME_DIR on every command: pgserver copes without it
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pgserver  # imported here: only the embedded path needs it
 
     path.mkdir(parents=True, exist_ok=True)
@@ -170,21 +177,25 @@ class BoundedPool(asyncpg.Pool):
     """A pool whose acquire waits at most `acquire_timeout` seconds (unless the caller gives its
     own timeout); past it the caller gets `Busy` (code BUSY, retryable), never an endless wait."""
 
-    __slots__ = ("acquire_timeout",)
+    __slots__ = ("acquire_timeout", "waiting")
 
     def acquire(self, *, timeout: float | None = None):
-        return _BoundedAcquire(super().acquire(timeout=timeout or self.acquire_timeout))
+        return _BoundedAcquire(super().acquire(timeout=timeout or self.acquire_timeout), self)
 
 
 class _BoundedAcquire:
-    def __init__(self, inner):
+    def __init__(self, inner, pool: BoundedPool):
         self.inner = inner
+        self.pool = pool
 
     async def __aenter__(self):
+        self.pool.waiting += 1  # callers waiting for a connection (metrics: credit_pool_waiting)
         try:
             return await self.inner.__aenter__()
         except TimeoutError:
             raise busy("数据库连接繁忙，请稍后重试 (no database connection free in time)") from None
+        finally:
+            self.pool.waiting -= 1
 
     async def __aexit__(self, *exc):
         return await self.inner.__aexit__(*exc)
@@ -237,6 +248,7 @@ async def create_pool(
         command_timeout=30, server_settings=settings or None,
     )
     pool.acquire_timeout = acquire_timeout
+    pool.waiting = 0
     try:
         return await pool
     except asyncpg.InvalidAuthorizationSpecificationError as e:

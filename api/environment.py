@@ -45,6 +45,39 @@ class LimitsEnvironment(EnvModel):
     retry_after_seconds: PositiveInt = var(2, N, "Retry-After of a BUSY answer")
 
 
+class ObserveEnvironment(EnvModel):
+    """Logs, metrics, tracing and the embedded database's lifecycle (api/observe; README
+    "Watching it run"). The modules there read these names; declared here so a bad value is one
+    line and the table lists them."""
+
+    log_format: Literal["json", "text"] | None = var(
+        None, "json or text", "log lines; unset: json for `credit serve`, text for `--demo` and other commands")
+    access_log: bool = var(True, "on or off", "one access line per request")
+    metrics_allow: str | None = var(
+        None, "comma-separated addresses or networks, or none",
+        "who may read /metrics; unset: loopback and private networks; none: no /metrics")
+    metrics_token: str | None = var(None, "text", "if set, /metrics also needs this bearer token", secret=True)
+    keep_database: bool = var(False, "on or off", "`credit serve` leaves the embedded PostgreSQL running when it stops")
+    prometheus_multiproc_dir: Path | None = var(
+        None, "directory path", "metrics shared by worker processes; `credit serve --workers N` sets it itself",
+        env="PROMETHEUS_MULTIPROC_DIR")
+    otel_exporter_otlp_endpoint: str | None = var(
+        None, "https:// or http:// URL", "turns tracing on (with the `tracing` extra); other OTEL_* variables apply",
+        env="OTEL_EXPORTER_OTLP_ENDPOINT")
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _allow(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("none", "off"):
+            return value
+        for entry in (e.strip() for e in value.split(",") if e.strip()):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network") from None
+        return value
+
+
 def _url(value: str | None, schemes: tuple[str, ...]) -> str | None:
     if value is None:
         return None
@@ -78,7 +111,7 @@ class OfficesEnvironment(EnvModel):
             raise ValueError(str(e)) from None
 
 
-class Environment(OfficesEnvironment, LimitsEnvironment, AuthorizationEnvironment):
+class Environment(OfficesEnvironment, LimitsEnvironment, AuthorizationEnvironment, ObserveEnvironment):
     database_url: str | None = var(
         None, "postgresql://user:password@host:port/database",
         "the owner's login (migrations, upkeep); unset: an embedded PostgreSQL in the data folder",
@@ -208,7 +241,7 @@ def markdown_table() -> str:
     """README "Configuration": one row per variable."""
     rows = ["| variable | form | default | meaning |", "|---|---|---|---|"]
     own = variables(Environment)
-    groups = (OfficesEnvironment, LimitsEnvironment, AuthorizationEnvironment)
+    groups = (OfficesEnvironment, LimitsEnvironment, AuthorizationEnvironment, ObserveEnvironment)
     grouped = [n for g in groups for n in variables(g)]
     for name in [n for n in own if n not in grouped] + grouped:
         info = own[name]

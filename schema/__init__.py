@@ -35,6 +35,7 @@ from .entry_objections import EntryObjectionMutation  # Art. 25, 37-38
 from .context import Context
 from .limits import DocumentChecks
 from .persisted import PersistedOperationsCheck, with_persisted_id
+from .observe import OperationLabel, log_client_errors, note_result
 from .scalars import SCALAR_OVERRIDES, TemporalFieldNames, TemporalLiteralRule
 from .text_input import TextInputCheck
 
@@ -73,8 +74,12 @@ class CreditSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Expected refusals are answers, not faults: log only the unexpected."""
         unexpected = [e for e in errors if not _from_domain(e)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        client = [e for e in unexpected if e.original_error is None]  # syntax, validation
+        if client:
+            log_client_errors(client)  # INFO, one line (schema/observe.py)
+        faults = [e for e in unexpected if e.original_error is not None]
+        if faults:
+            super().process_errors(faults, execution_context)
 
 
 schema = CreditSchema(
@@ -91,6 +96,7 @@ schema = CreditSchema(
         lambda: AddValidationRules([TemporalLiteralRule]),  # dates in the query: INVALID_INPUT
         TemporalFieldNames,  # dates in variables: name the field
         TextInputCheck,  # unstorable text refused before anything runs (issue 9)
+        OperationLabel,  # the root field, for the access log and metrics (schema/observe.py)
         lambda: MaskErrors(
             should_mask_error=_mask, error_message="Internal error; nothing was disclosed."
         ),
@@ -125,6 +131,7 @@ class CreditGraphQL(GraphQL):
 
     async def process_result(self, request: Request, result):
         """Field suggestions are off with introspection: they would reveal the schema."""
+        note_result(result.errors)  # the outcome, for the access log and metrics
         out = await super().process_result(request, result)
         if not self._get_state().settings.graphql_introspection:
             for error in out.get("errors") or ():

@@ -94,7 +94,8 @@ def request_info(scope: Scope, headers: dict[str, str], trusted: frozenset[str])
     """The request's trail fields: a fresh server-made id, the client's own id beside it, and
     the client address."""
     return RequestInfo(
-        request_id=str(uuid.uuid4()),
+        # the id api/observe/access.py made for the access log and X-Request-Id, else a fresh one
+        request_id=(scope.get("state") or {}).get("request_id") or str(uuid.uuid4()),
         client_addr=client_addr(scope, trusted),
         client_request_id=client_request_id(headers.get("x-request-id")),
     )

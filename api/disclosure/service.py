@@ -30,6 +30,7 @@ from ..errors import (
 )
 from ..guard.errors import Busy, ClientGone, ensure_client_waiting
 from ..identifiers import IdentifierError, parse_subject_key
+from ..observe.metrics import count_lookups, trail_write_timer
 from . import repository
 from .masking import MaskSpec
 from .rules import (
@@ -178,12 +179,14 @@ async def look_up(
         raise AuditUnavailable(
             "the query could not be recorded, so nothing was disclosed; try again later"
         ) from e
+    count_lookups(principal.roles, (e.outcome for e in entries))  # committed: metrics
     return [views.get(key) for key in given]
 
 
 async def _write_log(conn, principal, request, entries, at) -> None:
     try:
-        await record_queries(conn, principal, request, entries, at=at)
+        with trail_write_timer():  # metrics: credit_trail_write_seconds
+            await record_queries(conn, principal, request, entries, at=at)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
         log.error("query log write failed, nothing disclosed: %s", e)
         raise AuditUnavailable(
@@ -297,3 +300,4 @@ async def log_refusal(d, principal, request, keys, purpose, operation, refusal: 
             await _write_log(conn, principal, request, entries, now)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
         raise AuditUnavailable("the refused query could not be recorded") from e
+    count_lookups(principal.roles, ("refused" for _ in entries))

@@ -60,6 +60,6 @@ class Admission:
         )
 
     def gate(self, path: str) -> Gate | None:
-        if path.startswith("/health"):
+        if path.startswith("/health") or path == "/metrics":
             return None  # cheap, bounded by the acquire timeout; must answer when busy
         return self.gates.get(path, self.default)

@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..catalog import CHINA_TIME, Catalog
 from ..errors import Forbidden, TooMany
+from ..observe.metrics import count_upload
 from . import repository as repo
 from .subjects import apply_registrations
 from .timeliness import Deadlines
@@ -204,6 +206,7 @@ class Collector:
         self.batches += 1
         for o in outcomes:
             self.counts[o.status] += 1
+        count_upload(Counter(o.status for o in outcomes))  # metrics: credit_upload_rows_total
         return outcomes
 
     async def submit(self, rows: list[tuple[int, RecordInput | Rejection]]) -> list[Outcome]:

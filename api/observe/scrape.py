@@ -1,0 +1,74 @@
+"""GET /metrics: who may read it, and what is read at scrape time.
+
+It is not a data path: counts and timings only, by route, root field, role and outcome; no
+subject, no organisation, no request. Still, it is for the operators' network: the caller's
+address (the rightmost-untrusted one when the peer is a CREDIT_TRUSTED_PROXIES proxy, so a
+request relayed from the internet is judged by the internet address) must be in
+CREDIT_METRICS_ALLOW (default loopback and the private networks; `none` turns /metrics off),
+and when CREDIT_METRICS_TOKEN is set the scraper must also send `Authorization: Bearer <it>`."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..auth.request_info import _address, client_addr
+from .health import seal_lag
+from .metrics import exposition, sample_pool
+
+log = logging.getLogger("credit.metrics")
+DEFAULT_ALLOW = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+
+
+@dataclass(frozen=True)
+class MetricsAccess:
+    networks: tuple  # empty: /metrics is off
+    token: str | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> MetricsAccess:
+        env = os.environ if env is None else env
+        raw = env.get("CREDIT_METRICS_ALLOW", DEFAULT_ALLOW).strip()
+        networks = () if raw.lower() in ("none", "off", "") else tuple(
+            ipaddress.ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip())
+        return cls(networks, env.get("CREDIT_METRICS_TOKEN") or None)
+
+    def allows(self, scope, trusted: frozenset[str]) -> bool:
+        addr = _address(client_addr(scope, trusted) or "")
+        if addr is None or not any(addr.version == n.version and addr in n for n in self.networks):
+            return False
+        if self.token is None:
+            return True
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                return hmac.compare_digest(v, b"Bearer " + self.token.encode())
+        return False
+
+
+def metrics_endpoint(get_state, access: MetricsAccess):
+    async def metrics(request: Request) -> Response:
+        state = get_state()
+        trusted = state.settings.trusted_proxies if state is not None else frozenset()
+        if not access.networks:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        if not access.allows(request.scope, trusted):
+            return JSONResponse({"error": "forbidden", "reason": "metrics are for the operators' "
+                                 "network (CREDIT_METRICS_ALLOW, CREDIT_METRICS_TOKEN)"}, status_code=403)
+        if state is not None:
+            sample_pool(state.pool)
+            timeout = state.settings.limits.acquire_timeout_seconds
+            try:  # bounded; a failure leaves the last value and is said once in the log
+                async with state.pool.acquire(timeout=timeout) as conn:
+                    await seal_lag(conn, timeout)
+            except Exception as e:  # noqa: BLE001 the scrape answers with what it has
+                log.warning("seal lag not read at scrape: %s", e)
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
+
+    return metrics

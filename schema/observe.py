@@ -1,0 +1,70 @@
+"""What the access log and the metrics learn from GraphQL (api/observe/access.py): the root
+field of the operation run (a name from the schema, so a bounded label; "multiple" when an
+operation asks for several), the outcome (the first error's code), and client mistakes logged
+as what they are: one INFO line, no source excerpt."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode
+from strawberry.extensions import SchemaExtension
+
+from api.observe.access import current
+
+log = logging.getLogger("credit.graphql")
+_CODE = re.compile(r"^[A-Z][A-Z_]{0,39}$")
+
+
+def root_field(document, operation_name: str | None) -> str:
+    names: set[str] = set()
+    for d in document.definitions:
+        if isinstance(d, OperationDefinitionNode) and (
+            operation_name is None or (d.name is not None and d.name.value == operation_name)
+        ):
+            for s in d.selection_set.selections:
+                names.add(s.name.value if isinstance(s, FieldNode) else "fragment")
+            break
+    if len(names) == 1:
+        return names.pop()
+    return "multiple" if names else "invalid"
+
+
+class OperationLabel(SchemaExtension):
+    """Runs only for a document that parsed and validated."""
+
+    def on_execute(self):
+        rec = current()
+        if rec is not None:
+            ctx = self.execution_context
+            rec.operation = root_field(ctx.graphql_document, ctx.operation_name)
+        yield
+
+
+def outcome_of(errors) -> str:
+    """"ok", or the first error's code in lower case ("invalid" for a document the schema
+    refused, "error" for a masked internal failure)."""
+    if not errors:
+        return "ok"
+    first = errors[0]
+    code = (first.extensions or {}).get("code")
+    if isinstance(code, str) and _CODE.match(code):
+        return code.lower()
+    return "invalid" if first.original_error is None else "error"
+
+
+def note_result(errors) -> None:
+    rec = current()
+    if rec is not None:
+        rec.outcome = outcome_of(errors)
+
+
+def log_client_errors(errors: list[GraphQLError]) -> None:
+    """A document that does not parse or validate is the client's mistake: INFO, one line."""
+    first = errors[0]
+    message = first.message.splitlines()[0] if first.message else ""
+    where = first.locations[0] if first.locations else None
+    log.info("graphql document refused: %s%s%s", message,
+             f" (line {where.line}, column {where.column})" if where else "",
+             f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
