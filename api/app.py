@@ -38,6 +38,7 @@ from .config import Settings
 from .db import app_login_dsn, create_pool, migrate, resolve_database_url
 from .guard.middleware import Guard
 from .http_body import drain
+from .i18n import LocaleMiddleware
 from .ingestion.upload import BulkUpload
 from .ratelimit import admit, open_rate_limiter
 from .reports.http import routes as report_routes
@@ -189,5 +190,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *report_routes(get_state, lambda endpoint: TokenGate(endpoint, get_state)),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(guard.wrap)],
+        middleware=[Middleware(LocaleMiddleware), Middleware(guard.wrap)],
     )

@@ -19,6 +19,7 @@ import asyncpg
 
 from .config import Settings
 from .guard.errors import busy
+from .i18n import _
 
 log = logging.getLogger("credit.db")
 
@@ -146,7 +147,7 @@ class _BoundedAcquire:
         try:
             return await self.inner.__aenter__()
         except TimeoutError:
-            raise busy("数据库连接繁忙，请稍后重试 (no database connection free in time)") from None
+            raise busy(_("busy, try again shortly (no database connection free in time)")) from None
 
     async def __aexit__(self, *exc):
         return await self.inner.__aexit__(*exc)

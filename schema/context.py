@@ -15,6 +15,7 @@ from api.disclosure.rules import MAX_PURPOSE_LENGTH, SubjectView
 from api.disclosure.service import log_refusal, log_refused_keys, look_up, normalise_keys
 from api.errors import DomainError, TooMany
 from api.identifiers import IdentifierError, parse_subject_key
+from api.i18n import _
 
 if TYPE_CHECKING:
     from .limits import NamedSubject
@@ -22,8 +23,7 @@ if TYPE_CHECKING:
 
 def too_many(batch_max: int, count: int) -> TooMany:
     return TooMany(
-        f"一次请求最多查询 {batch_max} 个主体，本请求有 {count} 个（a request looks up at most "
-        f"{batch_max} subjects across all its fields and aliases; this one names {count}）",
+        _("一次请求最多查询 {batch_max} 个主体，本请求有 {count} 个（a request looks up at most {batch_max} subjects across all its fields and aliases; this one names {count}）", batch_max=batch_max, count=count),
         field="keys",
         rule="batch_size",
     )

@@ -20,6 +20,7 @@ from api.rights import deletion, notifications, objections, repair, steps
 from api.rights.cases import CaseView, Rights
 from api.rights.deadlines import is_overdue
 from api.rights.offices import Offices
+from api.i18n import _
 
 from .context import Context
 from .errors import call, to_graphql_error
@@ -510,5 +511,5 @@ class RightsMutation:
             numbers = [int(i) for i in ids]
         except ValueError:
             raise to_graphql_error(InvalidInput(
-                "ids are notification ids as notifications gave them", field="ids", rule="id")) from None
+                _("ids are notification ids as notifications gave them"), field="ids", rule="id")) from None
         return await call(notifications.mark_read(ctx.state.pool, ctx.principal, numbers, ctx.state.clock()))

@@ -15,6 +15,7 @@ from api.disclosure.rules import RecordView, SubjectView
 from api.disclosure.rules import Withheld as WithheldView
 from api.errors import Forbidden
 from api.reports.service import reports_about
+from api.i18n import _
 
 from .errors import call, to_graphql_error
 
@@ -232,7 +233,7 @@ class Subject:
         ctx = info.context
         if ctx.principal.subject_key != self._view.subject.key:
             raise to_graphql_error(
-                Forbidden("only the subject itself sees who queried it", rule="self_verified")
+                Forbidden(_("only the subject itself sees who queried it"), rule="self_verified")
             )
         items, more = await call(queries_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
         return QueriesOfMe(
@@ -270,7 +271,7 @@ class Subject:
         ctx = info.context
         if ctx.principal.subject_key != self._view.subject.key:
             raise to_graphql_error(
-                Forbidden("only the subject itself sees who obtained its reports", rule="self_verified")
+                Forbidden(_("only the subject itself sees who obtained its reports"), rule="self_verified")
             )
         rows = await call(reports_about(ctx.state.reports, ctx.principal, first))
         return [
@@ -294,7 +295,7 @@ class Subject:
         ctx = info.context
         if ctx.principal.subject_key != self._view.subject.key:
             raise to_graphql_error(
-                Forbidden("only the subject itself sees the uses of its information", rule="self_verified")
+                Forbidden(_("only the subject itself sees the uses of its information"), rule="self_verified")
             )
         rows = await call(uses_of_me(ctx.state.pool, ctx.principal, first))
         return [

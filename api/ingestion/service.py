@@ -24,6 +24,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..catalog import CHINA_TIME, Catalog
 from ..errors import Forbidden, TooMany
+from ..i18n import _
 from . import repository as repo
 from .subjects import apply_registrations
 from .timeliness import Deadlines
@@ -108,7 +109,7 @@ class Prepared:
 
 def require_provider(principal: Principal) -> str:
     if not principal.has("provider") or not principal.org_code:
-        raise Forbidden("only a provider (信息提供单位) submits records", rule="provider_role")
+        raise Forbidden(_("only a provider (信息提供单位) submits records"), rule="provider_role")
     return principal.org_code
 
 
@@ -371,7 +372,7 @@ async def submit_records(
     )
     if len(records) > max_records:
         raise TooMany(
-            f"submitRecords takes at most {max_records} records; use the bulk upload for more",
+            _("submitRecords takes at most {max_records} records; use the bulk upload for more", max_records=max_records),
             field="records",
             rule="batch_size",
         )

@@ -20,6 +20,7 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
+from ..i18n import _
 
 MAX_PAGE = 200
 RECIPIENT_ROLES = ("subject", "provider", "credit_office", "data_office")
@@ -107,7 +108,7 @@ def _addresses_or_refuse(principal: Principal) -> tuple[list[str], list[str]]:
     found = addresses(principal)
     if not found:
         raise Forbidden(
-            "notifications are for the subject (real-name verified), providers and the offices",
+            _("notifications are for the subject (real-name verified), providers and the offices"),
             rule="notification_recipient",
         )
     return [r for r, _ in found], [p for _, p in found]
@@ -122,9 +123,9 @@ async def my_notifications(
     of the case, else of the record (the Art. 40 deletion notice has no case), else the
     subject the notice is addressed to."""
     if not 1 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first", rule="range")
+        raise InvalidInput(_("first is 1 to {max_page}", max_page=MAX_PAGE), field="first", rule="range")
     if before is not None and before < 1:
-        raise InvalidInput("before is the id of a notification", field="before", rule="id")
+        raise InvalidInput(_("before is the id of a notification"), field="before", rule="id")
     roles, parties = _addresses_or_refuse(principal)
     async with transaction(pool) as conn:
         rows = await conn.fetch(SELECT_MINE, roles, parties, unread_only, before, first)
@@ -159,7 +160,7 @@ async def my_notifications(
 async def mark_read(pool: asyncpg.Pool, principal: Principal, ids: list[int], at: dt.datetime) -> int:
     """Mark the caller's own notifications read; others' ids are ignored. Returns how many."""
     if len(ids) > MAX_PAGE:
-        raise InvalidInput(f"at most {MAX_PAGE} ids at once", field="ids", rule="range")
+        raise InvalidInput(_("at most {max_page} ids at once", max_page=MAX_PAGE), field="ids", rule="range")
     roles, parties = _addresses_or_refuse(principal)
     async with transaction(pool) as conn:
         status = await conn.execute(MARK_READ, roles, parties, at, principal.user_id, ids)

@@ -25,6 +25,7 @@ from .cases import (
 from .errors import CaseOpen, NotEligible
 from .notifications import Notice, send
 from .workflow import first_step
+from ..i18n import _
 
 
 def usable_for_joint_punishment(record: RecordView) -> bool:
@@ -46,15 +47,15 @@ async def apply_for_repair(
         item = await item_of(env, record, conn)
         if not item.dishonest:
             raise NotEligible(
-                f"credit repair (Art. 39) is for dishonesty records; {item.name} is not one",
+                _("credit repair (Art. 39) is for dishonesty records; {name} is not one", name=item.name),
                 field="recordId", rule="art39_dishonesty_only",
             )
         number = await repo.open_case_on_record(conn, rid)
         if number is not None:
-            raise CaseOpen(f"case {number} about this record is open; it must end first",
+            raise CaseOpen(_("case {number} about this record is open; it must end first", number=number),
                            field="recordId", rule="one_open_case")
         if record["status"] != "active":
-            raise NotEligible(f"this record is {record['status']}; only a record in use is repaired",
+            raise NotEligible(_("this record is {status}; only a record in use is repaired", status=record['status']),
                               field="recordId", rule="art39_record_in_use")
         opened = first_step("repair", env.today())
         case_id = await open_case(

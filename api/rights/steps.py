@@ -15,6 +15,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import InvalidInput, NotFound
+from ..i18n import _
 from . import repository as repo
 from .auth import may_see
 from .cases import CaseView, Rights, actor_values, parse_id, read_case, stage_org
@@ -47,9 +48,9 @@ def facts_of(row: Any) -> CaseFacts:
 def _text(value: str | None, field: str, *, required: bool, what: str) -> str | None:
     value = (value or "").strip() or None
     if value is None and required:
-        raise InvalidInput(f"{what} is required", field=field, rule="required")
+        raise InvalidInput(_("{what} is required", what=what), field=field, rule="required")
     if value is not None and len(value) > MAX_NOTE:
-        raise InvalidInput(f"{what} is at most {MAX_NOTE} characters", field=field, rule="length")
+        raise InvalidInput(_("{what} is at most {max_note} characters", what=what, max_note=MAX_NOTE), field=field, rule="length")
     return value
 
 
@@ -57,7 +58,7 @@ def _check_input(action: str, result: str | None, note: str | None, data: Any, r
     """What each step must carry. Checked before anything is written."""
     if action == "correct":
         if not isinstance(data, dict) or not data:
-            raise InvalidInput("the corrected record's data is a non-empty object", field="data", rule="required")
+            raise InvalidInput(_("the corrected record's data is a non-empty object"), field="data", rule="required")
         return _text(note, "note", required=False, what="the note"), _text(
             reason, "reason", required=True, what="the reason for the correction (Art. 16, 36)"
         )
@@ -78,10 +79,10 @@ async def take_step(
     cid = parse_id(case_id)
     async with transaction(env.pool) as conn:
         if not await repo.lock_case(conn, cid):
-            raise NotFound("no case with this id that you may see", field="id", rule="not_found")
+            raise NotFound(_("no case with this id that you may see"), field="id", rule="not_found")
         row = await repo.get_case(conn, cid)
         if not may_see(principal, row):
-            raise NotFound("no case with this id that you may see", field="id", rule="not_found")
+            raise NotFound(_("no case with this id that you may see"), field="id", rule="not_found")
         facts = facts_of(row)
         role = check_actor(principal, facts, action)
         note, reason = _check_input(action, result, note, data, reason)
