@@ -153,14 +153,14 @@ async def admit(scope: Scope, receive: Receive, send: Send) -> bool:
         log.error("rate limit store unavailable, request refused: %r", e)
         status, wait = 503, 5
         refusal = RateLimitUnavailable(
-            _("限流计数暂不可用，请稍后重试（rate limit store unavailable; try again later）")
+            _("the rate limit store is unavailable; try again later")
         )
     else:
         if wait is None:
             return True
         status = 429
         refusal = RateLimited(
-            _("请求过于频繁，请 {wait} 秒后重试（rate limit exceeded for this caller; retry after {wait} s）", wait=wait),
+            _("rate limit exceeded for this caller; retry after {wait} s", wait=wait),
             rule="rate_limit",
         )
     body = None

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def too_many(batch_max: int, count: int) -> TooMany:
     return TooMany(
-        _("一次请求最多查询 {batch_max} 个主体，本请求有 {count} 个（a request looks up at most {batch_max} subjects across all its fields and aliases; this one names {count}）", batch_max=batch_max, count=count),
+        _("a request looks up at most {batch_max} subjects across all its fields and aliases; this one names {count}", batch_max=batch_max, count=count),
         field="keys",
         rule="batch_size",
     )

@@ -129,7 +129,7 @@ def parse_bound(name: str, raw: str) -> dt.datetime:
     exclusive). Anything else, or a time outside 1970..9998, is INVALID_INPUT naming `name`."""
     def bad(why: str) -> InvalidInput:
         return InvalidInput(
-            _("参数 {name} 无效：{why}（{raw}）; give a date (YYYY-MM-DD, a whole day in Beijing time) or a date-time with its offset (YYYY-MM-DDTHH:MM:SS+08:00)", name=name, why=why, raw=repr(raw[:40])),
+            _("parameter {name} is not valid: {why} ({raw}); give a date (YYYY-MM-DD, a whole day in Beijing time) or a date-time with its offset (YYYY-MM-DDTHH:MM:SS+08:00)", name=name, why=why, raw=repr(raw[:40])),
             field=name, rule="datetime",
         )
 

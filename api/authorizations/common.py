@@ -35,7 +35,7 @@ def storable(value: str | None, field: str, *, multiline: bool = False) -> str |
     for ch in value:
         if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs"):
             raise InvalidInput(
-                _("{field} 含有控制字符（U+{ch}），无法保存", field=field, ch=f"{ord(ch):04X}"), field=field, rule="control_character"
+                _("{field} contains a control character (U+{ch}) and cannot be stored", field=field, ch=f"{ord(ch):04X}"), field=field, rule="control_character"
             )
     return value
 

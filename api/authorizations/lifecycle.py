@@ -143,7 +143,7 @@ async def confirm_paper_check(pool, principal, authorization_id, *, request=None
         if not row["paper_recorded_by"]:
             raise InvalidInput(_("no paper check recorded yet"), field="id", rule="paper_not_recorded")
         if row["paper_recorded_by"] == principal.user_id:
-            raise Forbidden(_("纸质授权书须由另一名工作人员复核（两人核验）"), rule="two_people")
+            raise Forbidden(_("a paper authorization is confirmed by a second member of staff (two-person check)"), rule="two_people")
         done = await conn.fetchrow(repository.PAPER_CONFIRM, row["id"], principal.user_id,
                                    principal.name or principal.user_id)
         if done is None:

@@ -64,7 +64,7 @@ def _grantor(principal: Principal, subject_key: str, grantee_org: str) -> str:
     """'self_service' when the subject grants, 'signed_document' when the grantee registers."""
     if principal.has("subject") and principal.subject_key == subject_key:
         if not principal.real_name_verified:
-            raise Forbidden(_("完成实名核验后才能授予授权（Art. 19）"), rule="real_name_verified")
+            raise Forbidden(_("complete real-name verification before granting an authorization (Art. 19)"), rule="real_name_verified")
         return "self_service"
     if is_grantee(principal, grantee_org):
         return "signed_document"

@@ -55,7 +55,7 @@ def _records_of(disclosed: Any) -> list[dict[str, Any]]:
 async def of_subject(pool: asyncpg.Pool, principal: Principal) -> list[AuthorizationView]:
     """Every authorization naming the subject, newest first, with each use (Art. 19, 36)."""
     if not (principal.has("subject") and principal.subject_key and principal.real_name_verified):
-        raise Forbidden(_("完成实名核验后才能查看授权（Art. 19）"), rule="self_verified")
+        raise Forbidden(_("complete real-name verification before viewing authorizations (Art. 19)"), rule="self_verified")
     key = principal.subject_key
     async with transaction(pool) as conn:
         rows = await repository.of_subject(conn, key, MAX_OWN)

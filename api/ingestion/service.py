@@ -109,7 +109,7 @@ class Prepared:
 
 def require_provider(principal: Principal) -> str:
     if not principal.has("provider") or not principal.org_code:
-        raise Forbidden(_("only a provider (信息提供单位) submits records"), rule="provider_role")
+        raise Forbidden(_("only a provider submits records"), rule="provider_role")
     return principal.org_code
 
 

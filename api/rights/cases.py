@@ -108,7 +108,8 @@ def parse_id(raw: str, what: str = "case") -> uuid.UUID:
     try:
         return uuid.UUID(str(raw))
     except ValueError:
-        raise NotFound(_("no {what} with this id", what=what), field="id", rule="not_found") from None
+        message = _("no record with this id") if what == "record" else _("no case with this id")
+        raise NotFound(message, field="id", rule="not_found") from None
 
 
 def case_view(row: Any, steps: list[Any], principal: Principal) -> CaseView:
@@ -213,7 +214,7 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         at, cid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return dt.datetime.fromisoformat(at), str(uuid.UUID(cid))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(_("after is not a cursor this API gave"), field="after", rule="cursor") from None
+        raise InvalidInput(_("after is not a cursor this API gave out"), field="after", rule="cursor") from None
 
 
 async def list_cases(
@@ -310,7 +311,7 @@ def validate_evidence(evidence_refs: list[str], statement: str | None) -> tuple[
     refs = [r.strip() for r in evidence_refs if r and r.strip()]
     if not refs:
         raise InvalidInput(
-            _("give at least one reference to the supporting evidence (Art. 37: 提供相关证明材料)"),
+            _("give at least one reference to the supporting evidence (Art. 37)"),
             field="evidenceRefs", rule="evidence_required",
         )
     if len(refs) > 20 or any(len(r) > 500 for r in refs):

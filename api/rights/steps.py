@@ -15,7 +15,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import InvalidInput, NotFound
-from ..i18n import _
+from ..i18n import N_, _
 from . import repository as repo
 from .auth import may_see
 from .cases import CaseView, Rights, actor_values, parse_id, read_case, stage_org
@@ -48,9 +48,9 @@ def facts_of(row: Any) -> CaseFacts:
 def _text(value: str | None, field: str, *, required: bool, what: str) -> str | None:
     value = (value or "").strip() or None
     if value is None and required:
-        raise InvalidInput(_("{what} is required", what=what), field=field, rule="required")
+        raise InvalidInput(_("{what} is required", what=_(what)), field=field, rule="required")
     if value is not None and len(value) > MAX_NOTE:
-        raise InvalidInput(_("{what} is at most {max_note} characters", what=what, max_note=MAX_NOTE), field=field, rule="length")
+        raise InvalidInput(_("{what} is at most {max} characters", what=_(what), max=MAX_NOTE), field=field, rule="length")
     return value
 
 
@@ -59,15 +59,15 @@ def _check_input(action: str, result: str | None, note: str | None, data: Any, r
     if action == "correct":
         if not isinstance(data, dict) or not data:
             raise InvalidInput(_("the corrected record's data is a non-empty object"), field="data", rule="required")
-        return _text(note, "note", required=False, what="the note"), _text(
-            reason, "reason", required=True, what="the reason for the correction (Art. 16, 36)"
+        return _text(note, "note", required=False, what=N_("the note")), _text(
+            reason, "reason", required=True, what=N_("the reason for the correction (Art. 16, 36)")
         )
     if action == "inform_subject":
-        return _text(note, "message", required=True, what="the result told to the subject"), None
+        return _text(note, "message", required=True, what=N_("the result told to the subject")), None
     if action == "decide_repair" and result == "rejected":
-        return None, _text(reason, "reason", required=True, what="the reason for refusing the repair")
-    return _text(note, "note", required=False, what="the note"), _text(
-        reason, "reason", required=False, what="the reason"
+        return None, _text(reason, "reason", required=True, what=N_("the reason for refusing the repair"))
+    return _text(note, "note", required=False, what=N_("the note")), _text(
+        reason, "reason", required=False, what=N_("the reason")
     )
 
 
