@@ -167,7 +167,7 @@ async def test_a_bad_file_is_refused_and_changes_nothing(settings, pool, tmp_pat
 async def test_reloading_a_year_needs_replace(settings, pool, follower, tmp_path, clean_calendar):
     path = write(tmp_path, "2027.csv", SCHEDULE_2027_CSV)
     assert await cli(settings, *load_args(path)) == 0
-    with pytest.raises(YearAlreadyLoaded, match=r"2027 is already loaded \(file 2027.csv .*--replace"):
+    with pytest.raises(YearAlreadyLoaded, match=r"2027 年已加载（file 2027.csv .*--replace"):
         await cli(settings, *load_args(path))
     assert len(await calendar_acts(pool)) == 1
 
