@@ -7,7 +7,7 @@ clone, `pip install -e .` and a wheel all work without a build step, and no stal
 
 The locale is per request: LocaleMiddleware picks it from Accept-Language (q-values honoured,
 Babel's negotiate_locale) and sets a context variable that `_()` reads. Outside a request
-(CLI, jobs) it is the default, zh_CN, or what `use_locale` sets (CLIs may follow LANG)."""
+(CLI, jobs) it is the default, zh_CN, or what `use_locale` sets."""
 
 from __future__ import annotations
 
@@ -33,10 +33,6 @@ SOURCE = "en"  # the language of the msgids: needs no catalog
 SUPPORTED = (DEFAULT, SOURCE)
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("credit_locale", default=DEFAULT)
-
-
-def current_locale() -> str:
-    return _current.get()
 
 
 @cache
@@ -110,6 +106,7 @@ class LocaleMiddleware:
 
     def __init__(self, app: ASGIApp):
         self.app = app
+        translations(DEFAULT)  # compiled while the app starts, not in the first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
