@@ -65,7 +65,7 @@ def _(message: str, /, **params: object) -> str:
     return text.format(**{k: _param(v, locale) for k, v in params.items()})
 
 
-def N_(message: str, /) -> str:  # noqa: N802 (the gettext convention)
+def N_(message: str, /) -> str:
     """Marks a message translated later (a constant, a table): extracted, returned as is."""
     return message
 

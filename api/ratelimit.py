@@ -30,8 +30,8 @@ from starlette.types import Receive, Scope, Send
 from .auth.principal import Principal, RequestInfo
 from .config import ConfigError, Settings
 from .errors import DomainError
-from .i18n import _
 from .http_body import drain
+from .i18n import _
 
 log = logging.getLogger("credit.ratelimit")
 

@@ -14,8 +14,8 @@ from api.auth.principal import Principal, RequestInfo
 from api.disclosure.rules import MAX_PURPOSE_LENGTH, SubjectView
 from api.disclosure.service import log_refusal, log_refused_keys, look_up, normalise_keys
 from api.errors import DomainError, TooMany
-from api.identifiers import IdentifierError, parse_subject_key
 from api.i18n import _
+from api.identifiers import IdentifierError, parse_subject_key
 
 if TYPE_CHECKING:
     from .limits import NamedSubject

@@ -15,12 +15,12 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.errors import DomainError, InvalidInput
+from api.i18n import _
 from api.rights import cases as rights_cases
 from api.rights import deletion, notifications, objections, repair, steps
 from api.rights.cases import CaseView, Rights
 from api.rights.deadlines import is_overdue
 from api.rights.offices import Offices
-from api.i18n import _
 
 from .context import Context
 from .errors import call, to_graphql_error

@@ -14,8 +14,8 @@ from api.catalog import CatalogItem
 from api.disclosure.rules import RecordView, SubjectView
 from api.disclosure.rules import Withheld as WithheldView
 from api.errors import Forbidden
-from api.reports.service import reports_about
 from api.i18n import _
+from api.reports.service import reports_about
 
 from .errors import call, to_graphql_error
 

@@ -172,9 +172,9 @@ async def test_a_bad_row_of_the_bulk_upload_in_both_languages(client, settings):
 
 
 async def test_withheld_reasons_in_both_languages(gql):
-    q = '{ subject(key: "%s") { withheld { code reason } } }' % demo.COMPANY
-    zh = {w["code"]: w["reason"] for w in (await gql(q))["data"]["subject"]["withheld"]}
-    en = {w["code"]: w["reason"] for w in (await gql(q, language="en"))["data"]["subject"]["withheld"]}
+    q, key = "query($k: ID!) { subject(key: $k) { withheld { code reason } } }", {"k": demo.COMPANY}
+    zh = {w["code"]: w["reason"] for w in (await gql(q, key))["data"]["subject"]["withheld"]}
+    en = {w["code"]: w["reason"] for w in (await gql(q, key, language="en"))["data"]["subject"]["withheld"]}
     assert zh.keys() == en.keys() >= {"STATE_ORGANS_ONLY", "NEEDS_AUTHORIZATION"}
     assert zh["STATE_ORGANS_ONLY"].startswith("政务共享信息：仅向履行第二十九条所列职责的国家机关提供")
     assert en["STATE_ORGANS_ONLY"].startswith("Government-shared information: disclosed only to state organs")

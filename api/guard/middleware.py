@@ -15,9 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Limits
 from ..http_body import drain
+from ..i18n import _
 from . import context
 from .admission import Admission
-from ..i18n import _
 from .limits import BodyReader, body_limit, declared_length, has_body, header_bytes, human
 
 log = logging.getLogger("credit.guard")

@@ -10,6 +10,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..disclosure.rules import RecordView
+from ..i18n import _
 from . import repository as repo
 from .auth import require_verified_subject
 from .cases import (
@@ -25,7 +26,6 @@ from .cases import (
 from .errors import CaseOpen, NotEligible
 from .notifications import Notice, send
 from .workflow import first_step
-from ..i18n import _
 
 
 def usable_for_joint_punishment(record: RecordView) -> bool:
