@@ -89,7 +89,11 @@ def negotiate(accept_language: str | None) -> str:
             ranked.append((-q, i, tag.replace("-", "_")))
     preferred = [DEFAULT if tag.lower().startswith("zh") else tag for _q, _i, tag in sorted(ranked)]
     found = negotiate_locale(preferred, list(SUPPORTED), aliases=None)
-    return DEFAULT if found is None else (SOURCE if found.lower().startswith("en") else DEFAULT)
+    if found is None:
+        return DEFAULT
+    # negotiate_locale answers with the client's spelling (`en-US` gave `en`, `EN` stays `EN`)
+    language = found.lower().split("_")[0]
+    return next(s for s in SUPPORTED if s.lower().split("_")[0] == language)
 
 
 @contextlib.contextmanager
