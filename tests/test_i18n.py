@@ -3,6 +3,7 @@ same either way (api/i18n.py, api/locale/)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -196,3 +197,12 @@ async def test_a_guard_refusal_in_both_languages(client):
         "code": "PAYLOAD_TOO_LARGE"}
     assert zh.json()["message"].startswith("请求过大：/graphql 请求体上限")
     assert en.json()["message"].startswith("request too large: the body of /graphql is at most")
+
+
+async def test_the_language_is_per_request_under_concurrency(gql):
+    q = "{ queryLog(first: 1) { edges { node { id } } } }"
+    languages = [None, "en"] * 5
+    answers = await asyncio.gather(*(gql(q, as_="provider", language=lang) for lang in languages))
+    assert [a["errors"][0]["message"] for a in answers] == [
+        "只有审计人员可以查看查询日志" if lang is None else "only auditors read the query log"
+        for lang in languages]
