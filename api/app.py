@@ -39,6 +39,7 @@ from .cors import cors_middleware
 from .db import app_login_dsn, create_pool, migrate, resolve_database_url
 from .guard.middleware import Guard
 from .http_body import drain
+from .i18n import LocaleMiddleware
 from .ingestion.upload import BulkUpload
 from .operations import PersistedOperations
 from .observe import metrics as observe_metrics
@@ -200,9 +201,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         # outermost: request id, X-Request-Id, access line and metrics for every answer; then the
-        # guard's limits and admission; CORS inside the guard
+        # locale (the guard's refusals are in the asker's language), the guard's limits and
+        # admission; CORS inside the guard
         middleware=[Middleware(Observe, access=access_log_on(), tracer=tracing.setup()),
-                    Middleware(guard.wrap), *cors_middleware(settings)],
+                    Middleware(LocaleMiddleware), Middleware(guard.wrap), *cors_middleware(settings)],
     )
 
 

@@ -20,6 +20,7 @@ import asyncpg
 
 from .config import Settings
 from .guard.errors import busy
+from .i18n import _
 
 log = logging.getLogger("credit.db")
 
@@ -193,7 +194,7 @@ class _BoundedAcquire:
         try:
             return await self.inner.__aenter__()
         except TimeoutError:
-            raise busy("数据库连接繁忙，请稍后重试 (no database connection free in time)") from None
+            raise busy(_("busy, try again shortly (no database connection free in time)")) from None
         finally:
             self.pool.waiting -= 1
 

@@ -9,6 +9,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .i18n import _
+
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
@@ -42,8 +44,8 @@ def canonical(raw: str | None) -> str:
         if not (c.isascii() and c.isprintable()):
             raise IdentifierError(
                 "ascii",
-                f"主体标识只能由半角字母和数字组成：第 {i + 1} 个字符 U+{ord(c):04X} 不是 "
-                f"(a subject key is ASCII letters and digits; character {i + 1} is not)",
+                _("a subject key is ASCII letters and digits; character {n} ({code}) is not",
+                  n=i + 1, code=f"U+{ord(c):04X}"),
             )
     return value
 
@@ -75,27 +77,29 @@ def validate_uscc(raw: str, *, legacy_allow: frozenset[str] = frozenset()) -> st
     if code in legacy_allow:
         return code
     if len(code) != 18:
-        raise IdentifierError("length", f"a unified social credit code has 18 characters, not {len(code)}")
+        raise IdentifierError("length", _("a unified social credit code has 18 characters, not {n}",
+                                                n=len(code)))
     bad = sorted({c for c in code if c not in _USCC_VALUE})
     if bad:
         raise IdentifierError(
             "alphabet",
-            f"a unified social credit code cannot contain {', '.join(bad)} "
-            "(I, O, Z, S and V are never used)",
+            _("a unified social credit code cannot contain {chars} (I, O, Z, S and V are never "
+              "used)", chars=", ".join(bad)),
         )
     expected = uscc_check_char(code[:17])
     if code[17] != expected:
         raise IdentifierError(
             "check_character",
-            f"check character is {code[17]} but the first 17 characters give {expected}; "
-            "the code was probably mistyped",
+            _("the check character is {found} but the first 17 characters give {expected}; "
+              "the code was probably mistyped", found=code[17], expected=expected),
         )
     org_expected = org_code_check_char(code[8:16])
     if code[16] != org_expected:
         raise IdentifierError(
             "org_code_check_character",
-            f"the organisation code inside (positions 9-17, {code[8:17]}) ends in {code[16]} "
-            f"but its first 8 characters give {org_expected}",
+            _("the organisation code inside (positions 9-17, {org}) ends in {found} but its "
+              "first 8 characters give {expected}", org=code[8:17], found=code[16],
+              expected=org_expected),
         )
     return code
 
@@ -104,23 +108,25 @@ def validate_resident_id(raw: str, *, today: dt.date | None = None) -> str:
     """Return the normalised ID number (lower-case x made X) or raise IdentifierError."""
     rid = canonical(raw).upper()
     if len(rid) != 18:
-        raise IdentifierError("length", f"a resident ID number has 18 characters, not {len(rid)}")
+        raise IdentifierError("length", _("a resident ID number has 18 characters, not {n}",
+                                                n=len(rid)))
     if not _RID_RE.match(rid):
-        raise IdentifierError("alphabet", "a resident ID number is 17 digits and a digit or X")
+        raise IdentifierError("alphabet", _("a resident ID number is 17 digits and a digit or X"))
     try:
         born = dt.date(int(rid[6:10]), int(rid[10:12]), int(rid[12:14]))
     except ValueError:
         raise IdentifierError(
-            "birth_date", f"positions 7-14 ({rid[6:14]}) are not a real date of birth"
+            "birth_date", _("positions 7-14 ({digits}) are not a real date of birth", digits=rid[6:14])
         ) from None
     if born > (today or dt.date.today()) or born.year < 1880:
-        raise IdentifierError("birth_date", f"date of birth {born.isoformat()} is not plausible")
+        raise IdentifierError("birth_date", _("the date of birth {date} is not plausible",
+                                                    date=born.isoformat()))
     expected = resident_id_check_char(rid[:17])
     if rid[17] != expected:
         raise IdentifierError(
             "check_character",
-            f"check character is {rid[17]} but the first 17 digits give {expected}; "
-            "the number was probably mistyped",
+            _("the check character is {found} but the first 17 digits give {expected}; "
+              "the number was probably mistyped", found=rid[17], expected=expected),
         )
     return rid
 
@@ -136,13 +142,15 @@ def parse_subject_key(
     one; if neither, the error is the resident-ID one, the likelier intent of such a key."""
     value = canonical(raw)
     if not value:
-        raise IdentifierError("required", "a subject key is required")
+        raise IdentifierError("required", _("a subject key is required"))
     if document_type in OTHER_DOCUMENTS:
         if not re.fullmatch(r"[A-Za-z0-9]{5,20}", value):
-            raise IdentifierError("format", f"a {document_type} number is 5-20 letters or digits")
+            raise IdentifierError("format", _("a {type} number is 5-20 letters or digits",
+                                                   type=document_type))
         return SubjectKey(value.upper(), document_type)
     if document_type not in (None, RESIDENT_ID, USCC):
-        raise IdentifierError("document_type", f"unknown identity document type {document_type!r}")
+        raise IdentifierError("document_type", _("unknown identity document type {type}",
+                                                           type=repr(document_type)))
     upper = value.upper()
     if document_type == RESIDENT_ID:
         return SubjectKey(validate_resident_id(upper), RESIDENT_ID)
@@ -151,7 +159,8 @@ def parse_subject_key(
     if upper.isdigit() and len(upper) != 18:
         raise IdentifierError(
             "length",
-            f"a resident ID number or unified social credit code has 18 characters, not {len(upper)}",
+            _("a resident ID number or unified social credit code has 18 characters, not {n}",
+              n=len(upper)),
         )
     if _RID_RE.match(upper):
         try:

@@ -31,6 +31,7 @@ from .auth.principal import Principal, RequestInfo
 from .config import ConfigError, Settings
 from .errors import DomainError
 from .http_body import drain
+from .i18n import _
 
 log = logging.getLogger("credit.ratelimit")
 
@@ -152,15 +153,14 @@ async def admit(scope: Scope, receive: Receive, send: Send) -> bool:
         log.error("rate limit store unavailable, request refused: %r", e)
         status, wait = 503, 5
         refusal = RateLimitUnavailable(
-            "限流计数暂不可用，请稍后重试（rate limit store unavailable; try again later）"
+            _("the rate limit store is unavailable; try again later")
         )
     else:
         if wait is None:
             return True
         status = 429
         refusal = RateLimited(
-            f"请求过于频繁，请 {wait} 秒后重试（rate limit exceeded for this caller; retry "
-            f"after {wait} s）",
+            _("rate limit exceeded for this caller; retry after {wait} s", wait=wait),
             rule="rate_limit",
         )
     body = None

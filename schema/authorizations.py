@@ -18,6 +18,7 @@ from api.authorizations import lifecycle, views
 from api.authorizations.common import is_self
 from api.authorizations.service import GrantInput, grant_authorization
 from api.errors import DomainError, Forbidden
+from api.i18n import _
 
 from .context import Context
 from .errors import call, to_graphql_error
@@ -324,6 +325,6 @@ async def of_my_credit(ctx: Context, subject_key: str) -> list[Authorization]:
     """myCredit { authorizations }: every authorization naming the subject, with each use."""
     p = ctx.principal
     if not is_self(p, subject_key):
-        raise to_graphql_error(Forbidden("完成实名核验后才能查看本人授权", rule="self_verified"))
+        raise to_graphql_error(Forbidden(_("complete real-name verification before viewing your authorizations"), rule="self_verified"))
     found = await call(views.of_subject(ctx.state.pool, p))
     return [Authorization.of(v.row, for_subject=True, view=v) for v in found]

@@ -14,6 +14,7 @@ from api.auth.principal import Principal, RequestInfo
 from api.disclosure.rules import MAX_PURPOSE_LENGTH, SubjectView
 from api.disclosure.service import log_refusal, log_refused_keys, look_up, normalise_keys
 from api.errors import DomainError, TooMany
+from api.i18n import _
 from api.identifiers import IdentifierError, parse_subject_key
 
 if TYPE_CHECKING:
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
 
 def too_many(batch_max: int, count: int) -> TooMany:
     return TooMany(
-        f"一次请求最多查询 {batch_max} 个主体，本请求有 {count} 个（a request looks up at most "
-        f"{batch_max} subjects across all its fields and aliases; this one names {count}）",
+        _("a request looks up at most {batch_max} subjects across all its fields and aliases; this one names {count}", batch_max=batch_max, count=count),
         field="keys",
         rule="batch_size",
     )

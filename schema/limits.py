@@ -37,6 +37,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from api.errors import DomainError
+from api.i18n import N_, _
 
 from .errors import to_graphql_error
 
@@ -59,13 +60,13 @@ class DocumentLimits:
     expanded_fields: int = 300
 
 
-# rule: (Chinese, English) name of what is counted
+# rule: what is counted (a msgid)
 _WHAT = {
-    "max_expanded_fields": ("展开片段后的字段数", "fields once fragments are expanded"),
-    "max_fragment_spreads": ("展开后的片段引用数", "fragment spreads once expanded"),
-    "max_depth": ("嵌套深度", "depth"),
-    "max_aliases": ("别名数", "aliases"),
-    "max_root_fields": ("顶层字段数", "root fields"),
+    "max_expanded_fields": N_("fields once fragments are expanded"),
+    "max_fragment_spreads": N_("fragment spreads once expanded"),
+    "max_depth": N_("depth"),
+    "max_aliases": N_("aliases"),
+    "max_root_fields": N_("root fields"),
 }
 
 
@@ -160,10 +161,9 @@ def _over(t: _Counts, limits: DocumentLimits, *, operation: bool) -> QueryTooCom
         ]
     for rule, n, limit in checks:
         if n > limit:
-            zh, en = _WHAT[rule]
             return QueryTooComplex(
-                f"查询过于复杂：{zh}超过上限 {limit}（query too complex: more {en} than the "
-                f"limit of {limit}）",
+                _("query too complex: more {what} than the limit of {limit}",
+                  what=_(_WHAT[rule]), limit=limit),
                 field="query",
                 rule=rule,
             )

@@ -7,6 +7,7 @@ from strawberry.types import Info
 
 from api.disclosure.rules import PURPOSES
 from api.errors import Forbidden
+from api.i18n import _
 
 from .context import Context
 from .errors import call, to_graphql_error
@@ -46,7 +47,7 @@ class Query:
         p = ctx.principal
         if not p.has("subject") or not p.subject_key:
             raise to_graphql_error(
-                Forbidden("myCredit is for a subject's own token", rule="subject_role")
+                Forbidden(_("myCredit is for a subject's own token"), rule="subject_role")
             )
         views = await call(ctx.subjects([p.subject_key], None, "myCredit"))
         return Subject.of(views[0])

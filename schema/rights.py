@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.errors import DomainError, InvalidInput
+from api.i18n import _
 from api.rights import cases as rights_cases
 from api.rights import deletion, notifications, objections, repair, steps
 from api.rights.cases import CaseView, Rights
@@ -523,5 +524,5 @@ class RightsMutation:
             numbers = [int(i) for i in ids]
         except ValueError:
             raise to_graphql_error(InvalidInput(
-                "ids are notification ids as notifications gave them", field="ids", rule="id")) from None
+                _("ids are notification ids as notifications gave them"), field="ids", rule="id")) from None
         return await call(notifications.mark_read(ctx.state.pool, ctx.principal, numbers, ctx.state.clock()))

@@ -29,6 +29,7 @@ from graphql.language import ArgumentNode, VariableDefinitionNode, Visitor, visi
 from strawberry.extensions import SchemaExtension
 
 from api.errors import InvalidInput
+from api.i18n import _
 
 from .errors import to_graphql_error
 
@@ -96,8 +97,8 @@ def first_bad_input(document: DocumentNode | None, variables: dict[str, Any] | N
             if bad is not None:
                 i, c = bad
                 return InvalidInput(
-                    f"输入含无法存储的控制字符：{where} 第 {i + 1} 个字符 U+{ord(c):04X} "
-                    f"({where}: character {i + 1} is a control character; nothing was looked up)",
+                    _("{where}: character {n} ({code}) is a control character that cannot be "
+                      "stored; nothing was looked up", where=where, n=i + 1, code=f"U+{ord(c):04X}"),
                     field=where,
                     rule="control_character",
                 )

@@ -14,6 +14,7 @@ from api.catalog import CatalogItem
 from api.disclosure.rules import RecordView, SubjectView
 from api.disclosure.rules import Withheld as WithheldView
 from api.errors import Forbidden
+from api.i18n import N_, _
 from api.reports.service import reports_about
 
 from .errors import call, to_graphql_error
@@ -209,7 +210,7 @@ class Subject:
         self, info: strawberry.Info, first: int = 50, after: str | None = None
     ) -> QueryOfMeConnection:
         ctx = info.context
-        self._only_self(ctx, "only the subject itself sees who queried it")
+        self._only_self(ctx, N_("only the subject itself sees who queried it"))
         page = await call(queries_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
         return QueryOfMeConnection(edges=edges(page, QueryOfMe.of), page_info=page_info(page))
 
@@ -243,7 +244,7 @@ class Subject:
 
     async def _reports_issued(self, info: strawberry.Info, first: int, after: str | None) -> ReportIssuedConnection:
         ctx = info.context
-        self._only_self(ctx, "only the subject itself sees who obtained its reports")
+        self._only_self(ctx, N_("only the subject itself sees who obtained its reports"))
         page = await call(reports_about(ctx.state.reports, ctx.principal, first=first, after=after))
         return ReportIssuedConnection(edges=edges(page, ReportIssued.of), page_info=page_info(page),
                                       _count=page.count)
@@ -271,14 +272,14 @@ class Subject:
         from api.checks.service import uses_of_me
 
         ctx = info.context
-        self._only_self(ctx, "only the subject itself sees the uses of its information")
+        self._only_self(ctx, N_("only the subject itself sees the uses of its information"))
         page = await call(uses_of_me(ctx.state.pool, ctx.principal, first=first, after=after))
         return CreditUseConnection(edges=edges(page, CreditUse.of), page_info=page_info(page),
                                    _count=page.count)
 
     def _only_self(self, ctx: Any, message: str) -> None:
         if ctx.principal.subject_key != self._view.subject.key:
-            raise to_graphql_error(Forbidden(message, rule="self_verified"))
+            raise to_graphql_error(Forbidden(_(message), rule="self_verified"))
 
     @classmethod
     def of(cls, v: SubjectView | None) -> Subject | None:

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from api.errors import DomainError
 from api.workdays import calendar as core
 from api.workdays import service
+from api.workdays.names import holiday_name
 
 from .context import Context
 from .errors import to_graphql_error
@@ -50,7 +51,7 @@ class CalendarDay:
     @classmethod
     def of(cls, d: core.CalendarDay) -> CalendarDay:
         return cls(date=d.day, kind=DayKind(d.kind.value), is_working_day=d.working,
-                   name=d.name, provisional=not d.official)
+                   name=holiday_name(d.name), provisional=not d.official)
 
 
 @strawberry.type

@@ -158,9 +158,9 @@ class GQL:
 
     async def __call__(
         self, query: str, variables: dict | None = None, *, as_: str | None = None,
-        bearer: str | None = None, **claims: Any
+        bearer: str | None = None, language: str | None = None, **claims: Any
     ) -> dict:
-        headers = {}
+        headers = {} if language is None else {"Accept-Language": language}
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
         elif as_ is not None:

@@ -291,7 +291,7 @@ async def test_invalid_subject_key_is_a_clear_error(gql):
     out = await gql(SUBJECT_Q, {"key": "91110000600037341N"})
     (err,) = out["errors"]
     assert err["extensions"] == {"code": "INVALID_INPUT", "field": "key", "rule": "check_character"}
-    assert "check character" in err["message"]
+    assert "校验码为 N，但按前 17 位应为 L" in err["message"]
 
 
 async def test_aliases_fragments_and_repeats_make_one_decision_and_one_log_row(gql, pool):

@@ -24,7 +24,7 @@ async def test_a_refused_batch_is_logged_per_subject_it_names(gql, pool, role):
     rows = await log_rows(pool)
     assert sorted(r["subject_key"] for r in rows) == sorted(set(keys))
     assert {r["outcome"] for r in rows} == {"refused"}
-    assert all(r["reason"].startswith("FORBIDDEN: batch queries are for") for r in rows)
+    assert all(r["reason"] == f"FORBIDDEN: {err['message']}" for r in rows)
     assert {r["operation"] for r in rows} == {"subjects"}
 
 

@@ -186,7 +186,7 @@ async def test_art40_deletion_of_a_penalty_is_refused_and_changes_nothing(gql, c
     before = await snapshot(owner)
     err = (await gql(DELETE, {"id": rid}, **as_company()))["data"]["requestDeletion"]
     assert (err["code"], err["rule"]) == ("NOT_ELIGIBLE", "art40_categories")
-    assert "commendation, volunteer-service and charitable-donation" in err["message"]
+    assert "第四十条只删除表彰奖励、志愿服务和慈善捐赠记录" in err["message"]
     assert "penalty" in err["message"]
     err = (await gql(DELETE, {"id": rid}, **as_company(real_name_verified=False)))["data"]["requestDeletion"]
     assert err["code"] == "FORBIDDEN"

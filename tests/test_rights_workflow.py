@@ -81,7 +81,7 @@ def test_a_step_out_of_order_is_refused_naming_what_is_due(action):
     with pytest.raises(OutOfOrder) as e:
         check_actor(PRINCIPALS[ROLE_OF[action]], case(stage, kind, due_on=D("2026-09-30")), action)
     assert e.value.rule.endswith("_order")
-    assert "is waiting for" in e.value.message and "due 2026-09-30" in e.value.message
+    assert "正等待" in e.value.message and "期限 2026年9月30日" in e.value.message
 
 
 def test_nothing_is_done_on_a_closed_case():

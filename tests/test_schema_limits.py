@@ -85,7 +85,7 @@ async def test_aliases_inside_fragments_count_once_per_expansion(gql):
     assert "errors" not in out
     out = await gql(q.replace("...C ...C ...C}", "...C ...C ...C ...C ...C ...C}"))  # 24
     assert refusal(out)["rule"] == "max_aliases"
-    assert "aliases" in out["errors"][0]["message"]
+    assert "别名数" in out["errors"][0]["message"]
 
 
 async def test_depth_counts_across_fragments(gql):
@@ -160,7 +160,7 @@ async def test_too_many_aliases_are_refused_even_when_repeated(gql, pool):
     fields = " ".join(f'a{i}: subject(key: "{COMPANY}") {{ key }}' for i in range(25))
     for _ in range(2):  # the second time the parse comes from the cache
         out = await gql("{ " + fields + " }")
-        assert "aliases" in out["errors"][0]["message"]
+        assert "别名数" in out["errors"][0]["message"]
         assert refusal(out)["code"] == "QUERY_TOO_COMPLEX"
     rows = await log_rows(pool)
     assert [(r["subject_key"], r["outcome"]) for r in rows] == [(COMPANY, "refused")] * 2

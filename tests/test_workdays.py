@@ -11,6 +11,7 @@ import chinese_calendar
 import pytest
 
 from api.errors import InvalidInput
+from api.i18n import use_locale
 from api.workdays import DayKind, NamedDay, WorkCalendar, YearSchedule, china_date
 from api.workdays.cli import format_schedule
 from api.workdays.files import ScheduleFileError, read_schedule_file
@@ -191,8 +192,9 @@ def test_paused_working_days_do_not_count(cal, paused, due):
 
 
 def test_a_pause_that_ends_before_it_begins_is_refused(cal):
-    with pytest.raises(InvalidInput, match="cannot end"):
+    with use_locale("en"), pytest.raises(InvalidInput, match="cannot end") as e:
         cal.add_working_days(D("2026-09-28"), 15, paused=[(D("2026-10-16"), D("2026-10-12"))])
+    assert e.value.field == "paused"
 
 
 def test_a_negative_count_is_refused(cal):
@@ -294,7 +296,10 @@ def test_mid_autumn_on_national_day_counts_once():
 
 
 def test_years_beyond_the_lunar_tables_are_refused_clearly(cal):
-    with pytest.raises(InvalidInput, match="no working-day calendar for 2100"):
+    with pytest.raises(InvalidInput, match="没有 2100 年的工作日历") as e:
+        cal.add_working_days(D("2099-12-31"), 1)
+    assert e.value.rule == "calendar_range"
+    with use_locale("en"), pytest.raises(InvalidInput, match="no working-day calendar for 2100"):
         cal.add_working_days(D("2099-12-31"), 1)
 
 

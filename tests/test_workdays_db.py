@@ -167,7 +167,7 @@ async def test_a_bad_file_is_refused_and_changes_nothing(settings, pool, tmp_pat
 async def test_reloading_a_year_needs_replace(settings, pool, follower, tmp_path, clean_calendar):
     path = write(tmp_path, "2027.csv", SCHEDULE_2027_CSV)
     assert await cli(settings, *load_args(path)) == 0
-    with pytest.raises(YearAlreadyLoaded, match=r"2027 is already loaded \(file 2027.csv .*--replace"):
+    with pytest.raises(YearAlreadyLoaded, match=r"2027 年已加载（file 2027.csv .*--replace"):
         await cli(settings, *load_args(path))
     assert len(await calendar_acts(pool)) == 1
 
@@ -252,10 +252,10 @@ async def test_anyone_computes_a_deadline(gql):
 async def test_calendar_days_show_holidays_and_make_up_days(gql):
     r = await gql('{ calendarDays(from: "2026-10-07", to: "2026-10-11") { date kind isWorkingDay name provisional } }')
     assert [(d["date"], d["kind"], d["isWorkingDay"], d["name"]) for d in r["data"]["calendarDays"]] == [
-        ("2026-10-07", "HOLIDAY", False, "National Day"),
+        ("2026-10-07", "HOLIDAY", False, "国庆节"),
         ("2026-10-08", "WORKING_DAY", True, None),
         ("2026-10-09", "WORKING_DAY", True, None),
-        ("2026-10-10", "MAKE_UP_DAY", True, "National Day"),
+        ("2026-10-10", "MAKE_UP_DAY", True, "国庆节"),
         ("2026-10-11", "REST_DAY", False, None),
     ]
     assert not any(d["provisional"] for d in r["data"]["calendarDays"])
@@ -268,7 +268,7 @@ async def test_calendar_years_list_the_official_ones(gql):
     assert [y["year"] for y in listed] == PACKAGE_YEARS and all(y["official"] for y in listed)
     fallback = r["data"]["calendarYear"]
     assert fallback["official"] is False and fallback["makeUpDays"] == []
-    assert {"date": "2027-10-01", "name": "National Day"} in fallback["holidays"]
+    assert {"date": "2027-10-01", "name": "国庆节"} in fallback["holidays"]
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
 from ..pagination import Page, page_of
+from ..i18n import _
 from .integrity import plain
 from .repository import (
     EXPORT_COLUMNS,
@@ -39,22 +40,22 @@ def encode_cursor(log_id: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        kind, _sep, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         if kind != "log":
             raise ValueError
         return int(value)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("after is not a cursor this API gave out", field="after", rule="cursor") from None
+        raise InvalidInput(_("after is not a cursor this API gave out"), field="after", rule="cursor") from None
 
 
 def _auditor(principal: Principal) -> None:
     if not principal.has("auditor"):
-        raise Forbidden("only auditors read the query log", rule="auditor_role")
+        raise Forbidden(_("only auditors read the query log"), rule="auditor_role")
 
 
 def _page_size(first: int) -> None:
     if not 1 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first", rule="range")
+        raise InvalidInput(_("first must be between 1 and {max_page}", max_page=MAX_PAGE), field="first", rule="range")
 
 
 def _filter_details(f: LogFilter) -> dict[str, Any]:
@@ -129,8 +130,7 @@ def parse_bound(name: str, raw: str) -> dt.datetime:
     exclusive). Anything else, or a time outside 1970..9998, is INVALID_INPUT naming `name`."""
     def bad(why: str) -> InvalidInput:
         return InvalidInput(
-            f"参数 {name} 无效：{why}（{raw[:40]!r}）; give a date (YYYY-MM-DD, a whole day in "
-            "Beijing time) or a date-time with its offset (YYYY-MM-DDTHH:MM:SS+08:00)",
+            _("parameter {name} is not valid: {why} ({raw}); give a date (YYYY-MM-DD, a whole day in Beijing time) or a date-time with its offset (YYYY-MM-DDTHH:MM:SS+08:00)", name=name, why=why, raw=repr(raw[:40])),
             field=name, rule="datetime",
         )
 
@@ -165,7 +165,7 @@ async def export_log(
     (memory does not grow with the range). The export is an act in the trail."""
     _auditor(principal)
     if fmt not in EXPORT_FORMATS:
-        raise InvalidInput(f"format is one of {', '.join(EXPORT_FORMATS)}", field="format", rule="format")
+        raise InvalidInput(_("format is one of {export_formats}", export_formats=', '.join(EXPORT_FORMATS)), field="format", rule="format")
     async with transaction(pool) as conn:
         await record_act(
             conn, principal, kind="audit_read", operation="queryLog.export", request=request,
@@ -219,7 +219,7 @@ async def queries_of_me(
     total count: a much-queried subject has a long trail, and the count would scan all of it."""
     if not (principal.has("subject") and principal.subject_key and principal.real_name_verified):
         raise Forbidden(
-            "only the subject itself, real-name verified, sees who queried it (Art. 36)",
+            _("only the subject itself, real-name verified, sees who queried it (Art. 36)"),
             rule="self_verified",
         )
     _page_size(first)

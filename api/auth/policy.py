@@ -13,6 +13,7 @@ from typing import NamedTuple
 import casbin
 
 from ..errors import PolicyUnavailable
+from ..i18n import _
 from .policy_file import read_policy
 
 logging.getLogger("casbin").setLevel(logging.ERROR)  # denials are normal; the query log has them
@@ -104,11 +105,11 @@ class Policy:
     def _enforce(self, loaded: _Loaded, *rvals):
         # Fail closed: an enforcer that was switched off answers "allow" to everything.
         if not loaded.enforcer.enabled:
-            raise PolicyUnavailable("the policy engine is disabled")
+            raise PolicyUnavailable(_("the policy engine is disabled"))
         try:
             return loaded.enforcer.enforce_ex(*rvals)
         except Exception as e:  # any fault in evaluation refuses the request
-            raise PolicyUnavailable(f"policy evaluation failed: {e}") from e
+            raise PolicyUnavailable(_("policy evaluation failed: {e}", e=e)) from e
 
     def decide(self, facts: RecordFacts) -> Decision:
         loaded = self._loaded

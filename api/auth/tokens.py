@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 
 from ..config import SYMMETRIC_ALGORITHMS, Settings
+from ..i18n import SOURCE, use_locale
 from ..identifiers import IdentifierError, parse_subject_key, validate_uscc
 from .principal import ANONYMOUS, ROLES, Principal
 
@@ -124,16 +125,18 @@ def principal_from_claims(
         raise TokenError(f"token names unknown roles {unknown}; known roles are {list(ROLES)}")
     org = _text_claim(claims, "org")
     try:
-        org = validate_uscc(org, legacy_allow=legacy_uscc)
+        with use_locale(SOURCE):  # a token's reason is English: it also goes in WWW-Authenticate
+            org = validate_uscc(org, legacy_allow=legacy_uscc)
     except IdentifierError as e:
         raise TokenError(f"token claim 'org' is not a valid unified social credit code: {e}") from None
     subject_key = None
     verified = False
     if "subject" in roles:
         try:
-            subject_key = parse_subject_key(
-                _text_claim(claims, "subject_key"), legacy_uscc=legacy_uscc
-            ).value
+            with use_locale(SOURCE):
+                subject_key = parse_subject_key(
+                    _text_claim(claims, "subject_key"), legacy_uscc=legacy_uscc
+                ).value
         except IdentifierError as e:
             raise TokenError(f"token claim 'subject_key' is not a valid identifier: {e}") from None
         if not isinstance(claims.get("real_name_verified"), bool):

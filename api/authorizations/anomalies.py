@@ -13,6 +13,7 @@ import asyncpg
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden
+from ..i18n import _
 from .common import write_act
 from .config import AuthorizationSettings
 
@@ -70,7 +71,7 @@ async def anomalies(
     since: dt.datetime | None = None, request: RequestInfo | None = None,
 ) -> AnomalyReport:
     if not principal.has("auditor"):
-        raise Forbidden("the anomaly report is for auditors", rule="auditor_role")
+        raise Forbidden(_("the anomaly report is for auditors"), rule="auditor_role")
     async with transaction(pool) as conn:
         since = since or await conn.fetchval("SELECT now() - interval '30 days'")
         report = AnomalyReport(

@@ -13,6 +13,7 @@ from ..auth.principal import Principal
 from ..config import Settings
 from ..db import create_pool, migrate, resolve_database_url
 from ..errors import InvalidInput
+from ..i18n import _
 from .anomalies import anomalies, render
 from .views import send_use_summaries
 
@@ -44,7 +45,7 @@ def run_anomalies(settings: Settings, args: argparse.Namespace) -> int:
         since = (dt.datetime.combine(dt.date.fromisoformat(args.since), dt.time(), dt.UTC)
                  if args.since else None)
     except ValueError:
-        raise InvalidInput(f"--since {args.since!r} is not a date YYYY-MM-DD", field="since") from None
+        raise InvalidInput(_("--since {since} is not a date YYYY-MM-DD", since=repr(args.since)), field="since") from None
     auditor = Principal(user_id=f"os:{getpass.getuser()}", name=args.operator_name,
                         org_code=args.org, org_name=None, roles=("auditor",))
     report = asyncio.run(_with_pool(

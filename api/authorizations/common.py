@@ -13,6 +13,7 @@ from ..audit.repository import trail_row, write_rows
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import AuditUnavailable, DomainError, InvalidInput
+from ..i18n import _
 from ..rights.notifications import Notice, send
 
 STATES = ("pending", "effective", "refused", "revoked", "disputed")
@@ -34,7 +35,7 @@ def storable(value: str | None, field: str, *, multiline: bool = False) -> str |
     for ch in value:
         if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs"):
             raise InvalidInput(
-                f"{field} 含有控制字符（U+{ord(ch):04X}），无法保存", field=field, rule="control_character"
+                _("{field} contains a control character (U+{ch}) and cannot be stored", field=field, ch=f"{ord(ch):04X}"), field=field, rule="control_character"
             )
     return value
 
@@ -106,7 +107,7 @@ async def log_refusal(
                 details=details,
             )
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-        raise AuditUnavailable("the refused request could not be recorded") from e
+        raise AuditUnavailable(_("the refused request could not be recorded")) from e
 
 
 async def tell_subject(

@@ -25,6 +25,7 @@ from ..audit.repository import trail_row, write_rows
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..http_body import drain
+from ..i18n import _
 from ..rights.offices import Offices
 from .common import is_grantee, is_self, write_act
 
@@ -66,7 +67,7 @@ class DocumentUpload:
         cap = state.settings.authorizations.document_max_bytes
         if not _may_upload(principal):
             await drain(receive)
-            await _error(403, "FORBIDDEN", "只有被授权机构（征信机构、国家机关）可以上传授权书")(scope, receive, send)
+            await _error(403, "FORBIDDEN", _("only grantee organisations (credit agencies, state organs) upload authorization documents"))(scope, receive, send)
             return
         body = bytearray()
         digest = hashlib.sha256()
@@ -77,7 +78,7 @@ class DocumentUpload:
             chunk = message.get("body", b"")
             if len(body) + len(chunk) > cap:
                 await drain(receive)
-                await _error(413, "TOO_LARGE", f"文件过大：授权书上限 {cap} 字节")(scope, receive, send)
+                await _error(413, "TOO_LARGE", _("file too large: an authorization document is at most {cap} bytes", cap=cap))(scope, receive, send)
                 return
             body += chunk
             digest.update(chunk)
@@ -85,7 +86,7 @@ class DocumentUpload:
                 break
         media_type = media_type_of(bytes(body[:8]))
         if not body or media_type is None:
-            await _error(415, "UNSUPPORTED_TYPE", "授权书须为 PDF、JPEG 或 PNG 文件（按文件内容判断）")(
+            await _error(415, "UNSUPPORTED_TYPE", _("an authorization document is a PDF, JPEG or PNG file (judged by its content)"))(
                 scope, receive, send)
             return
         sha = digest.hexdigest()

@@ -13,6 +13,7 @@ import asyncpg
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..i18n import _
 from ..rights.notifications import Notice, send
 from ..rights.offices import Offices
 from . import repository
@@ -35,7 +36,7 @@ async def _step(pool, principal: Principal, request: RequestInfo | None, authori
             if row is not None:
                 subject_key = row["subject_key"]
             if row is None or not may(row):  # not found before forbidden
-                raise NotFound(f"no authorization {authorization_id} for you to act on", field="id")
+                raise NotFound(_("no authorization {authorization_id} for you to act on", authorization_id=authorization_id), field="id")
             done = await step(conn, row)
             await write_act(conn, principal, request, operation=operation,
                             subject_key=row["subject_key"], details=act_details(done))
@@ -49,7 +50,7 @@ async def _step(pool, principal: Principal, request: RequestInfo | None, authori
 
 
 def _wrong_state(row, wanted: str) -> InvalidInput:
-    return InvalidInput(f"the authorization is {row['state']}, not {wanted}", field="id",
+    return InvalidInput(_("the authorization is {state}, not {wanted}", state=row['state'], wanted=wanted), field="id",
                         rule="state")
 
 
@@ -83,7 +84,7 @@ async def revoke(pool, principal, authorization_id, reason, *, request=None) -> 
     async def step(conn, row):
         done = await conn.fetchrow(repository.REVOKE, row["id"], principal.user_id, reason)
         if done is None:
-            raise InvalidInput(f"authorization {row['id']} is already {row['state']}", field="id",
+            raise InvalidInput(_("authorization {id} is already {state}", id=row['id'], state=row['state']), field="id",
                                rule="already_revoked" if row["state"] == "revoked" else "state")
         who = "您" if is_self(principal, row["subject_key"]) else f"机构 {done['grantee_org']}"
         await tell_subject(conn, done, "authorization_revoked",
@@ -125,7 +126,7 @@ async def record_paper_check(pool, principal, authorization_id, note, *, request
     """The credit office's first person: the paper original was seen and matches."""
     async def step(conn, row):
         if row["paper_recorded_by"]:
-            raise InvalidInput("the paper check is already recorded; a second person confirms it",
+            raise InvalidInput(_("the paper check is already recorded; a second person confirms it"),
                                field="id", rule="paper_recorded")
         done = await conn.fetchrow(repository.PAPER_RECORD, row["id"], principal.user_id,
                                    principal.name or principal.user_id, note)
@@ -140,9 +141,9 @@ async def confirm_paper_check(pool, principal, authorization_id, *, request=None
     """A second person of the credit office confirms: the authorization takes effect."""
     async def step(conn, row):
         if not row["paper_recorded_by"]:
-            raise InvalidInput("no paper check recorded yet", field="id", rule="paper_not_recorded")
+            raise InvalidInput(_("no paper check recorded yet"), field="id", rule="paper_not_recorded")
         if row["paper_recorded_by"] == principal.user_id:
-            raise Forbidden("纸质授权书须由另一名工作人员复核（两人核验）", rule="two_people")
+            raise Forbidden(_("a paper authorization is confirmed by a second member of staff (two-person check)"), rule="two_people")
         done = await conn.fetchrow(repository.PAPER_CONFIRM, row["id"], principal.user_id,
                                    principal.name or principal.user_id)
         if done is None:
@@ -159,10 +160,10 @@ async def close_dispute(pool, principal, dispute_id, finding, note, *, request=N
     """The credit office records what it found. The authorization stays suspended whatever the
     finding: the subject may revoke at any time, so a dispute ends its effect for good."""
     if finding not in FINDINGS:
-        raise InvalidInput(f"finding is one of {FINDINGS}", field="finding", rule="finding")
+        raise InvalidInput(_("finding is one of {findings}", findings=FINDINGS), field="finding", rule="finding")
     storable(note, "note", multiline=True)
     if not _credit_office(principal):
-        raise Forbidden("disputes are closed by the credit office", rule="credit_office")
+        raise Forbidden(_("disputes are closed by the credit office"), rule="credit_office")
     async with transaction(pool) as conn:
         try:
             case = await conn.fetchrow(repository.CLOSE_DISPUTE, uuid.UUID(dispute_id),
@@ -170,7 +171,7 @@ async def close_dispute(pool, principal, dispute_id, finding, note, *, request=N
         except ValueError:
             case = None
         if case is None:
-            raise NotFound(f"no open dispute {dispute_id}", field="id")
+            raise NotFound(_("no open dispute {dispute_id}", dispute_id=dispute_id), field="id")
         row = await conn.fetchrow("SELECT * FROM authorizations WHERE id = $1", case["authorization_id"])
         await write_act(conn, principal, request, operation="authorization.dispute_closed",
                         subject_key=row["subject_key"],

@@ -18,6 +18,7 @@ from ..catalog import DISCLOSURE_CLASSES, Catalog
 from ..db import transaction
 from ..disclosure.rules import MAX_PURPOSE_LENGTH
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..i18n import _
 from ..identifiers import USCC, IdentifierError, parse_subject_key, validate_uscc
 from . import repository
 from .common import (
@@ -63,13 +64,13 @@ def _grantor(principal: Principal, subject_key: str, grantee_org: str) -> str:
     """'self_service' when the subject grants, 'signed_document' when the grantee registers."""
     if principal.has("subject") and principal.subject_key == subject_key:
         if not principal.real_name_verified:
-            raise Forbidden("完成实名核验后才能授予授权（Art. 19）", rule="real_name_verified")
+            raise Forbidden(_("complete real-name verification before granting an authorization (Art. 19)"), rule="real_name_verified")
         return "self_service"
     if is_grantee(principal, grantee_org):
         return "signed_document"
     raise Forbidden(
-        "only the subject itself, or the grantee organisation with the signed document, "
-        "may register an authorization", rule="grantor",
+        _("only the subject itself, or the grantee organisation with the signed document, "
+        "may register an authorization"), rule="grantor",
     )
 
 
@@ -86,7 +87,7 @@ async def grant_authorization(
         try:
             key = parse_subject_key(g.subject_key, legacy_uscc=legacy_uscc)
         except IdentifierError as e:
-            raise InvalidInput(f"subjectKey: {e}", field="subjectKey", rule=e.rule) from None
+            raise InvalidInput(_("subjectKey: {e}", e=e), field="subjectKey", rule=e.rule) from None
         subject_key = key.value  # from here on the trail names the subject
         _check_text(g)  # before anything is looked up
         return await _grant(pool, catalog, principal, g, key.value, key.kind != USCC,
@@ -107,27 +108,27 @@ async def _grant(pool, catalog, principal, g, subject_key, natural_person, setti
     try:
         grantee = validate_uscc(g.grantee_org, legacy_allow=legacy_uscc)
     except IdentifierError as e:
-        raise InvalidInput(f"granteeOrg: {e}", field="granteeOrg", rule=e.rule) from None
+        raise InvalidInput(_("granteeOrg: {e}", e=e), field="granteeOrg", rule=e.rule) from None
     purpose = g.purpose.strip()
     if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
-        raise InvalidInput(f"purpose is required, at most {MAX_PURPOSE_LENGTH} characters",
+        raise InvalidInput(_("purpose is required, at most {max_purpose_length} characters", max_purpose_length=MAX_PURPOSE_LENGTH),
                            field="purpose", rule="required")
     evidence = _grantor(principal, subject_key, grantee)
     classes = sorted(set(g.scope_classes))
     bad = [c for c in classes if c not in DISCLOSURE_CLASSES]
     if bad:
-        raise InvalidInput(f"unknown disclosure classes {bad}", field="scope.classes", rule="class")
+        raise InvalidInput(_("unknown disclosure classes {bad}", bad=bad), field="scope.classes", rule="class")
     items = sorted(set(g.scope_items))
     if not items and not classes:
-        raise InvalidInput("scope must name catalog items or disclosure classes", field="scope",
+        raise InvalidInput(_("scope must name catalog items or disclosure classes"), field="scope",
                            rule="required")
     for code in items:
         if await catalog.get(code) is None:
-            raise InvalidInput(f"scope item {code!r} is not in the catalog", field="scope.items",
+            raise InvalidInput(_("scope item {code} is not in the catalog", code=repr(code)), field="scope.items",
                                rule="catalog")
     ref = (g.document_ref or "").strip() or None
     if ref and len(ref) > MAX_REF_LENGTH:
-        raise InvalidInput(f"documentRef is at most {MAX_REF_LENGTH} characters", field="documentRef",
+        raise InvalidInput(_("documentRef is at most {max_ref_length} characters", max_ref_length=MAX_REF_LENGTH), field="documentRef",
                            rule="length")
     check: SignatureCheck | None = None
     document = None
@@ -151,17 +152,17 @@ async def _grant(pool, catalog, principal, g, subject_key, natural_person, setti
         now = await conn.fetchval("SELECT now()")
         valid_from = g.valid_from or now
         if g.valid_until <= valid_from:
-            raise InvalidInput("validUntil must be after validFrom", field="validUntil", rule="period")
+            raise InvalidInput(_("validUntil must be after validFrom"), field="validUntil", rule="period")
         if g.valid_until <= now:
-            raise InvalidInput("validUntil is already past", field="validUntil", rule="period")
+            raise InvalidInput(_("validUntil is already past"), field="validUntil", rule="period")
         if g.valid_until - valid_from > MAX_VALIDITY:
-            raise InvalidInput("an authorization is valid for at most five years",
+            raise InvalidInput(_("an authorization is valid for at most five years"),
                                field="validUntil", rule="period")
         if document is not None:
             attached = await conn.fetchval(
                 "SELECT true FROM authorizations WHERE document_id = $1", document["id"])
             if attached:
-                raise InvalidInput("this document is already attached to an authorization",
+                raise InvalidInput(_("this document is already attached to an authorization"),
                                    field="documentId", rule="document_used")
         row = await repository.insert(
             conn, subject_key=subject_key, grantee_org=grantee, purpose=purpose,
@@ -189,13 +190,13 @@ async def _grant(pool, catalog, principal, g, subject_key, natural_person, setti
 
 async def _own_document(pool, principal: Principal, document_id: str | None) -> asyncpg.Record:
     if not document_id:
-        raise InvalidInput("documentId is required: upload the signed authorization first "
-                           "(POST /authorizations/documents)", field="documentId", rule="required")
+        raise InvalidInput(_("documentId is required: upload the signed authorization first "
+                           "(POST /authorizations/documents)"), field="documentId", rule="required")
     async with pool.acquire() as conn:
         doc = await repository.document_for_grant(conn, document_id)
     if doc is None or doc["uploaded_org"] != principal.org_code:
-        raise NotFound(f"no document {document_id} uploaded by your organisation", field="documentId")
+        raise NotFound(_("no document {document_id} uploaded by your organisation", document_id=document_id), field="documentId")
     if doc["attached"]:
-        raise InvalidInput("this document is already attached to an authorization",
+        raise InvalidInput(_("this document is already attached to an authorization"),
                            field="documentId", rule="document_used")
     return doc

@@ -17,6 +17,7 @@ from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
 from ..pagination import Page
+from ..i18n import _
 from . import repository
 from .common import pending_reason, tell_subject
 
@@ -55,7 +56,7 @@ def _records_of(disclosed: Any) -> list[dict[str, Any]]:
 async def of_subject(pool: asyncpg.Pool, principal: Principal) -> list[AuthorizationView]:
     """Every authorization naming the subject, newest first, with each use (Art. 19, 36)."""
     if not (principal.has("subject") and principal.subject_key and principal.real_name_verified):
-        raise Forbidden("完成实名核验后才能查看授权（Art. 19）", rule="self_verified")
+        raise Forbidden(_("complete real-name verification before viewing authorizations (Art. 19)"), rule="self_verified")
     key = principal.subject_key
     async with transaction(pool) as conn:
         rows = await repository.of_subject(conn, key, MAX_OWN)
@@ -82,13 +83,13 @@ def _after(cursor: str | None) -> tuple[dt.datetime, str] | None:
     if not cursor:
         return None
     try:
-        kind, _, rest = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        at, _, aid = rest.partition("|")
+        kind, _sep, rest = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        at, _sep, aid = rest.partition("|")
         if kind != "az":
             raise ValueError
         return dt.datetime.fromisoformat(at), str(uuid.UUID(aid))
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("after is not a cursor this API gave out", field="after",
+        raise InvalidInput(_("after is not a cursor this API gave out"), field="after",
                            rule="cursor") from None
 
 
@@ -99,9 +100,9 @@ async def of_grantee(
     """The caller organisation's own authorizations, newest first. The page names subjects, so
     reading it is logged per subject like a query."""
     if not (principal.org_code and (principal.has("credit_service") or principal.has("state_organ"))):
-        raise Forbidden("only grantee organisations list their authorizations", rule="grantee_role")
+        raise Forbidden(_("only grantee organisations list their authorizations"), rule="grantee_role")
     if not 1 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first", rule="range")
+        raise InvalidInput(_("first is 1 to {max_page}", max_page=MAX_PAGE), field="first", rule="range")
     position = _after(after)
     async with transaction(pool) as conn:
         rows = await repository.grantee_page(conn, principal.org_code, state, position, first + 1)

@@ -18,6 +18,7 @@ from ..db import create_pool, migrate, resolve_database_url
 from ..demo import CREDIT_OFFICE, DEFAULT_CATALOG, ORGANISATIONS
 from ..errors import InvalidInput
 from ..ingestion.template import template_csv
+from ..i18n import _
 from .definition import DefinitionError, load_yaml
 from .service import export_catalog, import_catalog, publish_catalog
 
@@ -51,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def operator(args: argparse.Namespace) -> Principal:
     name = (args.operator_name or "").strip()
     if not name:
-        raise InvalidInput("--operator-name must give your real name", field="operator-name")
+        raise InvalidInput(_("--operator-name must give your real name"), field="operator-name")
     return Principal(
         user_id=getpass.getuser(),
         name=name,

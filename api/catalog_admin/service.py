@@ -13,6 +13,7 @@ from ..auth.principal import Principal, RequestInfo
 from ..catalog import Catalog, CatalogItem, CatalogYear, china_today
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput, NotFound
+from ..i18n import _
 from . import repository as repo
 from .definition import CatalogDocument, DefinitionError, Provider, dump_yaml, parse_item
 
@@ -27,12 +28,12 @@ def _require_editor(principal: Principal) -> None:
 
     if not any(principal.has(r) for r in EDITORS):
         raise Forbidden(
-            "the catalog is drafted and published by the credit office (Art. 9)", rule="credit_office_role"
+            _("the catalog is drafted and published by the credit office (Art. 9)"), rule="credit_office_role"
         )
     if principal.org_code != Offices.from_env().credit_office:
         raise Forbidden(
-            "the catalog is drafted and published by the credit office (Art. 9); your organisation "
-            "is not the one configured as the credit office (CREDIT_OFFICE_ORG)",
+            _("the catalog is drafted and published by the credit office (Art. 9); your organisation "
+            "is not the one configured as the credit office (CREDIT_OFFICE_ORG)"),
             rule="credit_office_org",
         )
 
@@ -42,19 +43,18 @@ def check_editable_year(year: int, existing: CatalogYear | None, today: dt.date)
     the current year only while no catalog of it has been published (the platform's first)."""
     if existing is not None and existing.status == "published":
         raise InvalidInput(
-            f"the {year} catalog is published and is not changed during its year; "
-            f"put the change into the {max(year, today.year) + 1} catalog",
+            _("the {year} catalog is published and is not changed during its year; put the change into the {year2} catalog", year=year, year2=max(year, today.year) + 1),
             field="year",
             rule="catalog_published",
         )
     if year < today.year:
         raise InvalidInput(
-            f"{year} is past; a change takes effect in the {today.year + 1} catalog",
+            _("{year} is past; a change takes effect in the {year2} catalog", year=year, year2=today.year + 1),
             field="year",
             rule="catalog_year_past",
         )
     if year > 2999:  # the catalogs table holds 2000-2999 (found by fuzzing: was an internal error)
-        raise InvalidInput(f"{year} is not a catalog year", field="year", rule="catalog_year_range")
+        raise InvalidInput(_("{year} is not a catalog year", year=year), field="year", rule="catalog_year_range")
 
 
 def _definition_error(e: DefinitionError) -> InvalidInput:
@@ -65,7 +65,7 @@ async def _draft_for_edit(conn: asyncpg.Connection, year: int, today: dt.date) -
     existing = await repo.get_year(conn, year, lock=True)
     check_editable_year(year, existing, today)
     if existing is None:
-        raise NotFound(f"there is no draft {year} catalog; start one with draftCatalog", field="year", rule="no_draft")
+        raise NotFound(_("there is no draft {year} catalog; start one with draftCatalog", year=year), field="year", rule="no_draft")
     return existing
 
 
@@ -111,7 +111,7 @@ async def put_item(
     """Add or change an item of a draft. Art. 9: a department asking for inclusion states why."""
     _require_editor(principal)
     if not (reason or "").strip():
-        raise InvalidInput("state the reason for the change (Art. 9)", field="reason", rule="required")
+        raise InvalidInput(_("state the reason for the change (Art. 9)"), field="reason", rule="required")
     try:
         item = parse_item(definition)
     except DefinitionError as e:
@@ -120,7 +120,7 @@ async def put_item(
         await _draft_for_edit(conn, year, today or china_today())
         if await repo.missing_organisations(conn, [item.provider_org]):
             raise InvalidInput(
-                f"provider unit {item.provider_org} is not a known organisation; import it with a catalog file",
+                _("provider unit {provider_org} is not a known organisation; import it with a catalog file", provider_org=item.provider_org),
                 field="item.provider", rule="unknown_provider",
             )
         await repo.put_entry(conn, year, item)
@@ -144,11 +144,11 @@ async def remove_item(
     """Withdraw an item from a draft (Art. 9: with the reason)."""
     _require_editor(principal)
     if not (reason or "").strip():
-        raise InvalidInput("state the reason for the withdrawal (Art. 9)", field="reason", rule="required")
+        raise InvalidInput(_("state the reason for the withdrawal (Art. 9)"), field="reason", rule="required")
     async with transaction(pool) as conn:
         await _draft_for_edit(conn, year, today or china_today())
         if not await repo.delete_entry(conn, year, code):
-            raise NotFound(f"the draft {year} catalog has no item {code}", field="code", rule="no_item")
+            raise NotFound(_("the draft {year} catalog has no item {code}", year=year, code=code), field="code", rule="no_item")
         await record_act(
             conn, principal, kind="catalog", operation="removeCatalogItem",
             details={"year": year, "code": code, "reason": reason.strip()}, request=request,
@@ -174,7 +174,7 @@ async def import_catalog(
         missing = await repo.missing_organisations(conn, sorted({i.provider_org for i in document.items}))
         if missing:
             raise InvalidInput(
-                f"provider units {', '.join(missing)} are neither known nor listed under providers",
+                _("provider units {missing} are neither known nor listed under providers", missing=', '.join(missing)),
                 field="providers", rule="unknown_provider",
             )
         if existing is None:
@@ -203,7 +203,7 @@ async def publish_catalog(
         await _draft_for_edit(conn, year, today or china_today())
         items = await repo.entries(conn, year)
         if not items:
-            raise InvalidInput(f"the draft {year} catalog has no items", field="year", rule="empty_catalog")
+            raise InvalidInput(_("the draft {year} catalog has no items", year=year), field="year", rule="empty_catalog")
         await repo.publish(conn, year, principal.user_id)
         await record_act(
             conn, principal, kind="catalog", operation="publishCatalog",
@@ -243,7 +243,7 @@ async def catalog_years(pool: asyncpg.Pool, principal: Principal) -> list[Catalo
 async def export_catalog(pool: asyncpg.Pool, year: int) -> str:
     async with pool.acquire() as conn:
         if await repo.get_year(conn, year) is None:
-            raise NotFound(f"there is no {year} catalog", field="year", rule="no_catalog")
+            raise NotFound(_("there is no {year} catalog", year=year), field="year", rule="no_catalog")
         items = await repo.entries(conn, year)
         providers: list[Provider] = await repo.providers_of(conn, year)
     return dump_yaml(year, items, providers)

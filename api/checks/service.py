@@ -22,6 +22,7 @@ from ..db import transaction
 from ..disclosure.rules import RecordView, SubjectView
 from ..disclosure.service import log_refusal, look_up, normalise_keys
 from ..errors import Forbidden, InvalidInput, NotFound
+from ..i18n import _
 from ..lists.service import EntryView, entries_for, today_in_china
 from ..measures import repository as measures_repository
 from ..measures.service import applicable
@@ -50,7 +51,7 @@ async def credit_check(state, principal: Principal, request: RequestInfo, *, key
     d = state.disclosure
     keys = normalise_keys(keys, d.batch_max, d.legacy_uscc)
     if not principal.has("state_organ") or not principal.org_code:
-        refusal = Forbidden("信用核查由国家机关在第二十九条所列工作中使用", rule="art29_state_organ")
+        refusal = Forbidden(_("credit checks are for state organs in the duties of Art. 29"), rule="art29_state_organ")
         await log_refusal(d, principal, request, list(dict.fromkeys(keys)), scenario, operation, refusal)
         raise refusal
     results: dict[str, CheckResult] = {}
@@ -81,7 +82,7 @@ def _check_id(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise InvalidInput("checkId 是核查编号（UUID）", field="checkId", rule="uuid") from None
+        raise InvalidInput(_("checkId is a check id (UUID)"), field="checkId", rule="uuid") from None
 
 
 async def report_feedback(pool, principal: Principal, request: RequestInfo, *, check_id: str,
@@ -91,24 +92,24 @@ async def report_feedback(pool, principal: Principal, request: RequestInfo, *, c
     async with transaction(pool) as conn:
         check = await repository.for_feedback(conn, cid)
         if check is None or check["org_code"] != principal.org_code or not principal.has("state_organ"):
-            raise NotFound("没有本单位的这次信用核查", field="checkId", rule="not_found")
+            raise NotFound(_("no credit check of your organisation with this id"), field="checkId", rule="not_found")
         if check["feedback_at"] is not None:
-            raise InvalidInput("这次核查已经反馈", field="checkId", rule="feedback_given")
+            raise InvalidInput(_("this check already has its feedback"), field="checkId", rule="feedback_given")
         given: dict[str, dict[str, Any]] = {}
         for i, a in enumerate(applied):
             code, note = a.get("measure"), (a.get("note") or "").strip()
             if code not in check["measures"]:
-                raise InvalidInput(f"applied[{i}]：措施 {code} 不在这次核查的结果中", field=f"applied[{i}].measure", rule="unknown_measure")
+                raise InvalidInput(_("applied[{i}]: measure {code} is not among this check's results", i=i, code=code), field=f"applied[{i}].measure", rule="unknown_measure")
             if code in given:
-                raise InvalidInput(f"措施 {code} 反馈了两次", field=f"applied[{i}].measure", rule="duplicate")
+                raise InvalidInput(_("measure {code} is reported twice", code=code), field=f"applied[{i}].measure", rule="duplicate")
             if not a.get("applied") and not note:
-                raise InvalidInput(f"措施 {code} 未实施的，须说明理由", field=f"applied[{i}].note", rule="reason_required")
+                raise InvalidInput(_("measure {code} was not applied: give the reason", code=code), field=f"applied[{i}].note", rule="reason_required")
             if len(note) > 1000:
-                raise InvalidInput("note 至多 1000 字", field=f"applied[{i}].note", rule="length")
+                raise InvalidInput(_("note is at most 1000 characters"), field=f"applied[{i}].note", rule="length")
             given[code] = {"measure": code, "applied": bool(a.get("applied")), "note": note or None}
         missing = [m for m in check["measures"] if m not in given]
         if missing:
-            raise InvalidInput(f"还须反馈措施：{', '.join(missing)}", field="applied", rule="feedback_complete")
+            raise InvalidInput(_("measures still to report: {missing}", missing=', '.join(missing)), field="applied", rule="feedback_complete")
         now = await conn.fetchval("SELECT now()")
         await repository.feedback(conn, cid, now, principal.user_id, list(given.values()))
         await record_act(conn, principal, kind="credit_check", operation="check.feedback",
@@ -122,7 +123,7 @@ async def uses_of_me(
 ) -> Page[asyncpg.Record]:
     """Art. 36: each check of the subject in a decision, with what the organ reported applying."""
     if not (principal.has("subject") and principal.real_name_verified and principal.subject_key):
-        raise Forbidden("只有实名认证的信用主体本人可以查看", rule="self_verified")
+        raise Forbidden(_("only the real-name verified subject itself may see this"), rule="self_verified")
     check_first(first, USES_PAGE_MAX)
     key, position = principal.subject_key, time_key_after(after, "check", uuid.UUID)
     async with pool.acquire() as conn:
@@ -138,13 +139,13 @@ async def uses_of_me(
 
 def _office(principal: Principal) -> None:
     if not set(OFFICES) & set(principal.roles):
-        raise Forbidden("信用信息使用情况统计供信用主管部门、数据主管部门和审计查看", rule="offices")
+        raise Forbidden(_("usage statistics of credit information are for the credit office, the data office and auditors"), rule="offices")
 
 
 async def statistics(pool, principal: Principal, since: dt.date, until: dt.date, today: dt.date):
     _office(principal)
     if until < since or (until - since).days > 366:
-        raise InvalidInput("统计区间为一年以内，且 until 不早于 since", field="until", rule="period")
+        raise InvalidInput(_("the period is at most one year, with until not before since"), field="until", rule="period")
     start = dt.datetime.combine(since, dt.time(), tzinfo=dt.timezone(dt.timedelta(hours=8)))
     end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=start.tzinfo)
     async with pool.acquire() as conn:
@@ -156,7 +157,7 @@ async def overdue_feedback(pool, principal: Principal, today: dt.date) -> list[a
     org = None
     if not set(OFFICES) & set(principal.roles):
         if not principal.has("state_organ"):
-            raise Forbidden("逾期未反馈的核查供各单位和主管部门查看", rule="offices")
+            raise Forbidden(_("overdue checks are for the organisations and the offices"), rule="offices")
         org = principal.org_code
     async with pool.acquire() as conn:
         return await repository.overdue(conn, today, org)

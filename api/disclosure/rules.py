@@ -14,6 +14,7 @@ from typing import Any
 from ..auth.policy import Decision, Entitlement, Policy, RecordFacts
 from ..auth.principal import Principal
 from ..catalog import CatalogItem
+from ..i18n import N_, _
 from ..identifiers import mask_document_number
 from ..publicity import Periods, period_end, periods
 from ..publicity import add_months as add_months  # the lists and tests take it from here
@@ -52,30 +53,30 @@ class Reason:
     FIELDS_NOT_ENTITLED = "FIELDS_NOT_ENTITLED"
     PUBLICITY_ENDED = "PUBLICITY_ENDED"
 
-    TEXT = {
-        NEEDS_AUTHORIZATION: (
+    TEXT = {  # English msgids; Withheld.reason gives them in the request's language
+        NEEDS_AUTHORIZATION: N_(
             "Disclosed only under the subject's written authorization naming your organisation, "
             "this purpose and this item or class (Art. 19). Ask the subject to grant one in the "
             "self-service portal, or register the signed authorization with grantAuthorization."
         ),
-        NEEDS_VERIFICATION: (
+        NEEDS_VERIFICATION: N_(
             "Complete real-name verification to see your own non-public records (Art. 19)."
         ),
-        STATE_ORGANS_ONLY: (
+        STATE_ORGANS_ONLY: N_(
             "Government-shared information: disclosed only to state organs performing a duty "
             "named by an Art. 29 purpose (Art. 17)."
         ),
-        NOT_FOR_ROLE: "Not disclosed to your role under the platform's disclosure rules.",
-        NOT_ENTITLED: (
+        NOT_FOR_ROLE: N_("Not disclosed to your role under the platform's disclosure rules."),
+        NOT_ENTITLED: N_(
             "Your organisation is not entitled to this catalog item; the data office can extend "
             "its entitlement."
         ),
-        PUBLICITY_ENDED: (
-            "公示期已满，不再公开；此后仅凭信用主体的书面授权查询（第十九、二十条）。 The record's "
-            "public period (by its severity, per the catalog item) is over: it is no longer "
-            "public and is disclosed only under the subject's written authorization."
+        PUBLICITY_ENDED: N_(
+            "The record's public period (by its severity, per the catalog item) is over: it is "
+            "no longer public and is disclosed only under the subject's written authorization "
+            "(Art. 19, 20)."
         ),
-        FIELDS_NOT_ENTITLED: (
+        FIELDS_NOT_ENTITLED: N_(
             "Fields of this item outside your organisation's entitlement were left out; the data "
             "office can extend its entitlement."
         ),
@@ -199,7 +200,7 @@ class Withheld:
 
     @property
     def reason(self) -> str:
-        return Reason.TEXT[self.reason_code]
+        return _(Reason.TEXT[self.reason_code])
 
 
 @dataclass

@@ -29,6 +29,7 @@ from ..errors import (
     TooMany,
 )
 from ..guard.errors import Busy, ClientGone, ensure_client_waiting
+from ..i18n import _
 from ..identifiers import IdentifierError, parse_subject_key
 from ..observe.metrics import count_lookups, trail_write_timer
 from . import repository
@@ -64,10 +65,10 @@ def normalise_keys(
 ) -> list[str]:
     """Each key validated and normalised, in the order given (duplicates kept)."""
     if not raw_keys:
-        raise InvalidInput("give at least one subject key", field="keys", rule="required")
+        raise InvalidInput(_("give at least one subject key"), field="keys", rule="required")
     if len(raw_keys) > batch_max:
         raise TooMany(
-            f"a batch query takes at most {batch_max} subject keys; {len(raw_keys)} were given",
+            _("a batch query takes at most {batch_max} subject keys; {n} were given", batch_max=batch_max, n=len(raw_keys)),
             field="keys",
             rule="batch_size",
         )
@@ -77,7 +78,7 @@ def normalise_keys(
             key = parse_subject_key(raw, legacy_uscc=legacy_uscc).value
         except IdentifierError as e:
             where = "key" if len(raw_keys) == 1 else f"keys[{i}]"
-            raise InvalidInput(f"{where} {raw!r}: {e}", field=where, rule=e.rule) from None
+            raise InvalidInput(_("{where} {raw}: {e}", where=where, raw=repr(raw), e=e), field=where, rule=e.rule) from None
         keys.append(key)
     return keys
 
@@ -102,7 +103,7 @@ def _check_batch_role(principal: Principal, operation: str) -> None:
     """Art. 23: batch queries are for credit service agencies and state organs."""
     if operation == "subjects" and not any(principal.has(r) for r in BATCH_ROLES):
         raise Forbidden(
-            "batch queries are for credit service agencies and state organs (Art. 23)",
+            _("batch queries are for credit service agencies and state organs (Art. 23)"),
             rule="batch_role",
         )
 
@@ -112,20 +113,21 @@ def _check_purpose(principal: Principal, purpose: str | None, keys: list[str]) -
     purpose = (purpose or "").strip() or None
     if purpose is not None and len(purpose) > MAX_PURPOSE_LENGTH:
         raise InvalidInput(
-            f"purpose is at most {MAX_PURPOSE_LENGTH} characters", field="purpose", rule="length"
+            _("purpose is at most {max_purpose_length} characters", max_purpose_length=MAX_PURPOSE_LENGTH), field="purpose", rule="length"
         )
     acting_for_self = principal.subject_key is not None and keys == [principal.subject_key]
     if principal.has("state_organ") and not acting_for_self:
         if purpose is None:
             raise PurposeRequired(
-                "a state organ must state the duty it queries for: purpose is one of "
-                + ", ".join(PURPOSES),
+                _("a state organ must state the duty it queries for: purpose is one of {purposes}",
+                  purposes=", ".join(PURPOSES)),
                 field="purpose",
                 rule="art29_purpose_required",
             )
         if purpose not in PURPOSES:
             raise InvalidPurpose(
-                f"purpose {purpose!r} is not an Art. 29 duty; choose one of " + ", ".join(PURPOSES),
+                _("purpose {purpose} is not an Art. 29 duty; choose one of {purposes}",
+                  purpose=repr(purpose), purposes=", ".join(PURPOSES)),
                 field="purpose",
                 rule="art29_purpose",
             )
@@ -177,7 +179,7 @@ async def look_up(
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
         log.error("lookup failed, nothing disclosed: %s", e)
         raise AuditUnavailable(
-            "the query could not be recorded, so nothing was disclosed; try again later"
+            _("the query could not be recorded, so nothing was disclosed; try again later")
         ) from e
     count_lookups(principal.roles, (e.outcome for e in entries))  # committed: metrics
     return [views.get(key) for key in given]
@@ -190,8 +192,8 @@ async def _write_log(conn, principal, request, entries, at) -> None:
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
         log.error("query log write failed, nothing disclosed: %s", e)
         raise AuditUnavailable(
-            "the query log could not be written, so nothing was disclosed (Art. 21); "
-            "try again later"
+            _("the query log could not be written, so nothing was disclosed (Art. 21); "
+            "try again later")
         ) from e
 
 
@@ -227,7 +229,7 @@ async def _decide(d, conn, principal, rows, auth_rows, purpose, now) -> dict[str
             continue
         item = await d.catalog.get(r["item_code"], conn)
         if item is None:  # cannot happen with the foreign key; refuse rather than guess
-            raise PolicyUnavailable(f"catalog item {r['item_code']} is not loaded")
+            raise PolicyUnavailable(_("catalog item {item_code} is not loaded", item_code=r['item_code']))
         as_collected = d.catalog.item_for(r["item_code"], r["decided_on"])
         records[key].append(
             StoredRecord(
@@ -299,5 +301,5 @@ async def log_refusal(d, principal, request, keys, purpose, operation, refusal: 
             now = await conn.fetchval("SELECT now()")
             await _write_log(conn, principal, request, entries, now)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-        raise AuditUnavailable("the refused query could not be recorded") from e
-    count_lookups(principal.roles, ("refused" for _ in entries))
+        raise AuditUnavailable(_("the refused query could not be recorded")) from e
+    count_lookups(principal.roles, ("refused" for _entry in entries))

@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import dataclass
 
 from ..config import Limits
+from ..i18n import N_
 
 
 @dataclass
@@ -52,11 +53,11 @@ class Gate:
 class Admission:
     def __init__(self, limits: Limits):
         self.gates = {
-            "/upload/records": Gate("uploads", limits.max_uploads, 0.0, 0),
-            "/audit/export": Gate("exports", limits.max_exports, 0.0, 0),
+            "/upload/records": Gate(N_("uploads"), limits.max_uploads, 0.0, 0),
+            "/audit/export": Gate(N_("exports"), limits.max_exports, 0.0, 0),
         }
         self.default = Gate(
-            "requests", limits.max_in_flight, limits.admission_wait_seconds, limits.max_in_flight
+            N_("requests"), limits.max_in_flight, limits.admission_wait_seconds, limits.max_in_flight
         )
 
     def gate(self, path: str) -> Gate | None:

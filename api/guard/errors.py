@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import DomainError
+from ..i18n import _
 from .context import current
 
 
@@ -33,4 +34,4 @@ def ensure_client_waiting() -> None:
     lookup commits; outside a request (CLI, tests without HTTP) there is no client to lose."""
     guard = current()
     if guard is not None and guard.client_gone:
-        raise ClientGone("客户端已断开，查询已回滚 (client disconnected before commit; rolled back)")
+        raise ClientGone(_("the client disconnected before the commit; the query was rolled back"))

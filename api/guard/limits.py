@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from starlette.types import Message, Receive, Scope
 
 from ..config import Limits
+from ..i18n import _
 from .context import RequestGuard
 
 # Most a line-bounded body holds back waiting for the end of a line; a longer line is passed on
@@ -114,14 +115,15 @@ class BodyReader:
             if self.total > self.limit:
                 return await self._refuse(
                     413, "PAYLOAD_TOO_LARGE",
-                    f"请求过大：{self.path} 请求体上限 {human(self.limit)} "
-                    f"(request body over {self.limit} bytes)")
+                    _("request too large: the body of {path} is at most {limit} "
+                      "(request body over {bytes} bytes)",
+                      path=self.path, limit=human(self.limit), bytes=self.limit))
             if self.waited >= self.limits.body_rate_window:
                 if self.window_bytes < self.limits.body_min_rate * self.waited:
                     return await self._refuse(
                         408, "REQUEST_TIMEOUT",
-                        f"请求体发送过慢：低于每秒 {self.limits.body_min_rate} 字节 "
-                        f"(request body slower than {self.limits.body_min_rate} bytes/s)")
+                        _("request body sent too slowly: under {rate} bytes a second",
+                          rate=self.limits.body_min_rate))
                 self.waited, self.window_bytes = 0.0, 0
             if not more:
                 data = self.held + body
@@ -155,8 +157,8 @@ class BodyReader:
             return None
         return await self._refuse(
             408, "REQUEST_TIMEOUT",
-            f"请求体发送中断：{self.limits.body_idle_seconds:g} 秒未收到数据 "
-            f"(no request body data for {self.limits.body_idle_seconds:g} s)")
+            _("request body stalled: no data for {seconds} s",
+              seconds=f"{self.limits.body_idle_seconds:g}"))
 
     def stop(self) -> None:
         """Shutdown: end the body at the next chance (at once if waiting for the client)."""
@@ -166,11 +168,12 @@ class BodyReader:
 
     async def _stop(self) -> Message:
         if self.line_bounded:
-            self.ended_early = ("SHUTTING_DOWN", "服务器正在关闭：此后发送的行未读取，请重新发送 "
-                                "(server shutting down: the body was read up to the last whole line)")
+            self.ended_early = ("SHUTTING_DOWN", _(
+                "server shutting down: the body was read up to the last whole line; "
+                "send the rest again"))
             self._finish()
             return dict(_END)
-        return await self._refuse(503, "SHUTTING_DOWN", "服务器正在关闭，请稍后重试 (server shutting down)")
+        return await self._refuse(503, "SHUTTING_DOWN", _("server shutting down, try again shortly"))
 
     async def _refuse(self, status: int, code: str, message: str) -> Message:
         self.held = b""

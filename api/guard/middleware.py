@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Limits
 from ..http_body import drain
+from ..i18n import _
 from . import context
 from .admission import Admission
 from .limits import BodyReader, body_limit, declared_length, has_body, header_bytes, human
@@ -64,20 +65,23 @@ class Guard:
         path = scope["path"]
         if header_bytes(scope) > self.limits.max_header_bytes:
             await self._answer(send, receive, 431, "HEADERS_TOO_LARGE",
-                               f"请求头过大：上限 {human(self.limits.max_header_bytes)} "
-                               f"(request headers over {self.limits.max_header_bytes} bytes)")
+                               _("request headers over {limit} ({bytes} bytes)",
+                                 limit=human(self.limits.max_header_bytes),
+                                 bytes=self.limits.max_header_bytes))
             return
         limit = body_limit(self.limits, path)
         length = declared_length(scope)
         if length is not None and length > limit:
             await self._answer(send, receive, 413, "PAYLOAD_TOO_LARGE",
-                               f"请求过大：{path} 请求体上限 {human(limit)} "
-                               f"(Content-Length {length} over the limit of {limit} bytes)")
+                               _("request too large: the body of {path} is at most {limit} "
+                                 "(Content-Length {length} over {bytes} bytes)",
+                                 path=path, limit=human(limit), length=length, bytes=limit))
             return
         gate = self.admission.gate(path)
         if gate is not None and not await gate.enter():
             await self._answer(send, receive, 503, "BUSY",
-                               f"服务繁忙，请稍后重试 (too many {gate.name} in progress)",
+                               _("busy, try again shortly (too many {what} in progress)",
+                                 what=_(gate.name)),
                                retry_after=self.limits.retry_after_seconds)
             return
         try:

@@ -11,31 +11,33 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from ..i18n import N_
+
 FORBIDDEN = "forbidden"
 CONSENT_ONLY = "consent_only"
 
 # topic -> (Chinese substrings, English/pinyin word sequences)
 _FORBIDDEN_TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "religion": (("宗教", "信仰", "教派"), ("religion", "religious", "faith", "zongjiao", "xinyang")),
-    "genes": (("基因", "遗传信息", "脱氧核糖核酸"), ("gene", "genes", "genetic", "genome", "dna", "jiyin")),
-    "fingerprints": (("指纹",), ("fingerprint", "fingerprints", "finger print", "zhiwen")),
-    "blood type": (("血型",), ("blood type", "blood group", "bloodtype", "xuexing")),
-    "disease and medical history": (
+    N_("religion"): (("宗教", "信仰", "教派"), ("religion", "religious", "faith", "zongjiao", "xinyang")),
+    N_("genes"): (("基因", "遗传信息", "脱氧核糖核酸"), ("gene", "genes", "genetic", "genome", "dna", "jiyin")),
+    N_("fingerprints"): (("指纹",), ("fingerprint", "fingerprints", "finger print", "zhiwen")),
+    N_("blood type"): (("血型",), ("blood type", "blood group", "bloodtype", "xuexing")),
+    N_("disease and medical history"): (
         ("疾病", "病史", "病历", "诊断", "病情", "既往史", "健康状况"),
         ("disease", "diseases", "illness", "medical history", "medical record", "diagnosis",
          "health condition", "health status", "jibing", "bingshi", "bingli"),
     ),
 }
 _CONSENT_TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "income": (("收入", "工资", "薪酬", "薪金"), ("income", "salary", "wage", "wages", "shouru", "gongzi")),
-    "deposits": (("存款",), ("deposit", "deposits", "bank balance", "cunkuan")),
-    "securities": (("有价证券", "证券", "股票", "债券", "基金份额"),
+    N_("income"): (("收入", "工资", "薪酬", "薪金"), ("income", "salary", "wage", "wages", "shouru", "gongzi")),
+    N_("deposits"): (("存款",), ("deposit", "deposits", "bank balance", "cunkuan")),
+    N_("securities"): (("有价证券", "证券", "股票", "债券", "基金份额"),
                    ("securities", "security holdings", "stock holdings", "zhengquan")),
-    "commercial insurance": (("商业保险", "人寿保险", "保单"),
+    N_("commercial insurance"): (("商业保险", "人寿保险", "保单"),
                              ("commercial insurance", "life insurance", "insurance policy")),
-    "real estate": (("不动产", "房产", "房屋产权", "房屋所有权", "土地使用权"),
+    N_("real estate"): (("不动产", "房产", "房屋产权", "房屋所有权", "土地使用权"),
                     ("real estate", "realestate", "real property", "property ownership", "fangchan")),
-    "tax amount": (("纳税额", "纳税金额", "应纳税额", "缴税额", "纳税总额"),
+    N_("tax amount"): (("纳税额", "纳税金额", "应纳税额", "缴税额", "纳税总额"),
                    ("tax amount", "tax paid", "taxes paid", "tax payment amount", "nashuie")),
 }
 

@@ -20,6 +20,7 @@ from ..db import transaction
 from ..disclosure.masking import MaskSpec, mask_data, mask_name
 from ..disclosure.rules import CHINA_TIME, record_state
 from ..errors import NotFound
+from ..i18n import _
 
 RECORD = """
 SELECT r.id, r.subject_key, r.item_code, r.provider_org, r.source_ref, r.version, r.status,
@@ -111,8 +112,8 @@ async def record_history(
     try:
         rid = uuid.UUID(str(record_id))
     except ValueError:
-        raise NotFound("no such record", field="id", rule="not_found") from None
-    not_found = NotFound("no record with this id that you may read", field="id", rule="not_found")
+        raise NotFound(_("no such record"), field="id", rule="not_found") from None
+    not_found = NotFound(_("no record with this id that you may read"), field="id", rule="not_found")
     async with transaction(pool) as conn:
         now = await conn.fetchval("SELECT now()")
         record = await conn.fetchrow(RECORD, rid)

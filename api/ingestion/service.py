@@ -26,6 +26,7 @@ from ..auth.principal import Principal, RequestInfo
 from ..catalog import CHINA_TIME, Catalog
 from ..errors import Forbidden, TooMany
 from ..observe.metrics import count_upload
+from ..i18n import _
 from . import repository as repo
 from .subjects import apply_registrations
 from .timeliness import Deadlines
@@ -110,7 +111,7 @@ class Prepared:
 
 def require_provider(principal: Principal) -> str:
     if not principal.has("provider") or not principal.org_code:
-        raise Forbidden("only a provider (信息提供单位) submits records", rule="provider_role")
+        raise Forbidden(_("only a provider submits records"), rule="provider_role")
     return principal.org_code
 
 
@@ -258,7 +259,8 @@ class Collector:
             if r["known_type"] != v.subject_type:
                 reject = Rejection(
                     "subjectType", "subject_type_known",
-                    f"the platform knows {v.subject_key} as a {r['known_type']}, not a {v.subject_type}",
+                    _("the platform knows {key} as a {known}, not a {type}", key=v.subject_key,
+                      known=r["known_type"], type=v.subject_type),
                 )
             elif r["id"] is None:
                 new_lines.append(line)
@@ -266,13 +268,14 @@ class Collector:
             elif r["status"] == "deleted":
                 reject = Rejection(
                     "sourceRef", "record_deleted",
-                    f"the record {v.source_ref} was deleted and is not collected again under this reference",
+                    _("the record {ref} was deleted and is not collected again under this reference",
+                      ref=v.source_ref),
                 )
             elif r["identity_changed"]:
                 reject = Rejection(
                     "sourceRef", "identity_change",
-                    f"{v.source_ref} is stored for another subject or item; a reference stays with "
-                    "its subject and item — use a new reference",
+                    _("{ref} is stored for another subject or item; a reference stays with its "
+                      "subject and item — use a new reference", ref=v.source_ref),
                 )
             elif r["same"]:
                 out.append(Outcome(line, v.source_ref, UNCHANGED, str(r["id"]), r["version"]))
@@ -280,8 +283,9 @@ class Collector:
             elif not v.change_reason:
                 reject = Rejection(
                     "changeReason", "reason_required",
-                    f"{v.source_ref} is stored with different content; a stored record is corrected "
-                    "only with a reason (changeReason), and its earlier version is kept (Art. 16)",
+                    _("{ref} is stored with different content; a stored record is corrected only "
+                      "with a reason (changeReason), and its earlier version is kept (Art. 16)",
+                      ref=v.source_ref),
                 )
             else:
                 changes.append((line, r["id"], r["version"]))
@@ -306,7 +310,7 @@ class Collector:
             if len(updated) != len(changes):
                 raise _Conflict("a record of this batch was corrected meanwhile")
             for u in updated:
-                v, _ = by_line[u["idx"]]
+                v, _due = by_line[u["idx"]]
                 out.append(Outcome(
                     u["idx"], v.source_ref, UPDATED, str(u["id"]), u["version"],
                     due_on=u["due_on"], provisional=u["due_provisional"], late=u["late"],
@@ -374,7 +378,7 @@ async def submit_records(
     )
     if len(records) > max_records:
         raise TooMany(
-            f"submitRecords takes at most {max_records} records; use the bulk upload for more",
+            _("submitRecords takes at most {max_records} records; use the bulk upload for more", max_records=max_records),
             field="records",
             rule="batch_size",
         )

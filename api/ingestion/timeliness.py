@@ -13,6 +13,7 @@ import asyncpg
 
 from ..auth.principal import Principal
 from ..errors import Forbidden, InvalidInput
+from ..i18n import _
 
 MONITORS = ("data_office", "credit_office", "auditor")
 MAX_PERIOD_DAYS = 366 * 3
@@ -135,12 +136,12 @@ async def timeliness_report(
     elif principal.has("provider") and principal.org_code:
         only = principal.org_code
     else:
-        raise Forbidden("timeliness is monitored by the data office and the credit office (Art. 15)",
+        raise Forbidden(_("timeliness is monitored by the data office and the credit office (Art. 15)"),
                         rule="monitor_role")
     if until < since:
-        raise InvalidInput(f"until ({until}) is before since ({since})", field="until", rule="range")
+        raise InvalidInput(_("until ({until}) is before since ({since})", until=until, since=since), field="until", rule="range")
     if (until - since).days > MAX_PERIOD_DAYS:
-        raise InvalidInput("a period of at most three years", field="until", rule="range")
+        raise InvalidInput(_("a period of at most three years"), field="until", rule="range")
     async with pool.acquire() as conn:
         rows = await conn.fetch(REPORT, since, until, only)
         late = await conn.fetch(LATE, since, until, only, LATE_LIST_MAX)

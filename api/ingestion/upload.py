@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from ..errors import DomainError
 from ..http_body import drain
 from .columns import field_names
+from ..i18n import _
 from .formats import FormatError, Row, reader_for
 from .service import Budget, Collector, Outcome, declared_client, with_channel
 
@@ -67,7 +68,7 @@ class BulkUpload:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
-            await _reply(send, 405, {"error": "method_not_allowed", "reason": "POST the file"}, receive)
+            await _reply(send, 405, {"error": "method_not_allowed", "reason": _("POST the file")}, receive)
             return
         state = self.get_state()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -79,7 +80,7 @@ class BulkUpload:
             return
         if reader is None:
             await _reply(send, 415, {"error": "unsupported_media_type",
-                                     "reason": "send application/x-ndjson or text/csv"}, receive)
+                                     "reason": _("send application/x-ndjson or text/csv")}, receive)
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         try:
@@ -87,7 +88,7 @@ class BulkUpload:
         except ValueError:
             batch_size = 0
         if not 1 <= batch_size <= MAX_BATCH:
-            await _reply(send, 400, {"error": "invalid_input", "reason": f"batch is 1 to {MAX_BATCH}"},
+            await _reply(send, 400, {"error": "invalid_input", "reason": _("batch is 1 to {max}", max=MAX_BATCH)},
                          receive)
             return
         # The channel is this endpoint's, whoever calls it and whatever the query says; the
@@ -123,8 +124,8 @@ class BulkUpload:
             with contextlib.suppress(Exception):
                 await send({"type": "http.response.body", "more_body": False, "body": _line({
                     "error": "upload_failed",
-                    "reason": f"{type(e).__name__}: the upload stopped; every row with a result "
-                              "line is stored, send the file again to complete it",
+                    "reason": _("{error}: the upload stopped; every row with a result line is "
+                                "stored, send the file again to complete it", error=type(e).__name__),
                 })})
 
 
@@ -280,11 +281,11 @@ class _Upload:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, RuntimeError) as e:
             log.error("bulk upload stopped: %s", e)
             await self._emit(_line({"error": "storage_unavailable",
-                                    "message": "the platform could not store a batch; rows without a "
-                                               "result line are not stored — send the file again"}))
+                                    "message": _("the platform could not store a batch; rows without "
+                                                 "a result line are not stored — send the file again")}))
         finally:
             body.cancel()
-            for task, _ in list(self.pending):  # the client left: let the batches finish, unacknowledged
+            for task, _result in list(self.pending):  # the client left: let the batches finish, unacknowledged
                 with contextlib.suppress(Exception):
                     await task
             acknowledger.cancel()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import Catalog, CatalogItem
+from ..i18n import N_, _
 from ..identifiers import RESIDENT_ID, USCC, IdentifierError, SubjectKey, parse_subject_key
 from .art11 import FORBIDDEN, classify
 from .values import MAX_TEXT, ValueProblem, canonical_json, normalise, parse_date
@@ -62,8 +63,9 @@ def _forbidden(name: Any, topic: str) -> Rejection:
     return Rejection(
         f"data.{name}",
         "art11_forbidden",
-        f"{name} carries {topic} information, which may never be collected (Art. 11); "
-        "the whole record is refused — send it again without this field",
+        _("{name} carries {topic} information, which may never be collected (Art. 11); "
+          "the whole record is refused — send it again without this field",
+          name=name, topic=_(topic)),
     )
 
 
@@ -84,19 +86,20 @@ def _limits(data: dict, item: CatalogItem) -> Rejection | None:
     if len(data) > allowed:
         return Rejection(
             "data", "too_many_fields",
-            f"字段过多：{len(data)} 个字段，{item.code} 最多 {allowed} 个（目录字段 {len(item.fields)} 个 + "
-            f"{FIELD_ALLOWANCE}）/ too many fields: {len(data)}, at most {allowed} for {item.code}",
+            _("too many fields: {count}, at most {allowed} for {item} ({fields} catalog fields + "
+              "{extra})", count=len(data), allowed=allowed, item=item.code,
+              fields=len(item.fields), extra=FIELD_ALLOWANCE),
         )
     for name, value in data.items():
         if len(name) > MAX_FIELD_NAME:
             return Rejection(
                 f"data.{name[:MAX_FIELD_NAME]}…", "field_name_length",
-                f"字段名过长：超过 {MAX_FIELD_NAME} 个字符 / a field name is longer than {MAX_FIELD_NAME} characters",
+                _("a field name is longer than {max} characters", max=MAX_FIELD_NAME),
             )
         if value.__class__ is str and len(value) > MAX_TEXT:
             return Rejection(
                 f"data.{name}", "length",
-                f"值过长：{name} 超过 {MAX_TEXT} 个字符 / {name} is longer than {MAX_TEXT} characters",
+                _("{name} is longer than {max} characters", name=name, max=MAX_TEXT),
             )
     return None
 
@@ -125,7 +128,7 @@ class Validator:
             try:
                 key = parse_subject_key(raw, document_type=document_type, legacy_uscc=self.legacy_uscc)
                 if key.kind == RESIDENT_ID and key.value[6:14] > self.today.strftime("%Y%m%d"):
-                    raise IdentifierError("birth_date", "the date of birth in it is in the future")
+                    raise IdentifierError("birth_date", _("the date of birth in it is in the future"))
                 cached = (True, key.value, key.kind)
             except IdentifierError as e:
                 cached = (False, e.rule, str(e))
@@ -140,28 +143,28 @@ class Validator:
     def validate(self, rec: RecordInput) -> ValidRecord | Rejection:
         source_ref = _text(rec.source_ref)
         if not source_ref:
-            return Rejection("sourceRef", "required", "the provider's own reference (sourceRef) is required")
+            return Rejection("sourceRef", "required", _("the provider's own reference (sourceRef) is required"))
         if len(source_ref) > MAX_REF:
-            return Rejection("sourceRef", "length", f"the reference is longer than {MAX_REF} characters")
+            return Rejection("sourceRef", "length", _("the reference is longer than {max} characters", max=MAX_REF))
         code = _text(rec.item_code)
         if not code:
-            return Rejection("itemCode", "required", "the catalog item (itemCode) is required")
+            return Rejection("itemCode", "required", _("the catalog item (itemCode) is required"))
         data = rec.data
         if not isinstance(data, dict):
-            return Rejection("data", "object", "data must be an object of catalog fields")
+            return Rejection("data", "object", _("data must be an object of catalog fields"))
 
         decided = rec.decided_on
         if decided is None or decided == "":
             known = self.catalog.current(code)  # to learn which field repeats the decision date
             if known is None or not known.decision_field or not data.get(known.decision_field):
-                return Rejection("decidedOn", "required", "the decision date (decidedOn) is required")
+                return Rejection("decidedOn", "required", _("the decision date (decidedOn) is required"))
             decided = data[known.decision_field]
         try:
-            decided_on = parse_date(decided, "the decision date")
+            decided_on = parse_date(decided, _("the decision date"))
         except ValueProblem as e:
             return Rejection("decidedOn", e.rule, str(e))
         if decided_on > self.today:
-            return Rejection("decidedOn", "future_date", f"decision date {decided_on} is in the future")
+            return Rejection("decidedOn", "future_date", _("the decision date {date} is in the future", date=decided_on))
 
         item = self.catalog.item_for(code, decided_on)
         if item is None:
@@ -170,15 +173,17 @@ class Validator:
                 return Rejection(
                     "itemCode",
                     "catalog_in_force",
-                    f"{code} is not in the {year} catalog, which governs decisions of {decided_on}",
+                    _("{item} is not in the {year} catalog, which governs decisions of {date}",
+                      item=code, year=year, date=decided_on),
                 )
-            return Rejection("itemCode", "catalog", f"{_short(code)!r} is not an item of the catalog (Art. 9)")
+            return Rejection("itemCode", "catalog", _("{item} is not an item of the catalog (Art. 9)",
+                                                   item=repr(_short(code))))
         if item.provider_org != self.provider_org:
             return Rejection(
                 "itemCode",
                 "provider_assignment",
-                f"the catalog assigns {item.code} ({item.name}) to {item.provider_name}, "
-                "not to your organisation",
+                _("the catalog assigns {item} ({name}) to {provider}, not to your organisation",
+                  item=item.code, name=item.name, provider=item.provider_name),
             )
 
         if (limit := _limits(data, item)) is not None:
@@ -204,7 +209,7 @@ class Validator:
             sensitivity = spec.sensitivity
             if sensitivity is not None:
                 if sensitivity == "forbidden":
-                    return _forbidden(fname, (classify(spec.name, spec.label) or ("", "forbidden data"))[1])
+                    return _forbidden(fname, (classify(spec.name, spec.label) or ("", N_("forbidden data")))[1])
                 if sensitivity == "consent_only":
                     consent_fields.append(fname)
             if spec.type == "string" and value.__class__ is str and len(value) <= MAX_TEXT:
@@ -218,48 +223,50 @@ class Validator:
         subject_type = _text(rec.subject_type).lower()
         raw_key, document_type = _text(rec.subject_key), rec.document_type or None
         if len(raw_key) > MAX_KEY or (document_type is not None and len(document_type) > MAX_KEY):
-            return Rejection("subjectKey", "length", f"主体标识过长 / the subject key or document type is "
-                                                     f"longer than {MAX_KEY} characters")
+            return Rejection("subjectKey", "length", _("the subject key or document type is longer "
+                                                       "than {max} characters", max=MAX_KEY))
         try:
             key = self._subject_key(raw_key, document_type)
         except IdentifierError as e:
-            return Rejection("subjectKey", e.rule, f"subject key {_short(rec.subject_key)!r}: {e}")
+            return Rejection("subjectKey", e.rule, _("subject key {key}: {problem}",
+                                                   key=repr(_short(rec.subject_key)), problem=e))
         if subject_type not in SUBJECT_TYPES:
             return Rejection(
-                "subjectType", "subject_type", f"subject type must be one of {', '.join(SUBJECT_TYPES)}"
+                "subjectType", "subject_type", _("the subject type is one of {types}",
+                                               types=", ".join(SUBJECT_TYPES))
             )
         is_person = subject_type == "natural_person"
         if is_person == (key.kind == USCC):
-            expected = "a resident ID or identity document" if is_person else "a unified social credit code"
-            return Rejection(
-                "subjectType", "subject_type_key", f"a {subject_type} is identified by {expected}"
-            )
+            return Rejection("subjectType", "subject_type_key", _(
+                "a natural_person is identified by a resident ID or identity document") if is_person
+                else _("a {type} is identified by a unified social credit code", type=subject_type))
         if subject_type == "individual_business" and not key.value.startswith("92"):
             return Rejection(
                 "subjectType",
                 "subject_type_key",
-                "an individual business's code starts with 92 (registration kind 9, type 2)",
+                _("an individual business's code starts with 92 (registration kind 9, type 2)"),
             )
         name = _text(rec.subject_name)
         if not name:
-            return Rejection("subjectName", "required", "the subject's name is required")
+            return Rejection("subjectName", "required", _("the subject's name (subjectName) is required"))
         if len(name) > MAX_NAME:
-            return Rejection("subjectName", "length", f"the name is longer than {MAX_NAME} characters")
+            return Rejection("subjectName", "length", _("the name is longer than {max} characters", max=MAX_NAME))
         if key.kind == RESIDENT_ID and decided_on.strftime("%Y%m%d") < key.value[6:14]:
-            return Rejection("decidedOn", "before_birth", "decision date is before the subject's birth")
+            return Rejection("decidedOn", "before_birth", _("the decision date is before the subject's birth"))
 
         if problem is not None:
             return problem
         for f in item.required_fields:
             if f.name not in stored:
-                return Rejection(f"data.{f.name}", "required", f"{f.label} ({f.name}) is required")
+                return Rejection(f"data.{f.name}", "required", _("{label} ({name}) is required",
+                                                                         label=f.label, name=f.name))
         if unknown:
             unknown.sort()
             return Rejection(
                 f"data.{unknown[0]}",
                 "unknown_field",
-                f"{', '.join(unknown)} not in the catalog definition of {item.code}; "
-                "only catalog fields are collected (Art. 9)",
+                _("{fields} not in the catalog definition of {item}; only catalog fields are "
+                  "collected (Art. 9)", fields=", ".join(unknown), item=item.code),
             )
         decision_field = item.decision_field
         # a valid decision date given as text is already YYYY-MM-DD
@@ -268,22 +275,25 @@ class Validator:
             return Rejection(
                 f"data.{item.decision_field}",
                 "decision_date_mismatch",
-                f"{item.decision_field} ({stored[item.decision_field]}) differs from the decision "
-                f"date {decided_on}",
+                _("{field} ({value}) differs from the decision date {date}",
+                  field=item.decision_field, value=stored[item.decision_field], date=decided_on),
             )
         consent_ref = _text(rec.consent_ref) or None
         if consent_fields and is_person and consent_ref is None:
             return Rejection(
                 f"data.{consent_fields[0]}",
                 "art11_consent",
-                f"{', '.join(consent_fields)} may be collected only with the subject's written consent, "
-                "which states the possible adverse consequences (Art. 11); give its reference in consentRef",
+                _("{fields} may be collected only with the subject's written consent, which states "
+                  "the possible adverse consequences (Art. 11); give its reference in consentRef",
+                  fields=", ".join(consent_fields)),
             )
         if consent_ref is not None and len(consent_ref) > MAX_REF:
-            return Rejection("consentRef", "length", f"the consent reference is longer than {MAX_REF} characters")
+            return Rejection("consentRef", "length", _("the consent reference is longer than {max} characters",
+                                                                max=MAX_REF))
         reason = _text(rec.change_reason) or None
         if reason is not None and len(reason) > MAX_REASON:
-            return Rejection("changeReason", "length", f"the reason is longer than {MAX_REASON} characters")
+            return Rejection("changeReason", "length", _("the reason is longer than {max} characters",
+                                                                  max=MAX_REASON))
         return ValidRecord(
             subject_key=key.value,
             key_type=key.kind,

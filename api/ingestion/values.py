@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from ..i18n import _
+
 MAX_TEXT = 4000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INT = re.compile(r"^[+-]?\d{1,15}$")
@@ -40,11 +42,11 @@ def parse_date(value: Any, label: str) -> dt.date:
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str) or not _DATE.match(value):
-        raise ValueProblem("date", f"{label} must be a date written YYYY-MM-DD, not {_shown(value)}")
+        raise ValueProblem("date", _("{label} must be a date written YYYY-MM-DD, not {value}", label=label, value=_shown(value)))
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise ValueProblem("date", f"{label}: {value} is not a real date") from None
+        raise ValueProblem("date", _("{label}: {value} is not a real date", label=label, value=value)) from None
 
 
 def normalise(type_: str, codes: tuple[str, ...], value: Any, label: str) -> Any:
@@ -62,45 +64,47 @@ def normalise(type_: str, codes: tuple[str, ...], value: Any, label: str) -> Any
         except ValueError:
             pass
     if cls is str and len(value) > MAX_TEXT:  # no type reads more than this of a value
-        raise ValueProblem("length", f"{label} is longer than {MAX_TEXT} characters")
+        raise ValueProblem("length", _("{label} is longer than {max} characters", label=label, max=MAX_TEXT))
     if type_ == "string":
         if not isinstance(value, str):
-            raise ValueProblem("text", f"{label} must be text, not {_shown(value)}")
+            raise ValueProblem("text", _("{label} must be text, not {value}", label=label, value=_shown(value)))
         if len(value) > MAX_TEXT:
-            raise ValueProblem("length", f"{label} is longer than {MAX_TEXT} characters")
+            raise ValueProblem("length", _("{label} is longer than {max} characters", label=label, max=MAX_TEXT))
         return value
     if type_ == "date":
         return parse_date(value, label).isoformat()
     if type_ == "code":
         code = value if isinstance(value, str) else str(value) if isinstance(value, int) and not isinstance(value, bool) else None
         if code not in codes:
-            raise ValueProblem("code_list", f"{label} must be one of {', '.join(codes)}, not {_shown(value)}")
+            raise ValueProblem("code_list", _("{label} must be one of {codes}, not {value}", label=label,
+                                           codes=", ".join(codes), value=_shown(value)))
         return code
     if type_ == "integer":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, str) and _INT.match(value.strip()):
             return int(value)
-        raise ValueProblem("integer", f"{label} must be a whole number, not {_shown(value)}")
+        raise ValueProblem("integer", _("{label} must be a whole number, not {value}", label=label, value=_shown(value)))
     if type_ == "amount":
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueProblem("amount", f"{label} must be a number, not {_shown(value)}")
+            raise ValueProblem("amount", _("{label} must be a number, not {value}", label=label, value=_shown(value)))
         try:
             amount = Decimal(value.strip() if isinstance(value, str) else str(value))
         except InvalidOperation:
-            raise ValueProblem("amount", f"{label} must be a number, not {_shown(value)}") from None
+            raise ValueProblem("amount", _("{label} must be a number, not {value}", label=label, value=_shown(value))) from None
         if not amount.is_finite() or amount < 0:
-            raise ValueProblem("amount", f"{label} must be a non-negative amount, not {_shown(value)}")
+            raise ValueProblem("amount", _("{label} must be a non-negative amount, not {value}", label=label,
+                                         value=_shown(value)))
         sign, digits, exponent = amount.normalize().as_tuple()
         decimals = max(0, -exponent)
         if decimals > MAX_AMOUNT_DECIMALS:
-            raise ValueProblem("amount", f"{label} has more than {MAX_AMOUNT_DECIMALS} decimal places")
+            raise ValueProblem("amount", _("{label} has more than {max} decimal places", label=label, max=MAX_AMOUNT_DECIMALS))
         if max(len(digits), decimals) > MAX_AMOUNT_DIGITS or amount >= 10 ** (MAX_AMOUNT_DIGITS - MAX_AMOUNT_DECIMALS):
-            raise ValueProblem("amount", f"{label} is too large")
+            raise ValueProblem("amount", _("{label} is too large", label=label))
         if isinstance(value, int | float):
             return value
         return int(amount) if amount == amount.to_integral_value() else float(amount)
-    raise ValueProblem("type", f"{label} has an unknown type {type_}")
+    raise ValueProblem("type", _("{label} has an unknown type {type}", label=label, type=type_))
 
 
 def canonical_json(data: dict[str, Any]) -> str:

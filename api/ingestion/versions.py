@@ -14,6 +14,7 @@ import asyncpg
 from ..auth.principal import Principal
 from ..catalog import Catalog, china_today
 from ..errors import InvalidInput, NotFound
+from ..i18n import _
 from .validation import RecordInput, Rejection, Validator
 
 RECORD_FOR_UPDATE = """
@@ -56,10 +57,10 @@ async def store_version(
     """Make `data` (and `decided_on`, if given) the record's new version; returns its number.
     Raises InvalidInput naming the field and rule the new content breaks."""
     if not (reason or "").strip():
-        raise InvalidInput("a new version needs its reason (Art. 16)", field="reason", rule="required")
+        raise InvalidInput(_("a new version needs its reason (Art. 16)"), field="reason", rule="required")
     row = await conn.fetchrow(RECORD_FOR_UPDATE, uuid.UUID(str(record_id)))
     if row is None or row["status"] == "deleted":
-        raise NotFound("no such record", field="recordId", rule="not_found")
+        raise NotFound(_("no such record"), field="recordId", rule="not_found")
     checked = Validator(catalog, row["provider_org"], today or china_today()).validate(
         RecordInput(
             subject_key=row["subject_key"], subject_type=row["subject_type"],
@@ -76,5 +77,5 @@ async def store_version(
         checked.item.year, checked.change_reason, principal.name, channel, principal.user_id,
     )
     if version is None:  # cannot happen under the row lock; refuse rather than guess
-        raise InvalidInput("the record changed meanwhile; try again", field="recordId", rule="conflict")
+        raise InvalidInput(_("the record changed meanwhile; try again"), field="recordId", rule="conflict")
     return version

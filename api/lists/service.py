@@ -18,6 +18,7 @@ from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..disclosure.rules import CHINA_TIME, add_months, mask_name
 from ..errors import Forbidden, InvalidInput, NotFound
+from ..i18n import _
 from ..identifiers import IdentifierError, mask_resident_id, parse_subject_key
 from ..pagination import Page, check_first
 from . import repository
@@ -97,22 +98,22 @@ def _text(value: str | None, field: str, *, required: bool = True) -> str | None
     value = (value or "").strip()
     if not value:
         if required:
-            raise InvalidInput(f"{field} 不能为空", field=field, rule="required")
+            raise InvalidInput(_("{field} is required", field=field), field=field, rule="required")
         return None
     if len(value) > MAX_TEXT:
-        raise InvalidInput(f"{field} 至多 {MAX_TEXT} 字", field=field, rule="length")
+        raise InvalidInput(_("{field} is at most {max_text} characters", field=field, max_text=MAX_TEXT), field=field, rule="length")
     return value
 
 
 def _provider(principal: Principal) -> str:
     if not principal.has("provider") or not principal.org_code:
-        raise Forbidden("只有信息提供单位可以认定和维护名单（第二十五条）", rule="art25_provider")
+        raise Forbidden(_("only a provider designates and maintains list entries (Art. 25)"), rule="art25_provider")
     return principal.org_code
 
 
 def _kind(kind: str) -> str:
     if kind not in KINDS:
-        raise InvalidInput("名单类型为 red（守信）或 black（失信）", field="kind", rule="list_kind")
+        raise InvalidInput(_("the list kind is red (trustworthy) or black (dishonest)"), field="kind", rule="list_kind")
     return kind
 
 
@@ -122,12 +123,12 @@ async def publish_rule(pool, principal: Principal, request: RequestInfo, *, kind
     org = _provider(principal)
     kind = _kind(kind)
     if listing_months is not None and not 1 <= listing_months <= 120:
-        raise InvalidInput("listingMonths 为 1 至 120 个月", field="listingMonths", rule="range")
+        raise InvalidInput(_("listingMonths is 1 to 120 months"), field="listingMonths", rule="range")
     async with transaction(pool) as conn:
         row = await repository.insert_rule(conn, org, kind, _text(name, "name"), _text(doc_number, "docNumber"),
                                            _text(criteria, "criteria"), listing_months, principal.user_id)
         if row is None:
-            raise InvalidInput(f"文号 {doc_number} 的认定办法已经公布", field="docNumber", rule="duplicate")
+            raise InvalidInput(_("the rule with document number {doc_number} is already published", doc_number=doc_number), field="docNumber", rule="duplicate")
         await record_act(conn, principal, kind="list", operation="list.rule.publish", request=request,
                          details={"rule": str(row["id"]), "kind": kind, "doc_number": row["doc_number"]})
     return row
@@ -145,36 +146,36 @@ async def add_entry(pool, principal: Principal, request: RequestInfo, *, subject
         rid = uuid.UUID(rule_id)
         basis_ids = [str(uuid.UUID(b)) for b in dict.fromkeys(basis_record_ids)]
     except IdentifierError as e:
-        raise InvalidInput(f"subjectKey: {e}", field="subjectKey", rule=e.rule) from None
+        raise InvalidInput(_("subjectKey: {e}", e=e), field="subjectKey", rule=e.rule) from None
     except ValueError:
-        raise InvalidInput("ruleId 和 basisRecordIds 是记录编号（UUID）", field="basisRecordIds", rule="uuid") from None
+        raise InvalidInput(_("ruleId and basisRecordIds are record ids (UUID)"), field="basisRecordIds", rule="uuid") from None
     if not basis_ids or len(basis_ids) > 50:
-        raise InvalidInput("名单须依据 1 至 50 条记录", field="basisRecordIds", rule="basis_count")
+        raise InvalidInput(_("a list entry rests on 1 to 50 records"), field="basisRecordIds", rule="basis_count")
     listed_from = listed_from or decided_on
     async with transaction(pool) as conn:
         rule = await repository.rule(conn, rid)
         if rule is None or rule["provider_org"] != org or rule["kind"] != kind:
-            raise InvalidInput("认定办法须是本单位公布的同类名单办法", field="ruleId", rule="own_rule")
+            raise InvalidInput(_("the rule must be one your organisation published for this list kind"), field="ruleId", rule="own_rule")
         if listed_until is None and rule["listing_months"]:
             listed_until = add_months(listed_from, rule["listing_months"])
         if listed_until is not None and listed_until < listed_from:
-            raise InvalidInput("listedUntil 早于 listedFrom", field="listedUntil", rule="period")
+            raise InvalidInput(_("listedUntil is before listedFrom"), field="listedUntil", rule="period")
         found = {r["id"]: r for r in await repository.basis(conn, basis_ids)}
         for b in basis_ids:
             r = found.get(b)
             if r is None or r["provider_org"] != org or r["subject_key"] != key:
-                raise InvalidInput(f"依据记录 {b} 须是本单位提供的、关于该主体的记录", field="basisRecordIds", rule="own_record")
+                raise InvalidInput(_("basis record {b} must be a record your organisation provided about this subject", b=b), field="basisRecordIds", rule="own_record")
             if r["status"] not in ("active", "disputed"):
-                raise InvalidInput(f"依据记录 {b} 已{r['status']}，不能作为名单依据", field="basisRecordIds", rule="live_record")
+                raise InvalidInput(_("basis record {b} is {status} and cannot be a basis of a list entry", b=b, status=r['status']), field="basisRecordIds", rule="live_record")
             if r["dishonest"] != (kind == "black"):
-                raise InvalidInput(f"依据记录 {b} 的类别与名单类型不符（黑名单依据失信信息）",
+                raise InvalidInput(_("basis record {b} does not fit the list kind (a blacklist rests on dishonesty records)", b=b),
                                    field="basisRecordIds", rule="basis_kind")
         entry_id = await repository.insert_entry(
             conn, key, kind, rid, org, _text(case_number, "caseNumber"), _text(reason, "reason"),
             basis_ids, [found[b]["version"] for b in basis_ids], decided_on, listed_from, listed_until,
             principal.user_id)
         if entry_id is None:
-            raise InvalidInput(f"案号 {case_number} 已有名单记录", field="caseNumber", rule="duplicate")
+            raise InvalidInput(_("case number {case_number} already has a list entry", case_number=case_number), field="caseNumber", rule="duplicate")
         await record_act(conn, principal, kind="list", operation="list.entry.add", subject_key=key, request=request,
                          details={"entry": str(entry_id), "kind": kind, "basis": basis_ids,
                                   "listed_from": listed_from.isoformat(),
@@ -188,15 +189,15 @@ async def end_entry(pool, principal: Principal, request: RequestInfo, *, entry_i
     (made in error, 撤销)."""
     org = _provider(principal)
     if state not in ("exited", "removed"):
-        raise InvalidInput("state 为 exited（移出）或 removed（撤销）", field="state", rule="end_state")
+        raise InvalidInput(_("state is exited or removed"), field="state", rule="end_state")
     try:
         eid = uuid.UUID(entry_id)
     except ValueError:
-        raise InvalidInput("id 是名单记录编号（UUID）", field="id", rule="uuid") from None
+        raise InvalidInput(_("id is a list entry id (UUID)"), field="id", rule="uuid") from None
     async with transaction(pool) as conn:
         key = await repository.end_entry(conn, eid, state, today, _text(reason, "reason"), org)
         if key is None:
-            raise NotFound("没有本单位在列的这条名单记录", field="id", rule="not_found")
+            raise NotFound(_("no listed entry of your organisation with this id"), field="id", rule="not_found")
         await record_act(conn, principal, kind="list", operation=f"list.entry.{state}", subject_key=key,
                          request=request, details={"entry": entry_id, "reason": reason})
 
@@ -209,10 +210,10 @@ def _after(cursor: str | None) -> tuple[dt.date | None, uuid.UUID | None]:
     if not cursor:
         return None, None
     try:
-        day, _, eid = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        day, _sep, eid = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         return dt.date.fromisoformat(day), uuid.UUID(eid)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("after 不是本接口给出的游标", field="after", rule="cursor") from None
+        raise InvalidInput(_("after is not a cursor this API gave out"), field="after", rule="cursor") from None
 
 
 async def list_entries(pool, principal: Principal, request: RequestInfo, *, kind: str | None, search: str | None,
@@ -225,7 +226,7 @@ async def list_entries(pool, principal: Principal, request: RequestInfo, *, kind
         _kind(kind)
     search = (search or "").strip() or None
     if search is not None and not 2 <= len(search) <= 60:
-        raise InvalidInput("search 为 2 至 60 个字符", field="search", rule="length")
+        raise InvalidInput(_("search is 2 to 60 characters"), field="search", rule="length")
     key = None
     if search:
         try:

@@ -14,6 +14,7 @@ from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..disclosure.rules import PURPOSES
 from ..errors import Forbidden, InvalidInput
+from ..i18n import _
 from ..identifiers import IdentifierError, parse_subject_key
 from . import repository
 
@@ -25,7 +26,7 @@ CLAUSES = {**{f"art27_{i}": "reward" for i in range(1, 7)}, **{f"art28_{i}": "pu
 
 def _need(value: Any, field: str) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()) or value == []:
-        raise InvalidInput(f"{field} 不能为空", field=field, rule="required")
+        raise InvalidInput(_("{field} is required", field=field), field=field, rule="required")
     return value.strip() if isinstance(value, str) else value
 
 
@@ -33,29 +34,29 @@ def check_measure(m: dict[str, Any]) -> dict[str, Any]:
     """Every element the registry must state (Art. 26), or INVALID_INPUT naming it."""
     code = _need(m.get("code"), "code")
     if not CODE.match(code):
-        raise InvalidInput("code 为大写字母、数字、下划线，2 至 40 位", field="code", rule="measure_code")
+        raise InvalidInput(_("code is 2 to 40 capital letters, digits or underscores"), field="code", rule="measure_code")
     clause = _need(m.get("clause"), "clause")
     if CLAUSES.get(clause) != m.get("kind"):
-        raise InvalidInput("clause 须是第二十七条（激励 reward，art27_1..6）或第二十八条（惩戒 punishment，art28_1..6）的一项，且与 kind 一致",
+        raise InvalidInput(_("clause is one of Art. 27 (reward, art27_1..6) or Art. 28 (punishment, art28_1..6), matching kind"),
                            field="clause", rule="art27_28_clause")
     for f in ("name", "legal_basis", "originating_name"):
         _need(m.get(f), f)
     try:
         parse_subject_key(_need(m.get("originating_org"), "originating_org"))
     except IdentifierError as e:
-        raise InvalidInput(f"originatingOrg: {e}", field="originatingOrg", rule=e.rule) from None
+        raise InvalidInput(_("originatingOrg: {e}", e=e), field="originatingOrg", rule=e.rule) from None
     bodies = [b.strip() for b in _need(m.get("implementing_bodies"), "implementing_bodies") if b.strip()]
     lists = _need(m.get("target_lists"), "target_lists")
     if not set(lists) <= {"red", "black"}:
-        raise InvalidInput("targetLists 为 red、black", field="targetLists", rule="list_kind")
+        raise InvalidInput(_("targetLists are red, black"), field="targetLists", rule="list_kind")
     if m["kind"] == "punishment" and lists != ["black"] or m["kind"] == "reward" and lists != ["red"]:
-        raise InvalidInput("惩戒措施针对黑名单，激励措施针对红名单", field="targetLists", rule="measure_target")
+        raise InvalidInput(_("punishments target the blacklist, rewards the redlist"), field="targetLists", rule="measure_target")
     scenarios = _need(m.get("scenarios"), "scenarios")
     unknown = [s for s in scenarios if s not in PURPOSES]
     if unknown:
-        raise InvalidInput(f"scenarios 须是第二十九条的工作事项：{', '.join(unknown)} 不是", field="scenarios", rule="art29_purpose")
+        raise InvalidInput(_("scenarios are Art. 29 duties: {unknown} is not one", unknown=', '.join(unknown)), field="scenarios", rule="art29_purpose")
     if m.get("valid_until") is not None and m["valid_until"] < m["valid_from"]:
-        raise InvalidInput("validUntil 早于 validFrom", field="validUntil", rule="period")
+        raise InvalidInput(_("validUntil is before validFrom"), field="validUntil", rule="period")
     return {**m, "implementing_bodies": bodies, "target_lists": sorted(set(lists)),
             "target_providers": sorted(set(m.get("target_providers") or [])), "scenarios": sorted(set(scenarios))}
 
@@ -63,7 +64,7 @@ def check_measure(m: dict[str, Any]) -> dict[str, Any]:
 async def put_measure(pool, principal: Principal, request: RequestInfo, credit_office_org: str,
                       measure: dict[str, Any]) -> asyncpg.Record:
     if not principal.has("credit_office") or principal.org_code != credit_office_org:
-        raise Forbidden("联合奖惩措施清单由市信用主管部门维护", rule="credit_office")
+        raise Forbidden(_("the list of joint rewards and punishments is maintained by the credit office"), rule="credit_office")
     m = check_measure({**measure, "updated_by": principal.user_id})
     async with transaction(pool) as conn:
         row = await repository.put(conn, m)

@@ -28,6 +28,7 @@ from ..disclosure import repository as disclosure_repository
 from ..disclosure.rules import CHINA_TIME, SubjectView
 from ..disclosure.service import Disclosure, log_refusal, look_up, normalise_keys
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..i18n import _
 from ..lists.service import entries_for
 from ..pagination import Page, check_first, page_of, time_key_after, time_key_cursor
 from . import content, pdf, repository
@@ -79,13 +80,13 @@ def report_basis(principal: Principal, key: str) -> str:
     """Who may obtain a report on `key`, and on what ground (refusals name the rule)."""
     if principal.has("subject") and principal.subject_key == key:
         if not principal.real_name_verified:
-            raise Forbidden("实名认证后才能获取本人的信用报告（第十九条）", rule="art19_verification")
+            raise Forbidden(_("complete real-name verification before obtaining your own credit report (Art. 19)"), rule="art19_verification")
         return "self"
     if principal.has("state_organ"):
         return "duty"  # the Art. 29 purpose is checked by the lookup itself
     if principal.has("credit_service") and principal.org_code:
         return "authorization"
-    raise Forbidden("信用报告只向信用主体本人、依职责查询的国家机关和经主体授权的机构出具",
+    raise Forbidden(_("credit reports are issued only to the subject itself, state organs querying for a duty and organisations the subject authorized"),
                     rule="report_requester")
 
 
@@ -105,7 +106,7 @@ async def issue_report(r: Reports, principal: Principal, request: RequestInfo, *
     try:
         basis = report_basis(principal, key)
         if basis == "authorization" and not (purpose or "").strip():
-            raise InvalidInput("经授权出具信用报告须写明授权用途 purpose", field="purpose",
+            raise InvalidInput(_("a credit report issued under an authorization states its purpose"), field="purpose",
                                rule="art19_purpose")
     except DomainError as refusal:
         await log_refusal(r.disclosure, principal, request, [key], purpose, OPERATION, refusal)
@@ -119,7 +120,7 @@ async def issue_report(r: Reports, principal: Principal, request: RequestInfo, *
         if basis == "authorization" and not await disclosure_repository.grantee_authorizations(
             conn, [view.subject.key], principal.org_code, purpose
         ):
-            raise Forbidden("没有该信用主体就此用途的有效书面授权，不能出具信用报告（第十九条）",
+            raise Forbidden(_("no valid written authorization of this subject for this purpose: no credit report can be issued (Art. 19)"),
                             rule="art19_authorization")
         issued["report"] = await _store(r, conn, principal, view, purpose, basis, now)
 
@@ -130,7 +131,7 @@ async def issue_report(r: Reports, principal: Principal, request: RequestInfo, *
         await log_refusal(r.disclosure, principal, request, [key], purpose, OPERATION, refusal)
         raise
     if views[0] is None:
-        raise NotFound("没有这个信用主体", field="subject", rule="not_found")
+        raise NotFound(_("no such subject"), field="subject", rule="not_found")
     report = issued["report"]
     await ensure_pdf(r, report.number)
     return report
@@ -197,11 +198,11 @@ async def read_report(r: Reports, principal: Principal, request: RequestInfo, nu
     """A stored report's document (form 'json') or PDF ('pdf') for whoever may read it; the
     read is logged like a lookup. Anyone else gets NOT_FOUND, as if no such report existed."""
     if not NUMBER.match(number):
-        raise NotFound("没有这份信用报告", field="number", rule="not_found")
+        raise NotFound(_("no such credit report"), field="number", rule="not_found")
     async with transaction(r.pool) as conn:
         row = await repository.report(conn, number)
         if row is None or not may_read(principal, row):
-            raise NotFound("没有这份信用报告", field="number", rule="not_found")
+            raise NotFound(_("no such credit report"), field="number", rule="not_found")
         entry = LogEntry("report.read", row["subject_key"], row["purpose"], "disclosed",
                          disclosed=[{"report": number, "form": form, "records": row["record_count"]}])
         await record_queries(conn, principal, request, [entry], at=await conn.fetchval("SELECT now()"))
@@ -209,7 +210,7 @@ async def read_report(r: Reports, principal: Principal, request: RequestInfo, nu
         return row, bytes(row["document"])
     made = await ensure_pdf(r, number)
     if made is None:
-        raise NotFound("报告的 PDF 暂时无法生成，请稍后再试或下载 JSON", field="number", rule="pdf_unavailable")
+        raise NotFound(_("the report's PDF cannot be made just now; try again later or download the JSON"), field="number", rule="pdf_unavailable")
     return row, made
 
 
@@ -218,9 +219,9 @@ async def check_report(r: Reports, request: RequestInfo, number: str, digest: st
     No content is disclosed; a wrong digest and an unknown number answer alike."""
     number, digest = number.strip(), digest.strip().lower()
     if not NUMBER.match(number):
-        raise InvalidInput("报告编号格式为 XY 加 16 位数字", field="number", rule="report_number")
+        raise InvalidInput(_("a report number is XY and 16 digits"), field="number", rule="report_number")
     if not DIGEST.match(digest):
-        raise InvalidInput("报告摘要为 64 位十六进制 SHA-256", field="digest", rule="sha256_hex")
+        raise InvalidInput(_("the report digest is a 64-digit hexadecimal SHA-256"), field="digest", rule="sha256_hex")
     async with transaction(r.pool) as conn:
         now = await conn.fetchval("SELECT now()")
         row = await repository.report(conn, number)
@@ -246,7 +247,7 @@ async def reports_about(
 ) -> Page[asyncpg.Record]:
     """Art. 36: who obtained a report on the subject, and when (the subject itself, verified)."""
     if not (principal.has("subject") and principal.real_name_verified and principal.subject_key):
-        raise Forbidden("只有实名认证的信用主体本人可以查看", rule="self_verified")
+        raise Forbidden(_("only the real-name verified subject itself may see this"), rule="self_verified")
     check_first(first, ABOUT_PAGE_MAX)
     key, position = principal.subject_key, time_key_after(after, "report")
     async with r.pool.acquire() as conn:

@@ -9,15 +9,16 @@ from typing import Any
 
 from ..auth.principal import Principal
 from ..errors import Forbidden
+from ..i18n import _
 
 
 def require_verified_subject(principal: Principal) -> str:
     """Art. 19, 37: a right of the subject itself, exercised after real-name verification."""
     if not principal.has("subject") or not principal.subject_key:
-        raise Forbidden("only the subject itself exercises this right", rule="subject_role")
+        raise Forbidden(_("only the subject itself exercises this right"), rule="subject_role")
     if not principal.real_name_verified:
         raise Forbidden(
-            "complete real-name verification first (Art. 19)", rule="real_name_verification"
+            _("complete real-name verification first (Art. 19)"), rule="real_name_verification"
         )
     return principal.subject_key
 
@@ -64,6 +65,6 @@ def visibility_sql(principal: Principal) -> tuple[str, list[Any]]:
 def require_case_reader(principal: Principal) -> None:
     if visibility_sql(principal)[0] == "false":
         raise Forbidden(
-            "cases are for the subject (real-name verified), the offices and providers",
+            _("cases are for the subject (real-name verified), the offices and providers"),
             rule="case_reader",
         )

@@ -18,6 +18,7 @@ from ..auth.principal import Principal, RequestInfo
 from ..catalog import Catalog, CatalogItem
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput, NotFound, PolicyUnavailable
+from ..i18n import _
 from ..pagination import Page, check_first
 from ..workdays import WorkCalendar, china_date
 from . import repository as repo
@@ -109,7 +110,8 @@ def parse_id(raw: str, what: str = "case") -> uuid.UUID:
     try:
         return uuid.UUID(str(raw))
     except ValueError:
-        raise NotFound(f"no {what} with this id", field="id", rule="not_found") from None
+        message = _("no record with this id") if what == "record" else _("no case with this id")
+        raise NotFound(message, field="id", rule="not_found") from None
 
 
 def case_view(row: Any, steps: list[Any], principal: Principal) -> CaseView:
@@ -151,7 +153,7 @@ async def own_record_for_update(conn: asyncpg.Connection, subject_key: str, rid:
     """The subject's own record, locked; any other (or a deleted one) does not exist for it."""
     record = await repo.record_for_update(conn, rid)
     if record is None or record["status"] == "deleted" or record["subject_key"] != subject_key:
-        raise NotFound("no record of yours with this id", field="recordId", rule="not_found")
+        raise NotFound(_("no record of yours with this id"), field="recordId", rule="not_found")
     return record
 
 
@@ -159,14 +161,14 @@ async def item_of(env: Rights, record: Any, conn: asyncpg.Connection) -> Catalog
     """The catalog item of a stored record; refuse rather than guess if it is not loaded."""
     item = await env.catalog.get(record["item_code"], conn)
     if item is None:
-        raise PolicyUnavailable(f"catalog item {record['item_code']} is not loaded")
+        raise PolicyUnavailable(_("catalog item {item_code} is not loaded", item_code=record['item_code']))
     return item
 
 
 async def read_case(conn: asyncpg.Connection, principal: Principal, case_id: uuid.UUID) -> CaseView:
     row = await repo.get_case(conn, case_id)
     if row is None or not may_see(principal, row):
-        raise NotFound("no case with this id that you may see", field="id", rule="not_found")
+        raise NotFound(_("no case with this id that you may see"), field="id", rule="not_found")
     return case_view(row, await repo.steps_of(conn, [case_id]), principal)
 
 
@@ -220,7 +222,7 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
             raise ValueError
         return filed_at, str(uuid.UUID(cid))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("after is not a cursor this API gave", field="after", rule="cursor") from None
+        raise InvalidInput(_("after is not a cursor this API gave out"), field="after", rule="cursor") from None
 
 
 async def list_cases(
@@ -319,15 +321,15 @@ def validate_evidence(evidence_refs: list[str], statement: str | None) -> tuple[
     refs = [r.strip() for r in evidence_refs if r and r.strip()]
     if not refs:
         raise InvalidInput(
-            "give at least one reference to the supporting evidence (Art. 37: 提供相关证明材料)",
+            _("give at least one reference to the supporting evidence (Art. 37)"),
             field="evidenceRefs", rule="evidence_required",
         )
     if len(refs) > 20 or any(len(r) > 500 for r in refs):
-        raise InvalidInput("at most 20 evidence references of 500 characters each",
+        raise InvalidInput(_("at most 20 evidence references of 500 characters each"),
                            field="evidenceRefs", rule="length")
     statement = (statement or "").strip() or None
     if statement is not None and len(statement) > 4000:
-        raise InvalidInput("the statement is at most 4000 characters", field="statement", rule="length")
+        raise InvalidInput(_("the statement is at most 4000 characters"), field="statement", rule="length")
     return refs, statement
 
 
@@ -338,7 +340,7 @@ async def overdue_steps(env: Rights, principal: Principal, as_of: dt.date | None
     """Open steps past their due date (today by default), per role and organisation: the
     credit office chases them (the data office sees the objections' ones)."""
     if not any(principal.has(r) for r in OVERDUE_READERS):
-        raise Forbidden("overdue steps are listed for the credit office and the data office",
+        raise Forbidden(_("overdue steps are listed for the credit office and the data office"),
                         rule="overdue_reader")
     day = as_of or env.today()
     where, args = visibility_sql(principal)

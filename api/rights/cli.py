@@ -12,6 +12,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..db import create_pool, migrate, resolve_database_url
 from ..errors import InvalidInput
+from ..i18n import _
 from ..workdays.service import read_calendar
 from .cases import Rights, overdue_steps
 from .offices import Offices
@@ -29,7 +30,7 @@ def run_overdue(settings: Settings, args: argparse.Namespace) -> int:
     try:
         as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
     except ValueError:
-        raise InvalidInput(f"--as-of {args.as_of!r} is not a date YYYY-MM-DD", field="as-of") from None
+        raise InvalidInput(_("--as-of {as_of} is not a date YYYY-MM-DD", as_of=repr(args.as_of)), field="as-of") from None
     offices = Offices.from_env()
     office = Principal(user_id="cli", name="credit rights overdue", org_code=offices.credit_office,
                        org_name=None, roles=("credit_office",))

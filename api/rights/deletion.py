@@ -17,6 +17,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
+from ..i18n import _
 from ..identifiers import IdentifierError, parse_subject_key
 from . import repository as repo
 from .auth import require_verified_subject
@@ -101,14 +102,12 @@ async def request_deletion(
         item = await item_of(env, record, conn)
         if item.category not in DELETABLE_ON_REQUEST:
             raise NotEligible(
-                f"Art. 40 deletes commendation, volunteer-service and charitable-donation records "
-                f"only; this is a {item.category} record ({item.name}). To dispute it, file an "
-                "objection (Art. 37); a dishonesty record can be repaired by its provider (Art. 39).",
+                _("Art. 40 deletes commendation, volunteer-service and charitable-donation records only; this is a {category} record ({name}). To dispute it, file an objection (Art. 37); a dishonesty record can be repaired by its provider (Art. 39).", category=item.category, name=item.name),
                 field="recordId", rule="art40_categories",
             )
         number = await repo.open_case_on_record(conn, rid)
         if number is not None:
-            raise CaseOpen(f"case {number} about this record is open; it must end first",
+            raise CaseOpen(_("case {number} about this record is open; it must end first", number=number),
                            field="recordId", rule="one_open_case")
         await delete_record(
             conn, env, principal, request, record, basis="art40_request", case_id=None,
@@ -135,14 +134,14 @@ async def tombstones(
         key = require_verified_subject(principal)
     elif any(principal.has(r) for r in TOMBSTONE_READERS):
         if not subject_key:
-            raise InvalidInput("name the subject", field="subjectKey", rule="required")
+            raise InvalidInput(_("name the subject"), field="subjectKey", rule="required")
         try:
             key = parse_subject_key(subject_key).value
         except IdentifierError as e:
-            raise InvalidInput(f"subjectKey: {e}", field="subjectKey", rule=e.rule) from None
+            raise InvalidInput(_("subjectKey: {e}", e=e), field="subjectKey", rule=e.rule) from None
     else:
         raise Forbidden(
-            "tombstones are read by the subject itself, the offices and auditors", rule="tombstone_reader"
+            _("tombstones are read by the subject itself, the offices and auditors"), rule="tombstone_reader"
         )
     async with transaction(env.pool) as conn:
         found = [_tombstone(r) for r in await repo.tombstones_of_subject(conn, key)]

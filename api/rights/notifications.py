@@ -20,6 +20,7 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
+from ..i18n import _
 from ..pagination import Page, check_first, decode_cursor, encode_cursor, not_a_cursor
 
 MAX_PAGE = 200
@@ -114,7 +115,7 @@ def _addresses_or_refuse(principal: Principal) -> tuple[list[str], list[str]]:
     found = addresses(principal)
     if not found:
         raise Forbidden(
-            "notifications are for the subject (real-name verified), providers and the offices",
+            _("notifications are for the subject (real-name verified), providers and the offices"),
             rule="notification_recipient",
         )
     return [r for r, _ in found], [p for _, p in found]
@@ -131,7 +132,7 @@ async def my_notifications(
     the subject the notice is addressed to. Only the notifications shown are logged."""
     check_first(first, MAX_PAGE)
     if before is not None and before < 1:
-        raise InvalidInput("before is the id of a notification", field="before", rule="id")
+        raise InvalidInput(_("before is the id of a notification"), field="before", rule="id")
     if after is not None:
         (position,) = decode_cursor(after, "notification", 1)
         before = _notification_id(position)
@@ -184,7 +185,7 @@ def _notification_id(position: str) -> int:
 async def mark_read(pool: asyncpg.Pool, principal: Principal, ids: list[int], at: dt.datetime) -> int:
     """Mark the caller's own notifications read; others' ids are ignored. Returns how many."""
     if len(ids) > MAX_PAGE:
-        raise InvalidInput(f"at most {MAX_PAGE} ids at once", field="ids", rule="range")
+        raise InvalidInput(_("at most {max_page} ids at once", max_page=MAX_PAGE), field="ids", rule="range")
     roles, parties = _addresses_or_refuse(principal)
     async with transaction(pool) as conn:
         status = await conn.execute(MARK_READ, roles, parties, at, principal.user_id, ids)

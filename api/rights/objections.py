@@ -8,6 +8,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import InvalidInput
+from ..i18n import _
 from . import repository as repo
 from .auth import require_verified_subject
 from .cases import (
@@ -33,7 +34,8 @@ async def file_objection(
     subject_key = require_verified_subject(principal)
     if ground not in GROUNDS:
         raise InvalidInput(
-            "the ground is one of " + ", ".join(GROUNDS) + " (Art. 37)", field="ground", rule="art37_ground"
+            _("the ground is one of {grounds} (Art. 37)", grounds=", ".join(GROUNDS)), field="ground",
+            rule="art37_ground",
         )
     refs, statement = validate_evidence(evidence_refs, statement)
     rid = parse_id(record_id, "record")
@@ -42,13 +44,12 @@ async def file_objection(
         number = await repo.open_case_on_record(conn, rid)
         if number is not None:
             raise CaseOpen(
-                f"case {number} about this record is open; it must end before another begins",
+                _("case {number} about this record is open; it must end before another begins", number=number),
                 field="recordId", rule="one_open_case",
             )
         if record["status"] != "active":
             raise NotEligible(
-                f"this record is {record['status']} and no longer publicly disclosed or used; an "
-                "objection concerns a record in use (ask the credit office in writing otherwise)",
+                _("this record is {status} and no longer publicly disclosed or used; an objection concerns a record in use (ask the credit office in writing otherwise)", status=record['status']),
                 field="recordId", rule="art37_record_in_use",
             )
         item = await item_of(env, record, conn)

@@ -10,6 +10,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..disclosure.rules import RecordView, record_periods
+from ..i18n import _
 from . import repository as repo
 from .auth import require_verified_subject
 from .cases import (
@@ -46,15 +47,15 @@ async def apply_for_repair(
         item = await item_of(env, record, conn)
         if not item.dishonest:
             raise NotEligible(
-                f"credit repair (Art. 39) is for dishonesty records; {item.name} is not one",
+                _("credit repair (Art. 39) is for dishonesty records; {name} is not one", name=item.name),
                 field="recordId", rule="art39_dishonesty_only",
             )
         number = await repo.open_case_on_record(conn, rid)
         if number is not None:
-            raise CaseOpen(f"case {number} about this record is open; it must end first",
+            raise CaseOpen(_("case {number} about this record is open; it must end first", number=number),
                            field="recordId", rule="one_open_case")
         if record["status"] != "active":
-            raise NotEligible(f"this record is {record['status']}; only a record in use is repaired",
+            raise NotEligible(_("this record is {status}; only a record in use is repaired", status=record['status']),
                               field="recordId", rule="art39_record_in_use")
         earliest = record_periods(item, record["decided_on"], record["data"]).repairable_from
         if earliest is not None and env.today() < earliest:

@@ -15,6 +15,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import InvalidInput, NotFound
+from ..i18n import N_, _
 from . import repository as repo
 from .auth import may_see
 from ..lists import repository as lists_repository
@@ -49,9 +50,9 @@ def facts_of(row: Any) -> CaseFacts:
 def _text(value: str | None, field: str, *, required: bool, what: str) -> str | None:
     value = (value or "").strip() or None
     if value is None and required:
-        raise InvalidInput(f"{what} is required", field=field, rule="required")
+        raise InvalidInput(_("{what} is required", what=_(what)), field=field, rule="required")
     if value is not None and len(value) > MAX_NOTE:
-        raise InvalidInput(f"{what} is at most {MAX_NOTE} characters", field=field, rule="length")
+        raise InvalidInput(_("{what} is at most {max} characters", what=_(what), max=MAX_NOTE), field=field, rule="length")
     return value
 
 
@@ -59,20 +60,20 @@ def _check_input(action: str, result: str | None, note: str | None, data: Any, r
     """What each step must carry. Checked before anything is written."""
     if action == "correct":
         if not isinstance(data, dict) or not data:
-            raise InvalidInput("the corrected record's data is a non-empty object", field="data", rule="required")
-        return _text(note, "note", required=False, what="the note"), _text(
-            reason, "reason", required=True, what="the reason for the correction (Art. 16, 36)"
+            raise InvalidInput(_("the corrected record's data is a non-empty object"), field="data", rule="required")
+        return _text(note, "note", required=False, what=N_("the note")), _text(
+            reason, "reason", required=True, what=N_("the reason for the correction (Art. 16, 36)")
         )
     if action == "inform_subject":
-        return _text(note, "message", required=True, what="the result told to the subject"), None
+        return _text(note, "message", required=True, what=N_("the result told to the subject")), None
     if action == "answer_entry":
-        return _text(note, "note", required=False, what="the note"), _text(
-            reason, "reason", required=True, what="the reason for the answer (why the entry goes or stands)"
+        return _text(note, "note", required=False, what=N_("the note")), _text(
+            reason, "reason", required=True, what=N_("the reason for the answer (why the entry goes or stands)")
         )
     if action == "decide_repair" and result == "rejected":
-        return None, _text(reason, "reason", required=True, what="the reason for refusing the repair")
-    return _text(note, "note", required=False, what="the note"), _text(
-        reason, "reason", required=False, what="the reason"
+        return None, _text(reason, "reason", required=True, what=N_("the reason for refusing the repair"))
+    return _text(note, "note", required=False, what=N_("the note")), _text(
+        reason, "reason", required=False, what=N_("the reason")
     )
 
 
@@ -84,10 +85,10 @@ async def take_step(
     cid = parse_id(case_id)
     async with transaction(env.pool) as conn:
         if not await repo.lock_case(conn, cid):
-            raise NotFound("no case with this id that you may see", field="id", rule="not_found")
+            raise NotFound(_("no case with this id that you may see"), field="id", rule="not_found")
         row = await repo.get_case(conn, cid)
         if not may_see(principal, row):
-            raise NotFound("no case with this id that you may see", field="id", rule="not_found")
+            raise NotFound(_("no case with this id that you may see"), field="id", rule="not_found")
         facts = facts_of(row)
         role = check_actor(principal, facts, action)
         note, reason = _check_input(action, result, note, data, reason)

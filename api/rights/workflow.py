@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from ..auth.principal import Principal
 from ..errors import InvalidInput
+from ..i18n import N_, _
 from .errors import OutOfOrder, WrongRole
 
 # Art. 37: the three grounds of an objection.
@@ -52,10 +53,10 @@ OFFICE_ROLES = ("credit_office", "data_office")
 CLOSED = "closed"
 
 ROLE_NAMES = {
-    "subject": "the subject",
-    "credit_office": "the credit office (市行政审批局)",
-    "data_office": "the data office (市大数据办)",
-    "provider": "the provider of the record (信息提供单位)",
+    "subject": N_("the subject"),
+    "credit_office": N_("the credit office"),
+    "data_office": N_("the data office"),
+    "provider": N_("the provider of the record"),
 }
 
 
@@ -72,14 +73,14 @@ class Step:
 STEPS: dict[str, Step] = {
     s.name: s
     for s in (
-        Step("notify_data_office", "credit_office", "notify the data office to compare", "art38"),
-        Step("compare", "data_office", "compare the platform's data with the provider's", "art38"),
-        Step("correct", "data_office", "correct the record", "art38"),
-        Step("request_verification", "credit_office", "ask the provider to verify", "art38"),
-        Step("verify", "provider", "verify the record and answer", "art38"),
-        Step("inform_subject", "credit_office", "inform the subject of the result", "art38"),
-        Step("decide_repair", "provider", "decide on the repair application", "art39"),
-        Step("answer_entry", "provider", "answer the objection to its list entry", "art38"),
+        Step("notify_data_office", "credit_office", N_("notify the data office to compare"), "art38"),
+        Step("compare", "data_office", N_("compare the platform's data with the provider's"), "art38"),
+        Step("correct", "data_office", N_("correct the record"), "art38"),
+        Step("request_verification", "credit_office", N_("ask the provider to verify"), "art38"),
+        Step("verify", "provider", N_("verify the record and answer"), "art38"),
+        Step("inform_subject", "credit_office", N_("inform the subject of the result"), "art38"),
+        Step("decide_repair", "provider", N_("decide on the repair application"), "art39"),
+        Step("answer_entry", "provider", N_("answer the objection to its list entry"), "art38"),
     )
 }
 
@@ -168,42 +169,46 @@ def check_actor(principal: Principal, case: CaseFacts, action: str) -> str:
     can never do this step), then the wrong moment (the case is elsewhere)."""
     stage = ACTION_STAGE.get(action)
     if stage is None:
-        raise InvalidInput(f"unknown step {action!r}", field="step", rule="step")
+        raise InvalidInput(_("unknown step {action}", action=repr(action)), field="step", rule="step")
     step = STEPS[stage]
-    article = "Art. 39" if step.rule == "art39" else "Art. 38"
+    article = _("Art. 39") if step.rule == "art39" else _("Art. 38")
     if not (principal.has(step.role) and principal.org_code == case.org_of(step.role)):
         raise WrongRole(
-            f"{article}: {ROLE_NAMES[step.role]} must {step.title}"
-            + (f" for case {case.number}" if case.number else "")
-            + f"; you act as {', '.join(principal.roles)}",
+            _("{article}: {role} must {step} for case {case}; you act as {roles}",
+              article=article, role=_(ROLE_NAMES[step.role]), step=_(step.title),
+              case=case.number, roles=", ".join(principal.roles)) if case.number else
+            _("{article}: {role} must {step}; you act as {roles}", article=article,
+              role=_(ROLE_NAMES[step.role]), step=_(step.title), roles=", ".join(principal.roles)),
             field="caseId",
             rule=f"{step.rule}_{step.role}",
         )
     if case.stage == CLOSED:
         raise OutOfOrder(
-            f"case {case.number} is closed ({case.outcome}); nothing more can be done on it",
+            _("case {number} is closed ({outcome}); nothing more can be done on it", number=case.number, outcome=case.outcome),
             field="caseId",
             rule="case_closed",
         )
     if case.stage != stage:
         waiting = STEPS[case.stage]
-        due = f", due {case.due_on.isoformat()}" if case.due_on else ""
+        role, title = _(ROLE_NAMES[waiting.role]), _(waiting.title)
         raise OutOfOrder(
-            f"case {case.number} is waiting for {ROLE_NAMES[waiting.role]} to {waiting.title}"
-            f"{due}; '{action}' cannot be done now",
+            _("case {number} is waiting for {role} to {step}, due {due}; '{action}' cannot be done "
+              "now", number=case.number, role=role, step=title, due=case.due_on, action=action)
+            if case.due_on else
+            _("case {number} is waiting for {role} to {step}; '{action}' cannot be done now",
+              number=case.number, role=role, step=title, action=action),
             field="caseId",
             rule=f"{step.rule}_order",
         )
     if action in ("pause_verification", "answer_verification") and case.paused_since is not None:
         raise OutOfOrder(
-            f"verification of case {case.number} is paused since {case.paused_since.isoformat()}; "
-            "end the pause first",
+            _("verification of case {number} is paused since {paused_since}; end the pause first", number=case.number, paused_since=case.paused_since.isoformat()),
             field="caseId",
             rule="art38_paused",
         )
     if action == "resume_verification" and case.paused_since is None:
         raise OutOfOrder(
-            f"verification of case {case.number} is not paused", field="caseId", rule="art38_not_paused"
+            _("verification of case {number} is not paused", number=case.number), field="caseId", rule="art38_not_paused"
         )
     return step.role
 
@@ -228,7 +233,7 @@ def advance(case: CaseFacts, action: str, today: dt.date, result: str | None = N
                        "comparison result, as for the notice of ¶1"),
                 details={"result": result},
             )
-        raise InvalidInput("the comparison result is DIFFERS or MATCHES", field="result", rule="result")
+        raise InvalidInput(_("the comparison result is DIFFERS or MATCHES"), field="result", rule="result")
     if action == "correct":
         return Advance(
             Opened("inform_subject", today, 3,
@@ -243,7 +248,8 @@ def advance(case: CaseFacts, action: str, today: dt.date, result: str | None = N
     if action == "pause_verification":
         if result not in PAUSE_KINDS:
             raise InvalidInput(
-                "a pause is for one of " + ", ".join(PAUSE_KINDS), field="kind", rule="art38_pause_kind"
+                _("a pause is for one of {kinds}", kinds=", ".join(PAUSE_KINDS)), field="kind",
+                rule="art38_pause_kind",
             )
         return Advance(None, pause=(result, today))
     if action == "resume_verification":
@@ -252,7 +258,7 @@ def advance(case: CaseFacts, action: str, today: dt.date, result: str | None = N
     if action == "answer_verification":
         if result not in VERIFICATION_RESULTS:
             raise InvalidInput(
-                "the answer is VERIFIED or UNVERIFIABLE", field="result", rule="result"
+                _("the answer is VERIFIED or UNVERIFIABLE"), field="result", rule="result"
             )
         return Advance(
             Opened("inform_subject", today, 7,
@@ -275,14 +281,14 @@ def advance(case: CaseFacts, action: str, today: dt.date, result: str | None = N
         return Advance(None, outcome=case.outcome, effect="restore")
     if action == "decide_repair":
         if result not in ("approved", "rejected"):
-            raise InvalidInput("the decision is APPROVED or REJECTED", field="approved", rule="result")
+            raise InvalidInput(_("the decision is APPROVED or REJECTED"), field="approved", rule="result")
         return Advance(
             None,
             outcome="repaired" if result == "approved" else "rejected",
             effect="repair" if result == "approved" else None,
             details={"result": result},
         )
-    raise InvalidInput(f"unknown step {action!r}", field="step", rule="step")
+    raise InvalidInput(_("unknown step {action}", action=repr(action)), field="step", rule="step")
 
 
 def closes(action: str, adv: Advance) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ..errors import InvalidInput
+from ..i18n import _
 
 ONE_DAY = dt.timedelta(days=1)
 # Beijing time: a deadline's days are China's calendar days (no daylight saving since 1991).
@@ -126,8 +127,7 @@ class WorkCalendar:
             return found
         if not MIN_YEAR <= year <= MAX_YEAR:
             raise InvalidInput(
-                f"no working-day calendar for {year}: official schedules cover "
-                f"{_span(self.official_years)}, the statutory fallback {MIN_YEAR}-{MAX_YEAR}",
+                _("no working-day calendar for {year}: official schedules cover {official_years}, the statutory fallback {min_year}-{max_year}", year=year, official_years=_span(self.official_years), min_year=MIN_YEAR, max_year=MAX_YEAR),
                 field="date",
                 rule="calendar_range",
             )
@@ -170,11 +170,11 @@ class WorkCalendar:
         (Art. 38: time for testing, inspection, quarantine, appraisal or expert review). An open
         pause has no due date yet: pass it closed at the day it is looked at, or not at all."""
         if n < 0:
-            raise InvalidInput("a deadline counts zero or more working days", field="workingDays")
+            raise InvalidInput(_("a deadline counts zero or more working days"), field="workingDays")
         pauses = sorted(paused)
         for first, last in pauses:
             if first > last:
-                raise InvalidInput(f"a pause cannot end ({last}) before it begins ({first})", field="paused")
+                raise InvalidInput(_("a pause cannot end ({last}) before it begins ({first})", last=last, first=first), field="paused")
         if not pauses:
             cached = self._deadlines.get((start, n))
             if cached is not None:

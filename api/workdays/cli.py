@@ -15,6 +15,7 @@ from ..config import Settings
 from ..db import create_pool, migrate, resolve_database_url
 from ..demo import DATA_OFFICE, ORGANISATIONS
 from ..errors import InvalidInput
+from ..i18n import _
 from ..identifiers import IdentifierError, validate_uscc
 from .calendar import CHINA, NamedDay, WorkCalendar, YearSchedule
 from .files import read_schedule_file
@@ -47,11 +48,11 @@ def operator(args: argparse.Namespace) -> Principal:
     """The person at the terminal, as the audit trail records them."""
     name = (args.operator_name or "").strip()
     if not name:
-        raise InvalidInput("--operator-name must give your real name", field="operator-name")
+        raise InvalidInput(_("--operator-name must give your real name"), field="operator-name")
     try:
         org = validate_uscc(args.org)
     except IdentifierError as e:
-        raise InvalidInput(f"--org {args.org}: {e}", field="org", rule=e.rule) from e
+        raise InvalidInput(_("--org {org}: {e}", org=args.org, e=e), field="org", rule=e.rule) from e
     known = {code: org_name for code, org_name, _ in ORGANISATIONS}
     return Principal(
         user_id=getpass.getuser(),

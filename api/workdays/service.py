@@ -20,6 +20,7 @@ from ..auth.principal import Principal
 from ..db import transaction
 from ..demo import DATA_OFFICE, ORGANISATIONS
 from ..errors import DomainError, InvalidInput
+from ..i18n import _
 from ..listener import Listener
 from . import repository
 from .calendar import CHINA, CalendarDay, Deadline, WorkCalendar, YearSchedule
@@ -111,9 +112,7 @@ async def load_year(
         previous = await repository.loaded_year(conn, year)
         if previous is not None and not replace:
             raise YearAlreadyLoaded(
-                f"{year} is already loaded ({previous['source']}, by {previous['loaded_by']} "
-                f"at {previous['loaded_at'].astimezone(CHINA):%Y-%m-%d %H:%M} Beijing time); load it with replace "
-                "(credit calendar load --replace) to change it",
+                _("{year} is already loaded ({source}, by {loaded_by} at {loaded_at} Beijing time); load it with replace (credit calendar load --replace) to change it", year=year, source=previous['source'], loaded_by=previous['loaded_by'], loaded_at=f"{previous['loaded_at'].astimezone(CHINA):%Y-%m-%d %H:%M}"),
                 field="year",
                 rule="calendar_year_loaded",
             )
@@ -154,16 +153,16 @@ async def load_year(
 def deadline(calendar: WorkCalendar, start: dt.date, working_days: int) -> Deadline:
     if not 0 <= working_days <= MAX_WORKING_DAYS:
         raise InvalidInput(
-            f"workingDays must be from 0 to {MAX_WORKING_DAYS}", field="workingDays", rule="range"
+            _("workingDays must be from 0 to {max_working_days}", max_working_days=MAX_WORKING_DAYS), field="workingDays", rule="range"
         )
     return calendar.add_working_days(start, working_days)
 
 
 def days(calendar: WorkCalendar, first: dt.date, last: dt.date) -> list[CalendarDay]:
     if last < first:
-        raise InvalidInput(f"to ({last}) is before from ({first})", field="to", rule="range")
+        raise InvalidInput(_("to ({last}) is before from ({first})", last=last, first=first), field="to", rule="range")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise InvalidInput(f"at most {MAX_RANGE_DAYS} days at once", field="to", rule="range")
+        raise InvalidInput(_("at most {max_range_days} days at once", max_range_days=MAX_RANGE_DAYS), field="to", rule="range")
     return calendar.days(first, last)
 
 

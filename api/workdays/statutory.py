@@ -19,17 +19,19 @@ from functools import lru_cache
 
 from lunar_python import Lunar
 
+from ..i18n import N_
 from .calendar import ONE_DAY, NamedDay, YearSchedule
+from .names import BOTH, IN_LIEU
 
 SOURCE = "statutory holidays of 全国年节及纪念日放假办法 (2025 revision) with days in lieu"
 
-NEW_YEAR = "New Year's Day"
-SPRING_FESTIVAL = "Spring Festival"
-QINGMING = "Tomb-sweeping Day"
-LABOUR_DAY = "Labour Day"
-DRAGON_BOAT = "Dragon Boat Festival"
-MID_AUTUMN = "Mid-autumn Festival"
-NATIONAL_DAY = "National Day"
+NEW_YEAR = N_("New Year's Day")
+SPRING_FESTIVAL = N_("Spring Festival")
+QINGMING = N_("Tomb-sweeping Day")
+LABOUR_DAY = N_("Labour Day")
+DRAGON_BOAT = N_("Dragon Boat Festival")
+MID_AUTUMN = N_("Mid-autumn Festival")
+NATIONAL_DAY = N_("National Day")
 
 
 def _lunar(year: int, month: int, day: int) -> dt.date:
@@ -60,7 +62,7 @@ def statutory_holidays(year: int) -> list[NamedDay]:
     for name, days in blocks:
         for day in days:
             # Mid-Autumn can fall on National Day: the day counts once, under both names.
-            out[day] = f"{out[day]} / {name}" if day in out else name
+            out[day] = f"{out[day]}{BOTH}{name}" if day in out else name
     return [NamedDay(day, name) for day, name in sorted(out.items())]
 
 
@@ -79,7 +81,7 @@ def statutory_schedule(year: int) -> YearSchedule:
         while owed:
             day += ONE_DAY
             if day.weekday() < 5 and day not in off:
-                off[day] = f"{name} (in lieu)"
+                off[day] = f"{name}{IN_LIEU}"
                 owed -= 1
     return YearSchedule(
         year=year,
