@@ -30,21 +30,10 @@ from strawberry.extensions import SchemaExtension
 
 from api.errors import InvalidInput
 from api.i18n import _
+from api.text import bad_character
 
 from .errors import to_graphql_error
 
-ALLOWED_CONTROLS = frozenset("\t\n\r")
-
-
-# every C0/C1 control character but tab, line feed and carriage return, and lone surrogates
-_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def bad_character(text: str) -> tuple[int, str] | None:
-    """The first character that cannot be stored, with its position, or None (one regular
-    expression search: C speed over every string of a large submission)."""
-    m = _UNSTORABLE.search(text)
-    return (m.start(), m.group()) if m else None
 
 
 def strings_in_value(value: Any, path: str) -> Iterator[tuple[str, str]]:

@@ -140,6 +140,18 @@ async def test_rows_are_refused_one_by_one_with_line_field_rule_and_message(clie
     assert {"line": 3, "ref": "XK-B-000002", "field": "data.血型", "rule": "art11_forbidden"} in act["details"]["outcomes"]["rejected"]
 
 
+async def test_a_nul_in_a_row_refuses_that_row_and_the_upload_goes_on(client, settings, pool):
+    """PostgreSQL cannot store NUL; it stopped the whole upload with storage_unavailable."""
+    rows = [licence_row(1, sourceRef="XK-\u0000-1"), licence_row(2, subjectName="某\u0000公司"),
+            licence_row(3, data={"xk_nr": "食品\u0007销售"}), licence_row(4)]
+    results, summary = await send(client, settings, ndjson(rows), batch=2)
+    assert [(r["line"], r["status"], r.get("field"), r.get("rule")) for r in results] == [
+        (1, "rejected", "sourceRef", "control_character"), (2, "rejected", "subjectName", "control_character"),
+        (3, "rejected", "data.xk_nr", "control_character"), (4, "created", None, None)]
+    assert results[0]["sourceRef"] == "XK-\\x00-1"  # echoed escaped, as the log keeps it
+    assert summary["created"] == 1 and summary["rejected"] == 3
+
+
 async def test_a_correction_in_a_file_needs_a_reason_and_makes_a_version(client, settings, pool):
     await send(client, settings, ndjson([licence_row(1)]))
     changed = licence_row(1, data={"xk_nr": "预包装食品及散装食品销售"})

@@ -304,3 +304,18 @@ def test_a_double_publicity_item_cannot_allow_more_than_seven_working_days():
     with pytest.raises(DefinitionError, match="7 working days"):
         parse_item({**item, "deadline_working_days": 10})
     assert parse_item({**item, "category": "reward"}).deadline_working_days is None
+
+
+@pytest.mark.parametrize("over, field", [
+    ({"subject_name": "某公司\x00"}, "subjectName"),
+    ({"source_ref": "CF-\x0777"}, "sourceRef"),
+    ({"data": {"cf_nr": "罚款\x002万元"}}, "data.cf_nr"),
+    ({"data": {"a\x00b": "x"}}, "data.a\\x00b"),
+    ({"data": {"cf_nr": ["x", {"y": "\x1b"}]}}, "data.cf_nr[1].y"),
+])
+def test_a_control_character_refuses_that_record_naming_the_field(over, field):
+    """PostgreSQL cannot store NUL: left to the database it stopped the whole upload."""
+    result = validator().validate(penalty(**over))
+    assert rejected(result) == (field, "control_character")
+    assert "U+00" in result.message
+    assert not isinstance(validator().validate(penalty(data={"cf_nr": "罚款\t2万元\r\n"})), Rejection)

@@ -27,6 +27,7 @@ from ..catalog import CHINA_TIME, Catalog
 from ..errors import Forbidden, TooMany
 from ..observe.metrics import count_upload
 from ..i18n import _
+from ..text import bad_character
 from . import repository as repo
 from .subjects import apply_registrations
 from .timeliness import Deadlines
@@ -179,6 +180,8 @@ class Collector:
             batch.rejected[line] = rec
             return
         ref = rec.source_ref.strip() if isinstance(rec.source_ref, str) else None
+        if ref and bad_character(ref) is not None:  # echoed and logged: escaped, never stored raw
+            ref = ref.encode("unicode_escape").decode("ascii")
         batch.lines.append((line, ref or None))
         checked = self._validator.validate(rec)
         if isinstance(checked, Rejection):

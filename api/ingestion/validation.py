@@ -12,6 +12,7 @@ from typing import Any
 from ..catalog import Catalog, CatalogItem
 from ..i18n import N_, _
 from ..identifiers import RESIDENT_ID, USCC, IdentifierError, SubjectKey, parse_subject_key
+from ..text import bad_character, first_unstorable
 from .art11 import FORBIDDEN, classify
 from .values import MAX_TEXT, ValueProblem, canonical_json, normalise, parse_date
 
@@ -104,6 +105,30 @@ def _limits(data: dict, item: CatalogItem) -> Rejection | None:
     return None
 
 
+_TEXT_FIELDS = (("subjectKey", "subject_key"), ("subjectType", "subject_type"), ("subjectName", "subject_name"),
+                ("itemCode", "item_code"), ("sourceRef", "source_ref"), ("decidedOn", "decided_on"),
+                ("documentType", "document_type"), ("consentRef", "consent_ref"),
+                ("changeReason", "change_reason"))
+
+
+def _unstorable(rec: RecordInput) -> Rejection | None:
+    """A control character (NUL above all, which PostgreSQL cannot store) anywhere in the
+    record refuses that record alone, naming the field: left to the database it would stop
+    the whole upload (api/text.py)."""
+    for name, attr in _TEXT_FIELDS:
+        value = getattr(rec, attr)
+        if value.__class__ is str and (found := bad_character(value)) is not None:
+            return _control(name, *found)
+    if (found_in := first_unstorable(rec.data, "data")) is not None:
+        return _control(*found_in)
+    return None
+
+
+def _control(field: str, position: int, char: str) -> Rejection:
+    return Rejection(field, "control_character", _(
+        "{field} contains a control character (U+{ch}) and cannot be stored", field=field, ch=f"{ord(char):04X}"))
+
+
 class Validator:
     """Checks records of one provider against the catalog in force for each decision date."""
 
@@ -141,6 +166,8 @@ class Validator:
         return SubjectKey(a, b)
 
     def validate(self, rec: RecordInput) -> ValidRecord | Rejection:
+        if (bad := _unstorable(rec)) is not None:
+            return bad
         source_ref = _text(rec.source_ref)
         if not source_ref:
             return Rejection("sourceRef", "required", _("the provider's own reference (sourceRef) is required"))
