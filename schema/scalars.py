@@ -130,7 +130,7 @@ def _literal_parser(parse):
         if isinstance(node, VariableNode):  # graphql-core resolves these itself; just in case
             value = value_from_ast_untyped(node, variables)
             return value if isinstance(value, dt.date) else parse(value)
-        return InvalidLiteral(TemporalInputError("日期须写成字符串", "date_format"))
+        return InvalidLiteral(TemporalInputError(_("a date is written as a string"), "date_format"))
 
     return parse_literal
 
