@@ -190,7 +190,7 @@ async def _stream(pool: asyncpg.Pool, f: LogFilter, fmt: str) -> AsyncIterator[s
                 else:
                     yield json.dumps({c: plain(r[c]) for c in EXPORT_COLUMNS}, ensure_ascii=False) + "\n"
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-        message = f"export failed after {rows} rows: {type(e).__name__}; run it again"
+        message = _("export failed after {rows} rows: {error}; run it again", rows=rows, error=type(e).__name__)
         yield f"# {message}\n" if fmt == "csv" else json.dumps({"error": message, "rows": rows}) + "\n"
         return
     if fmt == "ndjson":
