@@ -65,6 +65,11 @@ def _(message: str, /, **params: object) -> str:
     return text.format(**{k: _param(v, locale) for k, v in params.items()})
 
 
+def current_locale() -> str:
+    """The locale messages are written in now (the request's, or the default)."""
+    return _current.get()
+
+
 def N_(message: str, /) -> str:
     """Marks a message translated later (a constant, a table): extracted, returned as is."""
     return message

@@ -19,6 +19,7 @@ from typing import Any
 
 from .env_base import ConfigError
 from .errors import DomainError
+from .i18n import _
 
 FORMAT = "apollo-persisted-query-manifest"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -96,8 +97,8 @@ class PersistedOperations:
         if not (isinstance(pq, dict) and pq.get("version") == 1 and isinstance(digest, str)
                 and SHA256.match(digest)):
             return query, PersistedQueryInvalid(
-                "持久化查询格式错误 (extensions.persistedQuery needs version 1 and a sha256Hash of "
-                "64 lower-case hex digits)", field="extensions.persistedQuery", rule="apq")
+                _("extensions.persistedQuery needs version 1 and a sha256Hash of 64 lower-case "
+                  "hex digits"), field="extensions.persistedQuery", rule="apq")
         if query is None:
             body = self.listed.get(digest) or (None if self.deployment else self._recall(digest))
             if body is not None:
@@ -105,11 +106,12 @@ class PersistedOperations:
             if self.deployment:
                 return None, not_listed()
             return None, PersistedQueryNotFound(
-                "PersistedQueryNotFound: 未登记的持久化查询，请连同查询文本重新发送 (send the "
-                "document with its hash once)", field="extensions.persistedQuery", rule="apq")
+                # Apollo clients know this refusal by the message's first word, in any language
+                "PersistedQueryNotFound: " + _("the server does not know this persisted query; "
+                                               "send the document with its hash once"), field="extensions.persistedQuery", rule="apq")
         if document_hash(query) != digest:
             return query, PersistedQueryInvalid(
-                "持久化查询的哈希与查询文本不符 (provided sha256Hash does not match the document)",
+                _("the sha256Hash given does not match the document"),
                 field="extensions.persistedQuery.sha256Hash", rule="sha256")
         if digest in self.listed:
             return query, None
@@ -133,6 +135,6 @@ class PersistedOperations:
 
 def not_listed() -> OperationNotListed:
     return OperationNotListed(
-        "部署模式只执行已登记的操作 (deployment mode runs only the operations in the persisted "
-        "operations manifest; send a listed document or its sha256Hash)",
+        _("deployment mode runs only the operations in the persisted operations manifest; "
+          "send a listed document or its sha256Hash"),
         field="query", rule="persisted_operations")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .errors import InvalidInput
+from .i18n import _
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -32,7 +33,7 @@ class Page(Generic[T]):
 def check_first(first: int, cap: int) -> None:
     """`first` is 1 to the list's cap; above it the request is refused, never silently cut."""
     if not 1 <= first <= cap:
-        raise InvalidInput(f"first must be between 1 and {cap}", field="first", rule="range")
+        raise InvalidInput(_("first must be between 1 and {max_page}", max_page=cap), field="first", rule="range")
 
 
 def page_of(
@@ -45,7 +46,7 @@ def page_of(
 
 
 def not_a_cursor() -> InvalidInput:
-    return InvalidInput("after is not a cursor this API gave out", field="after", rule="cursor")
+    return InvalidInput(_("after is not a cursor this API gave out"), field="after", rule="cursor")
 
 
 def encode_cursor(kind: str, *parts: object) -> str:

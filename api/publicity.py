@@ -16,6 +16,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from .i18n import _
+
 SEVERITIES: dict[str, str] = {"minor": "轻微", "general": "一般", "serious": "严重"}
 # what a provider may send in the severity field: the English code or the Chinese name
 ACCEPTED: dict[str, str] = {**{k: k for k in SEVERITIES}, **{v: k for k, v in SEVERITIES.items()}}
@@ -134,18 +136,20 @@ def check_policy(doc: Any, path: str, field_codes: dict[str, tuple[str, ...]]) -
     period. A missing severity takes the national default. Returns (policy, problems)."""
     problems: list[str] = []
     if not isinstance(doc, dict):
-        return None, [f"{path}: a mapping with field and minor/general/serious periods"]
+        return None, [_("{path}: a mapping with field and minor/general/serious periods", path=path)]
     for k in sorted(set(doc) - {"field", *SEVERITIES}):
-        problems.append(f"{path}.{k}: unknown key (allowed: field, {', '.join(SEVERITIES)})")
+        problems.append(_("{path}: unknown key (allowed: {allowed})", path=f"{path}.{k}",
+                          allowed=", ".join(("field", *SEVERITIES))))
     fname = doc.get("field")
     codes = field_codes.get(fname) if isinstance(fname, str) else None
     if codes is None:
-        problems.append(f"{path}.field: {fname!r} must name a code field of the item")
+        problems.append(_("{path}: {name} must name a code field of the item", path=path + ".field",
+                          name=repr(fname)))
     else:
         bad = [c for c in codes if c not in ACCEPTED]
         if bad:
-            problems.append(f"{path}.field: codes {', '.join(bad)} are not severities "
-                            f"({', '.join(ACCEPTED)})")
+            problems.append(_("{path}: codes {codes} are not severities ({allowed})", path=path + ".field",
+                              codes=", ".join(bad), allowed=", ".join(ACCEPTED)))
     rules: dict[str, SeverityRule] = {}
     for s, default in NATIONAL.items():
         raw = doc.get(s)
@@ -154,20 +158,21 @@ def check_policy(doc: Any, path: str, field_codes: dict[str, tuple[str, ...]]) -
             continue
         p = f"{path}.{s}"
         if not isinstance(raw, dict) or set(raw) - {"public_months", "repair_after_months"}:
-            problems.append(f"{p}: a mapping {{public_months, repair_after_months}}")
+            problems.append(_("{path}: a mapping {{public_months, repair_after_months}}", path=p))
             continue
         pub = raw.get("public_months", default.public_months)
         wait = raw.get("repair_after_months", default.repair_after_months)
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (pub, wait)):
-            problems.append(f"{p}: public_months and repair_after_months are whole months")
+            problems.append(_("{path}: public_months and repair_after_months are whole months", path=p))
             continue
         lo, hi = PUBLIC_RANGE[s]
         if not lo <= pub <= hi:
-            problems.append(f"{p}.public_months: a {s} ({SEVERITIES[s]}) penalty is public "
-                            f"{lo} to {hi} months under the national rules, not {pub}")
+            problems.append(_("{path}: a {severity} ({name}) penalty is public {lo} to {hi} months under "
+                              "the national rules, not {months}", path=p + ".public_months", severity=s,
+                              name=SEVERITIES[s], lo=lo, hi=hi, months=pub))
         if not MIN_REPAIR_AFTER[s] <= wait <= pub:
-            problems.append(f"{p}.repair_after_months: {MIN_REPAIR_AFTER[s]} to the public period "
-                            f"({pub}) months, not {wait}")
+            problems.append(_("{path}: {lo} to the public period ({public}) months, not {months}",
+                              path=p + ".repair_after_months", lo=MIN_REPAIR_AFTER[s], public=pub, months=wait))
         rules[s] = SeverityRule(pub, wait)
     if problems:
         return None, problems

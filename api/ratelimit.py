@@ -242,8 +242,8 @@ async def _log_named(scope: Scope, body: bytes, refusal: DomainError) -> None:
     named = [n for key, n in distinct.items() if key in fresh]
     if not named:
         return
-    refusal = type(refusal)(f"{refusal.message}（同一主体 {int(REPEAT_WINDOW)} 秒内的重复拒绝不再逐条记录；"
-                            f"repeats within {int(REPEAT_WINDOW)} s are not logged again）",
+    refusal = type(refusal)(_("{message} (repeats for the same subject within {seconds} s are not logged "
+                              "again)", message=refusal.message, seconds=int(REPEAT_WINDOW)),
                             field=refusal.field, rule=refusal.rule)
     with contextlib.suppress(DomainError):  # a log that cannot be written still refuses
         await ctx.refuse(named, refusal)

@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 from api.app_state import AppState
 from api.operations import PersistedOperations
 from api.errors import DomainError
+from api.i18n import _
 
 from . import (
     audit,
@@ -97,8 +98,9 @@ schema = CreditSchema(
         TemporalFieldNames,  # dates in variables: name the field
         TextInputCheck,  # unstorable text refused before anything runs (issue 9)
         OperationLabel,  # the root field, for the access log and metrics (schema/observe.py)
+        # made per request, so the message is in the request's language
         lambda: MaskErrors(
-            should_mask_error=_mask, error_message="Internal error; nothing was disclosed."
+            should_mask_error=_mask, error_message=_("Internal error; nothing was disclosed.")
         ),
     ],
 )

@@ -37,7 +37,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from api.errors import DomainError
-from api.i18n import N_, _
+from api.i18n import N_, _, current_locale
 
 from .errors import to_graphql_error
 
@@ -285,8 +285,11 @@ def _strings(node: ValueNode | None, variables: dict, defaults: dict, cap: int =
 
 # --- the extension ------------------------------------------------------------------------------
 
-# keyed by (schema, document, rules): documents from the parser cache validate once
-_validate = lru_cache(maxsize=256)(validate_document)
+@lru_cache(maxsize=256)
+def _validate(schema, document, rules, locale: str):
+    """Documents from the parser cache validate once per language: a literal's error (a bad
+    Date, schema/scalars.py) is written in the language of the request."""
+    return validate_document(schema, document, rules)
 
 
 class DocumentChecks(SchemaExtension):
@@ -318,5 +321,5 @@ class DocumentChecks(SchemaExtension):
             rules = tuple(ec.validation_rules)
             if not ctx.state.settings.graphql_introspection:
                 rules = (*rules, NoSchemaIntrospectionCustomRule)
-            ec.pre_execution_errors = _validate(ec.schema._schema, document, rules)
+            ec.pre_execution_errors = _validate(ec.schema._schema, document, rules, current_locale())
         yield

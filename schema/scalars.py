@@ -31,6 +31,8 @@ from graphql.language import (
 from graphql.utilities import value_from_ast_untyped
 from strawberry.extensions import SchemaExtension
 
+from api.i18n import _
+
 MIN_YEAR, MAX_YEAR = 1900, 2999
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(
@@ -51,50 +53,57 @@ class TemporalInputError(GraphQLError):
 def _in_range(shown: str) -> None:
     if not MIN_YEAR <= int(shown[:4]) <= MAX_YEAR:
         raise TemporalInputError(
-            f"日期超出范围：{shown}（年份须在 {MIN_YEAR} 至 {MAX_YEAR} 之间）", "date_range"
+            _("the date {value} is out of range: the year is {min_year} to {max_year}",
+              value=shown, min_year=MIN_YEAR, max_year=MAX_YEAR), "date_range",
         )
 
 
 def parse_date(value: object) -> dt.date:
     """A day, YYYY-MM-DD (Beijing time; the day as a whole)."""
     if not isinstance(value, str) or len(value) > 40:
-        raise TemporalInputError(f"日期须为 YYYY-MM-DD 格式的字符串，收到 {value!r:.60}", "date_format")
+        raise TemporalInputError(_("a date is a string YYYY-MM-DD; got {value}", value=f"{value!r:.60}"),
+                                 "date_format")
     if not _DATE.fullmatch(value):
-        raise TemporalInputError(f"日期须为 YYYY-MM-DD（不带时间），收到 {value!r}", "date_format")
+        raise TemporalInputError(_("a date is YYYY-MM-DD (without a time); got {value}", value=repr(value)),
+                                 "date_format")
     _in_range(value)
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise TemporalInputError(f"不是有效日期：{value!r}", "date_format") from None
+        raise TemporalInputError(_("not a valid date: {value}", value=repr(value)), "date_format") from None
 
 
 def parse_datetime(value: object) -> dt.datetime:
     """An instant: ISO 8601 date and time with a UTC offset."""
     if not isinstance(value, str) or len(value) > 40:
         raise TemporalInputError(
-            f"日期时间须为带时区的 ISO 8601 字符串（如 {_EXAMPLE_DT}），收到 {value!r:.60}", "datetime_format"
+            _("a date-time is an ISO 8601 string with its offset (e.g. {example}); got {value}",
+              example=_EXAMPLE_DT, value=f"{value!r:.60}"), "datetime_format",
         )
     if _DATE.fullmatch(value):
         raise TemporalInputError(
-            f"只给了日期 {value!r}，这里需要带时区的日期时间：一天的开始写 {value}T00:00:00+08:00，"
-            f"一天的结束写 {value}T23:59:59+08:00（北京时间）", "datetime_offset_required",
+            _("only a date was given ({value}); a date-time with its offset is needed here: the "
+              "start of that day is {day}T00:00:00+08:00, its end {day}T23:59:59+08:00 (Beijing time)",
+              value=repr(value), day=value), "datetime_offset_required",
         )
     m = _DATETIME.fullmatch(value)
     if m is None:
         raise TemporalInputError(
-            f"日期时间须为带时区的 ISO 8601 格式（如 {_EXAMPLE_DT}），收到 {value!r}", "datetime_format"
+            _("a date-time is an ISO 8601 string with its offset (e.g. {example}); got {value}",
+              example=_EXAMPLE_DT, value=repr(value)), "datetime_format",
         )
     if m["offset"] is None:
         raise TemporalInputError(
-            f"日期时间 {value!r} 缺少时区偏移（如 +08:00 或 Z）", "datetime_offset_required"
+            _("the date-time {value} lacks its offset (e.g. +08:00 or Z)", value=repr(value)),
+            "datetime_offset_required",
         )
     _in_range(value)
     try:
         parsed = dt.datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
     except ValueError:
-        raise TemporalInputError(f"不是有效的日期时间：{value!r}", "datetime_format") from None
+        raise TemporalInputError(_("not a valid date-time: {value}", value=repr(value)), "datetime_format") from None
     if not dt.timedelta(hours=-18) < parsed.utcoffset() < dt.timedelta(hours=18):  # type: ignore[operator]
-        raise TemporalInputError(f"时区偏移超出范围：{value!r}", "datetime_format")
+        raise TemporalInputError(_("the offset is out of range: {value}", value=repr(value)), "datetime_format")
     return parsed
 
 
@@ -121,7 +130,7 @@ def _literal_parser(parse):
         if isinstance(node, VariableNode):  # graphql-core resolves these itself; just in case
             value = value_from_ast_untyped(node, variables)
             return value if isinstance(value, dt.date) else parse(value)
-        return InvalidLiteral(TemporalInputError("日期须写成字符串", "date_format"))
+        return InvalidLiteral(TemporalInputError(_("a date is written as a string"), "date_format"))
 
     return parse_literal
 

@@ -156,11 +156,13 @@ async def test_a_bad_item_definition_is_refused_with_every_problem(gql):
     await gql(DRAFT, {"year": NEXT_YEAR}, as_="credit_office")
     bad = {**NEW_ITEM, "code": "lower", "updateCycle": "sometimes",
            "fields": [{"name": "religion", "label": "宗教信仰"}]}
-    out = (await gql(PUT, {"year": NEXT_YEAR, "item": bad, "reason": "x"}, as_="credit_office"))
-    err = out["data"]["putCatalogItem"]
-    assert err["rule"] == "catalog_definition"
-    for words in ("upper-case", "update cycle", "forbids"):
-        assert words in err["message"]
+    for language, words in ((None, ("大写字母", "更新周期", "第十一条禁止归集")),
+                            ("en", ("upper-case", "update cycle", "forbids"))):
+        out = await gql(PUT, {"year": NEXT_YEAR, "item": bad, "reason": "x"}, as_="credit_office",
+                        language=language)
+        err = out["data"]["putCatalogItem"]
+        assert (err["code"], err["rule"]) == ("INVALID_INPUT", "catalog_definition")
+        assert all(w in err["message"] for w in words), err["message"]
 
 
 async def test_a_published_catalog_cannot_be_changed_even_in_the_database(pool):

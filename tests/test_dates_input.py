@@ -30,7 +30,7 @@ def refused(out: dict, field: str, rule: str) -> str:
     (error,) = out["errors"]
     ext = error.get("extensions") or {}
     assert (ext.get("code"), ext.get("field"), ext.get("rule")) == ("INVALID_INPUT", field, rule), error
-    assert "Internal error" not in error["message"]
+    assert "内部错误" not in error["message"] and "Internal error" not in error["message"]
     return error["message"]
 
 

@@ -3,6 +3,7 @@ same either way (api/i18n.py, api/locale/)."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import datetime as dt
 import json
@@ -61,6 +62,48 @@ def test_each_translation_keeps_the_placeholders_of_its_msgid():
     for m in catalog():
         if m.id:
             assert sorted(set(PLACEHOLDER.findall(m.string))) == sorted(set(PLACEHOLDER.findall(m.id))), m.id
+
+
+# the errors a person reads, and which argument is their message (Rejection: field, rule, message)
+SHOWN = {"FormatError": 0, "TemporalInputError": 0, "SlowReader": 0, "GraphQLError": 0, "Rejection": 2}
+PROTOCOL_WORDS = {"PersistedQueryNotFound: "}  # Apollo clients match it, in every language
+WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def _literal_words(node: ast.AST) -> bool:
+    """Whether the expression writes words itself (a literal or f-string) instead of _()."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value not in PROTOCOL_WORDS and WORDS.search(node.value) is not None
+    if isinstance(node, ast.JoinedStr):
+        return any(_literal_words(v) for v in node.values if isinstance(v, ast.Constant))
+    if isinstance(node, ast.BinOp):
+        return _literal_words(node.left) or _literal_words(node.right)
+    return False
+
+
+def test_no_user_facing_error_is_built_from_a_literal():
+    """A DomainError (any subclass), upload row or format error, date input error or export abort
+    takes its message from _(): a literal would reach the user in one language only."""
+    trees = {p: ast.parse(p.read_text()) for folder in ("api", "schema") for p in sorted((ROOT / folder).rglob("*.py"))}
+    domain, grew = {"DomainError"}, True
+    while grew:  # the DomainError subclasses, by name, through every level
+        grew = False
+        for tree in trees.values():
+            for n in ast.walk(tree):
+                if isinstance(n, ast.ClassDef) and n.name not in domain and any(
+                        getattr(b, "id", getattr(b, "attr", None)) in domain for b in n.bases):
+                    domain.add(n.name)
+                    grew = True
+    assert {"InvalidInput", "RepairTooEarly", "OperationNotListed"} <= domain
+    message_at = {**dict.fromkeys(domain, 0), **SHOWN}
+    literal = []
+    for path, tree in trees.items():
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Call):
+                at = message_at.get(getattr(n.func, "id", getattr(n.func, "attr", None)))
+                if at is not None and len(n.args) > at and _literal_words(n.args[at]):
+                    literal.append(f"{path.relative_to(ROOT)}:{n.lineno}")
+    assert not literal, f"wrap these messages in _(): {literal}"
 
 
 @pytest.mark.parametrize(

@@ -204,12 +204,16 @@ async def test_only_providers_upload_and_only_known_formats(client, settings):
     assert r.status_code == 415
 
 
-async def test_a_csv_without_the_key_columns_is_refused_as_a_whole(client, settings, pool):
+@pytest.mark.parametrize(("language", "message"), [
+    (None, "CSV 表头缺少以下列：subjectKey, subjectType, subjectName, itemCode, sourceRef"),
+    ("en", "the CSV header lacks the columns subjectKey, subjectType, subjectName, itemCode, sourceRef"),
+])
+async def test_a_csv_without_the_key_columns_is_refused_as_a_whole(client, settings, pool, language, message):
     r = await client.post(URL, content=b"foo,bar\n1,2\n", headers={
-        "Content-Type": "text/csv", "Authorization": f"Bearer {token(settings, 'provider')}"})
+        "Content-Type": "text/csv", "Authorization": f"Bearer {token(settings, 'provider')}",
+        **({"Accept-Language": language} if language else {})})
     lines = [json.loads(x) for x in r.text.splitlines()]
-    assert lines == [{"error": "format", "message": "the CSV header lacks the columns subjectKey, "
-                      "subjectType, subjectName, itemCode, sourceRef"}]
+    assert lines == [{"error": "format", "message": message}]
 
 
 # --- history (Art. 16, 36) -------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from api.catalog import china_today
 from api.cli import main
+from api.i18n import use_locale
 from api.ingestion.client import upload as upload_client
 from api.ingestion.columns import field_names
 from api.ingestion.encoding import DETECT_BYTES, FormatError, TextEncoding
@@ -76,15 +77,19 @@ def test_detection_on_a_sample_cut_inside_a_character(cut):
 @pytest.mark.parametrize("cut", [1, 4096])
 def test_a_declared_charset_that_the_file_is_not_refuses_it_whole(cut):
     gbk = csv_text(chinese_rows(3)).encode("gbk")
-    with pytest.raises(FormatError, match=r"declares charset=utf-8 but is gb18030 text.*") as e:
-        read(CsvReader(TextEncoding("utf-8")), gbk, cut)
     # the header is ASCII: the first byte that is not UTF-8 is in the first name, on line 2
     first = next(i for i, b in enumerate(gbk) if b >= 0x80)
-    assert f"第 2 行，文件第 {first} 字节" in str(e.value)
-    with pytest.raises(FormatError, match="byte-order mark but declares charset=gbk"):
-        read(CsvReader(TextEncoding("gbk")), b"\xef\xbb\xbf" + gbk, 4096)
-    with pytest.raises(FormatError, match="unsupported charset 'latin-9'"):
-        TextEncoding("latin-9")
+    with pytest.raises(FormatError, match=r"声明为 charset=utf-8，实为 gb18030 编码") as e:
+        read(CsvReader(TextEncoding("utf-8")), gbk, cut)
+    assert f"第 2 行，文件第 {first} 字节" in str(e.value)  # outside a request: the default, zh_CN
+    with use_locale("en"):
+        with pytest.raises(FormatError, match=r"declares charset=utf-8 but is gb18030 text") as e:
+            read(CsvReader(TextEncoding("utf-8")), gbk, cut)
+        assert f"line 2, byte offset {first}" in str(e.value)
+        with pytest.raises(FormatError, match="byte-order mark but declares charset=gbk"):
+            read(CsvReader(TextEncoding("gbk")), b"\xef\xbb\xbf" + gbk, 4096)
+        with pytest.raises(FormatError, match="unsupported charset 'latin-9'"):
+            TextEncoding("latin-9")
     declared = CsvReader(TextEncoding("GBK"))  # declared, not detected: reported as declared
     assert len(read(declared, gbk, 4096)) == 3 and declared.encoding.name == "gbk"
 
@@ -100,7 +105,7 @@ def test_a_gbk_row_after_a_utf8_start_is_refused_with_its_line_and_offset():
     assert isinstance(refused, Rejection) and refused.rule == "encoding"
     assert line == head.count("\n") + 1
     offset = len(head.encode()) + tail.encode("gbk").index("沧".encode("gbk"))
-    assert f"line {line}, byte offset {offset}" in refused.message and "not utf-8 text" in refused.message
+    assert refused.message.startswith(f"第 {line} 行，文件第 {offset} 字节：不是 utf-8 文本")
     assert not any(isinstance(r, Rejection) for _, r in rows[:-1])
 
 
@@ -111,9 +116,10 @@ def test_ndjson_in_gb18030_is_read_too():
     assert reader.encoding.name == "gb18030" and names(out) == names(read(NdjsonReader(), ndjson(rows), 3))
 
 
-async def upload(client, settings, body: bytes, content_type: str = "text/csv") -> list[dict]:
+async def upload(client, settings, body: bytes, content_type: str = "text/csv", language: str | None = None):
     r = await client.post(URL, content=body, headers={
-        "Content-Type": content_type, "Authorization": f"Bearer {token(settings, 'provider')}"})
+        "Content-Type": content_type, "Authorization": f"Bearer {token(settings, 'provider')}",
+        **({"Accept-Language": language} if language else {})})
     return r.status_code, [json.loads(x) for x in r.text.splitlines() if x.strip()]
 
 
@@ -134,9 +140,16 @@ async def test_a_declared_mismatch_stores_nothing_and_an_unknown_charset_is_refu
     body = csv_text(chinese_rows(3)).encode("gbk")
     status, lines = await upload(client, settings, body, "text/csv; charset=utf-8")
     assert status == 200 and lines == [{"error": "format", "message": lines[0]["message"]}]
-    assert "declares charset=utf-8 but is gb18030" in lines[0]["message"]
+    assert lines[0]["message"].startswith("文件声明为 charset=utf-8，实为 gb18030 编码（第 2 行")
+    status, lines = await upload(client, settings, body, "text/csv; charset=utf-8", language="en")
+    assert lines == [{"error": "format", "message": lines[0]["message"]}]
+    assert lines[0]["message"].startswith("the file declares charset=utf-8 but is gb18030 text (line 2,")
     status, lines = await upload(client, settings, body, "text/csv; charset=koi8-r")
-    assert status == 415 and lines[0]["error"] == "unsupported_charset"
+    assert status == 415 and lines[0] == {"error": "unsupported_charset",
+                                          "reason": "不支持的字符集 'koi8-r'：请使用 UTF-8、GBK 或 GB18030"}
+    status, lines = await upload(client, settings, body, "text/csv; charset=koi8-r", language="en")
+    assert status == 415 and lines[0] == {"error": "unsupported_charset",
+                                          "reason": "unsupported charset 'koi8-r'; use utf-8, gbk or gb18030"}
     status, lines = await upload(client, settings, body, 'text/csv; charset="gbk"')
     assert lines[-1]["summary"]["created"] == 3 and lines[-1]["summary"]["encoding"] == "gbk"
     async with pool.acquire() as conn:
@@ -194,7 +207,7 @@ async def test_credit_ingest_reports_the_encoding_detected_or_declared(dsn, sett
     assert (detected, declared, wrong) == (0, 0, 3)
     assert (first["created"], first["encoding"]) == (3, "gb18030")
     assert (second["unchanged"], second["encoding"]) == (3, "gbk")
-    assert "declares charset=utf-8 but is gb18030" in err
+    assert "charset=utf-8" in err and "gb18030" in err  # the server's message, in its default language
     async with pool.acquire() as conn:
         names = await conn.fetch("SELECT subject_name FROM records WHERE source_ref LIKE 'CLI-GBK-%' ORDER BY 1")
     assert [n[0] for n in names] == [f"沧州编码测试{i}号商贸有限公司" for i in range(3)]

@@ -211,7 +211,7 @@ def test_a_catalog_field_named_like_art11_data_must_carry_the_tag():
     }
     with pytest.raises(DefinitionError) as e:
         parse_item(item)
-    assert any("forbids" in p for p in e.value.problems)
+    assert any("第十一条禁止归集" in p for p in e.value.problems)
     assert any("consent_only" in p for p in e.value.problems)
 
 
@@ -301,7 +301,7 @@ def test_a_double_publicity_item_cannot_allow_more_than_seven_working_days():
         "sharing_method": "interface", "fields": [{"name": "wsh"}],
     }
     assert parse_item(item).deadline_working_days == 7  # Art. 13 by default
-    with pytest.raises(DefinitionError, match="7 working days"):
+    with pytest.raises(DefinitionError, match="须在 7 个工作日内报送平台"):
         parse_item({**item, "deadline_working_days": 10})
     assert parse_item({**item, "category": "reward"}).deadline_working_days is None
 

@@ -139,6 +139,19 @@ async def test_list_entries_pages(gql, pool):
     await refuses_above_cap(gql, q, LIST_CAP)
 
 
+async def test_first_above_the_cap_is_refused_in_the_request_language_with_the_same_code(gql):
+    q = query("kind: null", "listEntries", "id")
+    said = {}
+    for language in (None, "en"):
+        out = await gql(q, {"first": LIST_CAP + 1, "after": None}, language=language)
+        (error,) = out["errors"]
+        assert error["extensions"] == {"code": "INVALID_INPUT", "field": "first", "rule": "range"}, out
+        said[language] = error["message"]
+    assert said == {None: f"first 须在 1 至 {LIST_CAP} 之间", "en": f"first must be between 1 and {LIST_CAP}"}
+    out = await gql(q, {"first": 1, "after": "bm90LWEtY3Vyc29y"}, language="en")
+    assert out["errors"][0]["message"] == "after is not a cursor this API gave out"
+
+
 async def objections(gql, n: int) -> list[dict]:
     rids = await submit(gql, *(penalty(f"CF-2026-P{i:02d}") for i in range(n)))
     return [await step(gql, FILE, {"input": {"recordId": rid, "ground": "ERROR_OR_OMISSION",

@@ -10,6 +10,7 @@ import pytest
 from api.catalog import CatalogItem
 from api.catalog_admin.definition import DefinitionError, parse_item
 from api.disclosure.rules import record_state
+from api.i18n import use_locale
 from api.publicity import NATIONAL, SeverityPolicy, check_policy, periods
 
 D = dt.date.fromisoformat
@@ -104,7 +105,8 @@ FIELDS = {"cf_yzcd": ("minor", "general", "serious", "轻微", "一般", "严重
     ("minor", "a mapping"),
 ])
 def test_the_catalog_rule_is_checked_strictly(doc, problem):
-    policy, problems = check_policy(doc, "severity", FIELDS)
+    with use_locale("en"):
+        policy, problems = check_policy(doc, "severity", FIELDS)
     assert policy is None and any(problem in x for x in problems), problems
 
 
@@ -121,9 +123,9 @@ def test_an_item_severity_field_must_hold_severities_only_and_only_penalties_hav
             "update_cycle": "on_decision", "sharing_method": "interface", "dishonest": True,
             "fields": [{"name": "lvl", "label": "严重程度", "type": "code", "codes": ["minor", "big"]}],
             "severity": {"field": "lvl"}}
-    with pytest.raises(DefinitionError, match="big are not severities"):
+    with pytest.raises(DefinitionError, match="代码 big 不是严重程度"):  # outside a request: zh_CN
         parse_item(base)
-    with pytest.raises(DefinitionError, match="for administrative penalty items"):
+    with use_locale("en"), pytest.raises(DefinitionError, match="for administrative penalty items"):
         parse_item({**base, "category": "licensing", "fields": [{**base["fields"][0], "codes": ["minor"]}]})
     ok = parse_item({**base, "fields": [{**base["fields"][0], "codes": ["minor", "一般"]}]})
     assert ok.severity is not None and ok.row(2027)[-1]["general"] == {"public_months": 12, "repair_after_months": 3}

@@ -83,6 +83,12 @@ async def test_an_upheld_entry_objection_removes_the_entry_from_the_list_and_the
     assert [t["topic"] for t in told] == [
         "entry_objection.filed", "entry_objection.filed", "entry_objection.answered", "objection.result"]
 
+    # the entry is gone: another objection to it is refused, same code, in the request's language
+    for language, words in ((None, "该名单记录已不在列"), ("en", "this entry is no longer listed")):
+        gone = await step(gql, FILE_ENTRY, filing, language=language, **company())
+        assert (gone["code"], gone["rule"], gone["field"]) == ("NOT_ELIGIBLE", "art37_entry_listed", "entryId")
+        assert gone["message"].startswith(words), gone
+
 
 async def test_an_entry_that_stands_stays_listed_and_is_no_longer_disputed_once_the_subject_is_told(gql):
     entry = await black_entry(gql)

@@ -72,7 +72,14 @@ async def test_repair_before_repairable_from_is_refused_with_the_date_and_change
     before = await snapshot(owner)
     err = await step(gql, APPLY, {"input": {"recordId": general, "evidenceRefs": ["整改报告"]}}, **as_company())
     assert (err["code"], err["rule"], err["field"]) == ("REPAIR_TOO_EARLY", "art39_minimum_period", "recordId")
-    assert earliest.isoformat() in err["message"] and "信用修复" in err["message"]
+    day = f"{earliest.year}年{earliest.month}月{earliest.day}日"  # the date as Chinese writes it
+    assert err["message"] == f"该记录按其严重程度的最短公示期未满，自 {day} 起方可申请信用修复（第三十九条）"
+    err = await step(gql, APPLY, {"input": {"recordId": general, "evidenceRefs": ["整改报告"]}},
+                     language="en", **as_company())
+    assert (err["code"], err["rule"], err["field"]) == ("REPAIR_TOO_EARLY", "art39_minimum_period", "recordId")
+    day = f"{earliest:%B} {earliest.day}, {earliest.year}"  # as English writes it
+    assert err["message"] == (f"credit repair of this record may be applied for from {day}, after the "
+                              "minimum publicity period of its severity (Art. 39)")
     assert await snapshot(owner) == before
 
     # a minor penalty of the same day may be repaired at once

@@ -18,6 +18,7 @@ from ..errors import DomainError, Forbidden, InvalidInput
 from ..guard.context import current
 from ..guard.errors import Busy
 from ..guard.streaming import send_stream
+from ..i18n import _
 from .repository import LogFilter
 from .service import export_log, parse_bound
 
@@ -40,7 +41,7 @@ def _filter(request: Request) -> LogFilter:
 def _bom(request: Request) -> bool:
     raw = request.query_params.get("bom", "0").lower()
     if raw not in ("0", "1", "true", "false"):
-        raise InvalidInput("bom is 1 (start the CSV with a byte-order mark, for Excel) or 0",
+        raise InvalidInput(_("bom is 1 (start the CSV with a byte-order mark, for Excel) or 0"),
                            field="bom", rule="bom")
     return raw in ("1", "true")
 

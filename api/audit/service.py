@@ -144,12 +144,12 @@ def parse_bound(name: str, raw: str) -> dt.datetime:
         else:
             when = dt.datetime.fromisoformat(text)
             if when.tzinfo is None:
-                raise bad("日期时间缺少时区偏移")
+                raise bad(_("the date-time lacks its offset"))
         when = when.astimezone(dt.UTC)
     except (ValueError, OverflowError):
-        raise bad("不是有效的日期或日期时间") from None
+        raise bad(_("not a valid date or date-time")) from None
     if not _EARLIEST <= when < _LATEST:
-        raise bad("超出范围 1970-01-01 .. 9998-12-31")
+        raise bad(_("outside 1970-01-01 .. 9998-12-31"))
     return when
 
 
@@ -190,7 +190,7 @@ async def _stream(pool: asyncpg.Pool, f: LogFilter, fmt: str) -> AsyncIterator[s
                 else:
                     yield json.dumps({c: plain(r[c]) for c in EXPORT_COLUMNS}, ensure_ascii=False) + "\n"
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-        message = f"export failed after {rows} rows: {type(e).__name__}; run it again"
+        message = _("export failed after {rows} rows: {error}; run it again", rows=rows, error=type(e).__name__)
         yield f"# {message}\n" if fmt == "csv" else json.dumps({"error": message, "rows": rows}) + "\n"
         return
     if fmt == "ndjson":

@@ -127,16 +127,19 @@ def pending_reason(row: asyncpg.Record) -> str | None:
     """Why a pending authorization is not effective yet, for the grantee's portal."""
     if row["state"] != "pending":
         return None
-    parts = ["等待主体本人在自助服务中确认"]
+    parts = [_("waiting for the subject to confirm it in the self-service portal")]
     check = row["signature_check"]
     if check:
         if isinstance(check, str):
             import json
 
             check = json.loads(check)
-        parts.append(f"电子签名未认定：{check.get('message')}")
+        # the check's own words stay as stored (README "Language")
+        parts.append(_("the electronic signature is not accepted: {reason}", reason=check.get("message")))
     elif row["document_id"]:
-        parts.append("文件为图片或无电子签名，可由信用办核验纸质原件")
+        parts.append(_("the document is an image or carries no electronic signature; the credit office "
+                       "can check the signed paper original"))
     if row["paper_recorded_by"]:
-        parts.append(f"信用办已登记核验（{row['paper_recorded_at']:%Y-%m-%d %H:%M}），待另一名工作人员复核")
-    return "；".join(parts)
+        parts.append(_("the credit office recorded its check ({at}); a second officer confirms it",
+                       at=f"{row['paper_recorded_at']:%Y-%m-%d %H:%M}"))
+    return _("; ").join(parts)

@@ -145,7 +145,7 @@ class DocumentRead:
         found = await read_document(state.pool, scope["state"]["principal"],
                                     scope["state"]["request_info"], request.path_params["id"])
         if found is None:
-            response: Response = _error(404, "NOT_FOUND", "没有您可读取的该授权文件")
+            response: Response = _error(404, "NOT_FOUND", _("no authorization document you may read has this id"))
         else:
             content, media_type = found
             response = Response(content, media_type=media_type,

@@ -54,6 +54,7 @@ from ..catalog import (
     CatalogItem,
     field_to_dict,
 )
+from ..i18n import N_, _
 from ..identifiers import IdentifierError, validate_uscc
 from ..ingestion.art11 import CONSENT_ONLY, FORBIDDEN, classify
 from ..publicity import SeverityPolicy, check_policy
@@ -142,16 +143,17 @@ class CatalogDocument:
 
 def _choice(problems, path, value, allowed, what) -> None:
     if value not in allowed:
-        problems.append(f"{path}: {what} must be one of {', '.join(allowed)}, not {value!r}")
+        problems.append(_("{path}: {what} must be one of {allowed}, not {value}", path=path, what=_(what),
+                          allowed=", ".join(allowed), value=repr(value)))
 
 
 def _text(problems, path, value, what, *, required=True) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            problems.append(f"{path}: {what} is required")
+            problems.append(_("{path}: {what} is required", path=path, what=_(what)))
         return None
     if not isinstance(value, str):
-        problems.append(f"{path}: {what} must be text")
+        problems.append(_("{path}: {what} must be text", path=path, what=_(what)))
         return None
     return value.strip()
 
@@ -160,64 +162,70 @@ def _positive(problems, path, value, what) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        problems.append(f"{path}: {what} must be a positive whole number")
+        problems.append(_("{path}: {what} must be a positive whole number", path=path, what=_(what)))
         return None
     return value
 
 
 def parse_field(f: Any, path: str, problems: list[str]) -> dict[str, Any] | None:
     if not isinstance(f, dict):
-        problems.append(f"{path}: a field is a mapping with name, label, type, ...")
+        problems.append(_("{path}: a field is a mapping with name, label, type, ...", path=path))
         return None
     for k in sorted(set(f) - FIELD_KEYS):
-        problems.append(f"{path}.{k}: unknown key (allowed: {', '.join(sorted(FIELD_KEYS))})")
-    name = _text(problems, path + ".name", f.get("name"), "field name")
+        problems.append(_("{path}: unknown key (allowed: {allowed})", path=f"{path}.{k}",
+                          allowed=", ".join(sorted(FIELD_KEYS))))
+    name = _text(problems, path + ".name", f.get("name"), N_("field name"))
     if name and not _FIELD_NAME.match(name):
-        problems.append(f"{path}.name: {name!r} is not a field name (letters, digits, _)")
-    label = _text(problems, path + ".label", f.get("label"), "label", required=False) or name
+        problems.append(_("{path}: {name} is not a field name (letters, digits, _)", path=path + ".name",
+                          name=repr(name)))
+    label = _text(problems, path + ".label", f.get("label"), N_("label"), required=False) or name
     type_ = f.get("type", "string")
-    _choice(problems, path + ".type", type_, FIELD_TYPES, "type")
+    _choice(problems, path + ".type", type_, FIELD_TYPES, N_("type"))
     required = f.get("required", False)
     if not isinstance(required, bool):
-        problems.append(f"{path}.required: must be true or false")
+        problems.append(_("{path}: must be true or false", path=path + ".required"))
     sensitivity = f.get("sensitivity")
     if sensitivity is not None:
-        _choice(problems, path + ".sensitivity", sensitivity, SENSITIVITIES, "sensitivity")
+        _choice(problems, path + ".sensitivity", sensitivity, SENSITIVITIES, N_("sensitivity"))
     codes = f.get("codes")
     if type_ == "code":
         if not isinstance(codes, list) or not codes:
-            problems.append(f"{path}.codes: a code field lists its allowed codes")
+            problems.append(_("{path}: a code field lists its allowed codes", path=path + ".codes"))
             codes = []
         codes = [str(c) for c in codes]
     elif codes:
-        problems.append(f"{path}.codes: only a field of type code has codes")
+        problems.append(_("{path}: only a field of type code has codes", path=path + ".codes"))
     if name:
         art11 = classify(name, label or "")
         if art11 and art11[0] == FORBIDDEN and sensitivity != "forbidden":
-            problems.append(
-                f"{path}: {name} ({label}) is {art11[1]} data, which Art. 11 forbids collecting; "
-                "tag it sensitivity: forbidden (records carrying it are refused) or remove it"
-            )
+            problems.append(_(
+                "{path}: {name} ({label}) is {topic} data, which Art. 11 forbids collecting; "
+                "tag it sensitivity: forbidden (records carrying it are refused) or remove it",
+                path=path, name=name, label=label, topic=_(art11[1]),
+            ))
         elif art11 and art11[0] == CONSENT_ONLY and sensitivity not in ("consent_only", "forbidden"):
-            problems.append(
-                f"{path}: {name} ({label}) is {art11[1]} data, collected only with the subject's "
-                "written consent (Art. 11); tag it sensitivity: consent_only"
-            )
+            problems.append(_(
+                "{path}: {name} ({label}) is {topic} data, collected only with the subject's "
+                "written consent (Art. 11); tag it sensitivity: consent_only",
+                path=path, name=name, label=label, topic=_(art11[1]),
+            ))
     if name and sensitivity not in ("forbidden", "consent_only"):
         reads_as = _identity_reading(name, label or "")
         if reads_as == "id_number" and sensitivity != "id_number":
-            problems.append(
-                f"{path}: {name} ({label}) reads as an identity number; tag it "
-                "sensitivity: id_number so it is masked for viewers who may not see it"
-            )
+            problems.append(_(
+                "{path}: {name} ({label}) reads as an identity number; tag it "
+                "sensitivity: id_number so it is masked for viewers who may not see it",
+                path=path, name=name, label=label,
+            ))
         elif reads_as == "person_name" and sensitivity not in ("person_name", "subject_name"):
-            problems.append(
-                f"{path}: {name} ({label}) reads as a person's name; tag it sensitivity: "
+            problems.append(_(
+                "{path}: {name} ({label}) reads as a person's name; tag it sensitivity: "
                 "person_name (always a natural person) or subject_name (the subject's own name, "
-                "masked when the subject is a natural person)"
-            )
+                "masked when the subject is a natural person)",
+                path=path, name=name, label=label,
+            ))
     if sensitivity == "forbidden" and required:
-        problems.append(f"{path}: a forbidden field cannot be required")
+        problems.append(_("{path}: a forbidden field cannot be required", path=path))
     out: dict[str, Any] = {"name": name, "label": label, "type": type_, "required": required}
     if sensitivity:
         out["sensitivity"] = sensitivity
@@ -229,56 +237,60 @@ def parse_field(f: Any, path: str, problems: list[str]) -> dict[str, Any] | None
 def parse_item(d: Any, path: str = "item") -> ItemDefinition:
     problems: list[str] = []
     if not isinstance(d, dict):
-        raise DefinitionError([f"{path}: an item is a mapping"])
+        raise DefinitionError([_("{path}: an item is a mapping", path=path)])
     for k in sorted(set(d) - ITEM_KEYS):
-        problems.append(f"{path}.{k}: unknown key (allowed: {', '.join(sorted(ITEM_KEYS))})")
-    code = _text(problems, path + ".code", d.get("code"), "code") or ""
+        problems.append(_("{path}: unknown key (allowed: {allowed})", path=f"{path}.{k}",
+                          allowed=", ".join(sorted(ITEM_KEYS))))
+    code = _text(problems, path + ".code", d.get("code"), N_("code")) or ""
     if code and not _CODE.match(code):
-        problems.append(f"{path}.code: {code!r} must be upper-case letters, digits and _")
+        problems.append(_("{path}: {code} must be upper-case letters, digits and _", path=path + ".code",
+                          code=repr(code)))
     path = f"{path}[{code}]" if code else path
-    name = _text(problems, path + ".name", d.get("name"), "name") or ""
+    name = _text(problems, path + ".name", d.get("name"), N_("name")) or ""
     category = d.get("category")
-    _choice(problems, path + ".category", category, CATEGORIES, "category")
+    _choice(problems, path + ".category", category, CATEGORIES, N_("category"))
     disclosure = d.get("disclosure")
-    _choice(problems, path + ".disclosure", disclosure, DISCLOSURE_CLASSES, "disclosure")
-    provider = _text(problems, path + ".provider", d.get("provider"), "provider unit") or ""
+    _choice(problems, path + ".disclosure", disclosure, DISCLOSURE_CLASSES, N_("disclosure"))
+    provider = _text(problems, path + ".provider", d.get("provider"), N_("provider unit")) or ""
     if provider:
         try:
             provider = validate_uscc(str(provider))
         except IdentifierError as e:
-            problems.append(f"{path}.provider: {provider}: {e}")
-    scope = _text(problems, path + ".collection_scope", d.get("collection_scope"), "collection scope")
+            problems.append(_("{path}: {provider}: {error}", path=path + ".provider", provider=provider, error=e))
+    scope = _text(problems, path + ".collection_scope", d.get("collection_scope"), N_("collection scope"))
     paths = d.get("collection_paths") or []
     if not isinstance(paths, list) or not paths:
-        problems.append(f"{path}.collection_paths: name at least one of {', '.join(COLLECTION_PATHS)}")
+        problems.append(_("{path}: name at least one of {allowed}", path=path + ".collection_paths",
+                          allowed=", ".join(COLLECTION_PATHS)))
         paths = []
     for p in paths:
-        _choice(problems, path + ".collection_paths", p, COLLECTION_PATHS, "collection path")
+        _choice(problems, path + ".collection_paths", p, COLLECTION_PATHS, N_("collection path"))
     cycle = d.get("update_cycle")
-    _choice(problems, path + ".update_cycle", cycle, UPDATE_CYCLES, "update cycle")
+    _choice(problems, path + ".update_cycle", cycle, UPDATE_CYCLES, N_("update cycle"))
     method = d.get("sharing_method")
-    _choice(problems, path + ".sharing_method", method, SHARING_METHODS, "sharing method")
+    _choice(problems, path + ".sharing_method", method, SHARING_METHODS, N_("sharing method"))
     dishonest = d.get("dishonest", False)
     if not isinstance(dishonest, bool):
-        problems.append(f"{path}.dishonest: must be true or false")
+        problems.append(_("{path}: must be true or false", path=path + ".dishonest"))
     meaning = d.get("list_meaning", "none")
-    _choice(problems, path + ".list_meaning", meaning, LIST_MEANINGS, "list meaning")
-    months = _positive(problems, path + ".publicity_months", d.get("publicity_months"), "publicity period")
+    _choice(problems, path + ".list_meaning", meaning, LIST_MEANINGS, N_("list meaning"))
+    months = _positive(problems, path + ".publicity_months", d.get("publicity_months"), N_("publicity period"))
     deadline = _positive(
-        problems, path + ".deadline_working_days", d.get("deadline_working_days"), "deadline"
+        problems, path + ".deadline_working_days", d.get("deadline_working_days"), N_("deadline")
     )
     if category in DOUBLE_PUBLICITY_CATEGORIES:
         if deadline is None:
             deadline = ART13_WORKING_DAYS
         elif deadline > ART13_WORKING_DAYS:
-            problems.append(
-                f"{path}.deadline_working_days: licensing and penalty decisions reach the platform "
-                f"within {ART13_WORKING_DAYS} working days (Art. 13); {deadline} is longer"
-            )
+            problems.append(_(
+                "{path}: licensing and penalty decisions reach the platform within {days} working "
+                "days (Art. 13); {deadline} is longer",
+                path=path + ".deadline_working_days", days=ART13_WORKING_DAYS, deadline=deadline,
+            ))
     raw_fields = d.get("fields")
     fields: list[dict[str, Any]] = []
     if not isinstance(raw_fields, list) or not raw_fields:
-        problems.append(f"{path}.fields: an item defines at least one field")
+        problems.append(_("{path}: an item defines at least one field", path=path + ".fields"))
         raw_fields = []
     seen: set[str] = set()
     for i, f in enumerate(raw_fields):
@@ -286,18 +298,21 @@ def parse_item(d: Any, path: str = "item") -> ItemDefinition:
         if parsed is None:
             continue
         if parsed["name"] in seen:
-            problems.append(f"{path}.fields[{i}].name: {parsed['name']} is defined twice")
+            problems.append(_("{path}: {name} is defined twice", path=f"{path}.fields[{i}].name",
+                              name=parsed["name"]))
         seen.add(parsed["name"])
         fields.append(parsed)
     decision_field = d.get("decision_field")
     if decision_field is not None:
         df = next((f for f in fields if f["name"] == decision_field), None)
         if df is None or df["type"] != "date":
-            problems.append(f"{path}.decision_field: {decision_field!r} must name a date field of the item")
+            problems.append(_("{path}: {name} must name a date field of the item", path=path + ".decision_field",
+                              name=repr(decision_field)))
     severity = None
     if d.get("severity") is not None:
         if category != "penalty":
-            problems.append(f"{path}.severity: publicity by severity is for administrative penalty items")
+            problems.append(_("{path}: publicity by severity is for administrative penalty items",
+                              path=path + ".severity"))
         severity, more = check_policy(
             d["severity"], path + ".severity", {f["name"]: tuple(f.get("codes", ())) for f in fields
                                                 if f["type"] == "code"})
@@ -316,37 +331,38 @@ def parse_item(d: Any, path: str = "item") -> ItemDefinition:
 def parse_document(doc: Any, *, year: int | None = None) -> CatalogDocument:
     """A whole catalog file, already loaded from YAML."""
     if not isinstance(doc, dict):
-        raise DefinitionError(["the file is a mapping with format, providers and items"])
+        raise DefinitionError([_("the file is a mapping with format, providers and items")])
     problems: list[str] = []
     for k in sorted(set(doc) - {"format", "year", "providers", "items"}):
-        problems.append(f"{k}: unknown key (allowed: format, year, providers, items)")
+        problems.append(_("{path}: unknown key (allowed: {allowed})", path=k,
+                          allowed="format, year, providers, items"))
     if doc.get("format") != FORMAT:
-        problems.append(f"format: must be {FORMAT}")
+        problems.append(_("format: must be {format}", format=FORMAT))
     file_year = doc.get("year")
     if file_year is not None and year is not None and file_year != year:
-        problems.append(f"year: the file is the {file_year} catalog, not {year}")
+        problems.append(_("year: the file is the {file_year} catalog, not {year}", file_year=file_year, year=year))
     providers: list[Provider] = []
     for i, p in enumerate(doc.get("providers") or []):
         path = f"providers[{i}]"
         if not isinstance(p, dict) or set(p) - {"code", "name", "division"}:
-            problems.append(f"{path}: a provider is {{code, name, division}}")
+            problems.append(_("{path}: a provider is {{code, name, division}}", path=path))
             continue
         try:
             code = validate_uscc(str(p.get("code", "")))
         except IdentifierError as e:
-            problems.append(f"{path}.code: {e}")
+            problems.append(_("{path}: {error}", path=path + ".code", error=e))
             continue
-        name = _text(problems, path + ".name", p.get("name"), "name")
+        name = _text(problems, path + ".name", p.get("name"), N_("name"))
         division = p.get("division")
         if division is not None and not _DIVISION.match(str(division)):
-            problems.append(f"{path}.division: a six-digit administrative division code")
+            problems.append(_("{path}: a six-digit administrative division code", path=path + ".division"))
         if name:
             providers.append(Provider(code, name, str(division) if division else None))
     items: list[ItemDefinition] = []
     codes: set[str] = set()
     raw_items = doc.get("items")
     if not isinstance(raw_items, list) or not raw_items:
-        problems.append("items: a catalog has at least one item")
+        problems.append(_("items: a catalog has at least one item"))
         raw_items = []
     for i, d in enumerate(raw_items):
         try:
@@ -355,7 +371,7 @@ def parse_document(doc: Any, *, year: int | None = None) -> CatalogDocument:
             problems.extend(e.problems)
             continue
         if item.code in codes:
-            problems.append(f"items[{i}].code: {item.code} appears twice")
+            problems.append(_("{path}: {code} appears twice", path=f"items[{i}].code", code=item.code))
         codes.add(item.code)
         items.append(item)
     if problems:
@@ -367,7 +383,7 @@ def load_yaml(text: str, *, year: int | None = None) -> CatalogDocument:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise DefinitionError([f"not valid YAML: {e}"]) from None
+        raise DefinitionError([_("not valid YAML: {error}", error=e)]) from None
     return parse_document(doc, year=year)
 
 

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.types import Send
 
+from ..i18n import _
+
 CHUNK = 16 << 10
 LAST_LINE_SECONDS = 5.0  # a reader that resumes soon after the cut still reads why
 
@@ -53,12 +55,11 @@ async def send_stream(
             now = loop.time()
             if stop.is_set() or now >= started + time_limit:
                 task.cancel()
-                raise SlowReader(f"导出超过时限 {time_limit:g} 秒 (export time limit reached)")
+                raise SlowReader(_("the export reached its time limit of {seconds} s", seconds=f"{time_limit:g}"))
             if now >= window_start + window:
                 if window_bytes < min_rate * window:
                     task.cancel()
-                    raise SlowReader(
-                        f"读取过慢：低于每秒 {min_rate} 字节 (reader slower than {min_rate} bytes/s)")
+                    raise SlowReader(_("the reader is slower than {rate} bytes/s", rate=min_rate))
                 window_start, window_bytes = now, 0
 
     try:
@@ -71,7 +72,7 @@ async def send_stream(
                 sent_lines += len(buffered)
                 buffered, size = [], 0
             if stop.is_set():
-                raise SlowReader("服务器正在关闭 (server shutting down)")
+                raise SlowReader(_("the server is shutting down"))
             if gone is not None and gone.is_set():  # nobody is reading: stop the cursor too
                 await _close(lines)
                 return sent_lines

@@ -22,6 +22,8 @@ from __future__ import annotations
 import codecs
 import time
 
+from ..i18n import _
+
 DETECT_BYTES = 64 << 10
 BOM = codecs.BOM_UTF8
 # the names a Content-Type may give -> the codec used
@@ -42,8 +44,7 @@ def codec_named(name: str | None) -> str | None:
         return None
     codec = _CODECS.get(name.strip().strip('"').lower())
     if codec is None:
-        raise FormatError(f"不支持的字符集 {name[:40]!r}：支持 UTF-8、GBK、GB18030 / "
-                          f"unsupported charset {name[:40]!r}; use utf-8, gbk or gb18030")
+        raise FormatError(_("unsupported charset {name}; use utf-8, gbk or gb18030", name=repr(name[:40])))
     return codec
 
 
@@ -58,7 +59,7 @@ def charset_of(content_type: str | None) -> str | None:
 
 def position(line: int, offset: int) -> str:
     """Where a byte is, for a message: its line and its byte offset in the file (from 0)."""
-    return f"第 {line} 行，文件第 {offset} 字节 / line {line}, byte offset {offset}"
+    return _("line {line}, byte offset {offset}", line=line, offset=offset)
 
 
 def _undecodable(sample: bytes, codec: str, final: bool) -> UnicodeDecodeError | None:
@@ -118,8 +119,8 @@ class TextEncoding:
         declared = self.declared
         if sample.startswith(BOM):
             if declared not in (None, "utf-8", "utf-8-sig"):
-                raise FormatError(f"文件以 UTF-8 字节序标记开头，却声明为 {declared} / the file starts "
-                                  f"with a UTF-8 byte-order mark but declares charset={declared}")
+                raise FormatError(_("the file starts with a UTF-8 byte-order mark but declares "
+                                    "charset={declared}", declared=declared))
             declared = "utf-8-sig"
         if declared is not None:
             problem = _undecodable(sample, declared, final)
@@ -128,9 +129,9 @@ class TextEncoding:
             other = next((c for c in ("utf-8", "gb18030") if c != declared
                           and _undecodable(sample, c, final) is None), None)
             if other is not None:
-                raise FormatError(f"文件声明为 {declared} 编码，实为 {other}：{self._where(sample, problem.start)} "
-                                  f"不是 {declared} 文本 / the file declares charset={declared} but is "
-                                  f"{other} text; declare charset={other} or leave it out")
+                raise FormatError(_("the file declares charset={declared} but is {other} text ({where} is "
+                                    "not {declared}); declare charset={other} or leave it out",
+                                    declared=declared, other=other, where=self._where(sample, problem.start)))
             return declared  # stray bytes, not another encoding: their rows are refused
         if _undecodable(sample, "utf-8", final) is None:
             return "utf-8"

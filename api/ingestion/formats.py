@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import orjson
 
+from ..i18n import _
 from .columns import SUBJECT_TYPE_LABELS, base_key
 from .encoding import FormatError, TextEncoding, charset_of, position
 from .lines import MAX_LINE_BYTES, Lines
@@ -61,16 +62,16 @@ def _record(values: dict, data) -> RecordInput:
     )
 
 
-_TOO_LONG = Rejection(
-    "line", "line_too_long", f"行过长：一行（或一个跨行的带引号值）超过 {MAX_LINE_BYTES} 字节 / "
-    f"a line (or a quoted value spanning lines) is longer than {MAX_LINE_BYTES} bytes",
-)
+def _too_long() -> Rejection:
+    return Rejection("line", "line_too_long", _(
+        "a line (or a quoted value spanning lines) is longer than {max} bytes", max=MAX_LINE_BYTES))
 
 
 def _undecodable(encoding: TextEncoding, n: int, start: int, e: UnicodeDecodeError) -> Rejection:
-    return Rejection("line", "encoding", f"{position(n, start + e.start)} 不是 {encoding.name} 文本（编码按文件"
-                     f"开头判定或声明）/ not {encoding.name} text (the encoding the file's start was "
-                     "read in, or declared: declare charset= if the file mixes encodings)")
+    return Rejection("line", "encoding", _(
+        "{where}: not {encoding} text (the encoding the file's start was read in, or declared: "
+        "declare charset= if the file mixes encodings)", where=position(n, start + e.start),
+        encoding=encoding.name))
 
 
 def _show(names, limit: int = 5) -> str:
@@ -105,7 +106,7 @@ class NdjsonReader(_Reader):
 
     def _row(self, n: int, raw: bytes | None, at: int) -> Row | None:
         if raw is None:
-            return n, _TOO_LONG
+            return n, _too_long()
         if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # a byte-order mark
         if not raw.strip():
@@ -118,19 +119,20 @@ class NdjsonReader(_Reader):
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
-            return n, Rejection("line", "syntax", f"the line is not a UTF-8 JSON object: {e}")
+            return n, Rejection("line", "syntax", _("the line is not a UTF-8 JSON object: {error}", error=e))
         if obj.__class__ is not dict:
-            return n, Rejection("line", "syntax", "each line is one JSON object")
+            return n, Rejection("line", "syntax", _("each line is one JSON object"))
         if obj.keys() - _NDJSON_KEYS:
             unknown = [k for k in obj if k not in _NDJSON_KEYS]  # in file order; never sorted
             return n, Rejection(
                 unknown[0][:200], "unknown_field",
-                f"{_show(unknown)} is not a record key (known: {', '.join(sorted(_NDJSON_KEYS))})",
+                _("{names} is not a record key (known: {known})", names=_show(unknown),
+                  known=", ".join(sorted(_NDJSON_KEYS))),
             )
         for k in BASE_KEYS:
             v = obj.get(k)
             if v is not None and v.__class__ is not str:
-                return n, Rejection(k, "text", f"{k} must be text")
+                return n, Rejection(k, "text", _("{key} must be text", key=k))
         get = obj.get
         return n, RecordInput(
             subject_key=get("subjectKey"), subject_type=get("subjectType"),
@@ -169,10 +171,10 @@ class CsvReader(_Reader):
         rows += self._rows(self._lines.finish())
         if self._open:
             rows.append((self._pending_from, self._bad or Rejection(
-                "line", "syntax", "引号未闭合 / a quoted value is never closed")))
+                "line", "syntax", _("a quoted value is never closed"))))
             self._reset()
         if self._header is None:
-            raise FormatError("the CSV file is empty; the first line names the columns")
+            raise FormatError(_("the CSV file is empty; the first line names the columns"))
         return rows
 
     def _reset(self) -> None:
@@ -186,14 +188,14 @@ class CsvReader(_Reader):
             if raw is None:
                 # an overlong line: the row it belongs to is refused; the next line starts afresh
                 self._reset()
-                out.append((n, _TOO_LONG))
+                out.append((n, _too_long()))
                 continue
             if raw.count(b'"') % 2:
                 self._open = not self._open
             self._pending_bytes += len(raw) + 1
             if self._bad is None:
                 if self._pending_bytes > MAX_LINE_BYTES:
-                    self._bad, self._pending = _TOO_LONG, []
+                    self._bad, self._pending = _too_long(), []
                 else:
                     try:
                         text = raw.decode(self.encoding.codec)
@@ -215,11 +217,11 @@ class CsvReader(_Reader):
             try:
                 found = list(csv.reader(pending, strict=True))
             except csv.Error as e:
-                out.append((first, Rejection("line", "syntax", f"not a CSV row: {e}")))
+                out.append((first, Rejection("line", "syntax", _("not a CSV row: {error}", error=e))))
                 continue
             if len(found) != 1:
                 out.append((first, Rejection(
-                    "line", "syntax", "引号位置错误 / a quote inside an unquoted value: quote the whole value")))
+                    "line", "syntax", _("a quote inside an unquoted value: quote the whole value"))))
                 continue
             if self._header is None:
                 self._set_header(found[0])
@@ -231,18 +233,19 @@ class CsvReader(_Reader):
         header = [base_key(c.strip()) for c in cells]
         missing = [k for k in ("subjectKey", "subjectType", "subjectName", "itemCode", "sourceRef") if k not in header]
         if missing:
-            raise FormatError(f"the CSV header lacks the columns {', '.join(missing)}")
+            raise FormatError(_("the CSV header lacks the columns {columns}", columns=", ".join(missing)))
         if len(set(header)) != len(header) or "" in header:
-            raise FormatError("the CSV header names each column once")
+            raise FormatError(_("the CSV header names each column once"))
         if len(header) > MAX_COLUMNS:
-            raise FormatError(f"CSV 列过多：表头有 {len(header)} 列，上限 {MAX_COLUMNS} / "
-                              f"the header names {len(header)} columns, at most {MAX_COLUMNS}")
+            raise FormatError(_("too many CSV columns: the header names {count}, at most {max}",
+                                count=len(header), max=MAX_COLUMNS))
         self._header = header
 
     def _record(self, cells: list[str]) -> RecordInput | Rejection:
         if len(cells) != len(self._header):
             return Rejection(
-                "line", "columns", f"the row has {len(cells)} cells but the header names {len(self._header)}"
+                "line", "columns", _("the row has {cells} cells but the header names {columns}",
+                                     cells=len(cells), columns=len(self._header))
             )
         values, data = {}, {}
         for name, cell in zip(self._header, cells, strict=True):
@@ -272,8 +275,9 @@ class CsvReader(_Reader):
             field = names[column]
             if field in out:  # a field's label and its code both given: refuse, never pick one
                 twin = next(c for c in data if c != column and names[c] == field)
-                return Rejection("line", "columns", f"列 {twin} 与 {column} 是同一字段 {field}，只能给出一列 / "
-                                 f"the columns {twin} and {column} both name the field {field}")
+                return Rejection("line", "columns", _(
+                    "the columns {first} and {second} both name the field {field}; give only one",
+                    first=twin, second=column, field=field))
             out[field] = value
         return out
 

@@ -15,6 +15,7 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import InvalidInput, NotFound
+from ..i18n import _
 from ..lists import repository as lists_repository
 from . import repository as repo
 from .auth import require_verified_subject
@@ -41,7 +42,8 @@ async def file_entry_objection(
     subject_key = require_verified_subject(principal)
     if ground not in GROUNDS:
         raise InvalidInput(
-            "the ground is one of " + ", ".join(GROUNDS) + " (Art. 37)", field="ground", rule="art37_ground"
+            _("the ground is one of {grounds} (Art. 37)", grounds=", ".join(GROUNDS)), field="ground",
+            rule="art37_ground",
         )
     refs, statement = validate_evidence(evidence_refs, statement)
     eid = parse_id(entry_id, "list entry")
@@ -49,15 +51,15 @@ async def file_entry_objection(
     async with transaction(env.pool) as conn:
         entry = await lists_repository.entry_for_update(conn, eid)
         if entry is None or entry["subject_key"] != subject_key:
-            raise NotFound("no list entry of yours with this id", field="entryId", rule="not_found")
+            raise NotFound(_("no list entry of yours with this id"), field="entryId", rule="not_found")
         number = await repo.open_case_on_entry(conn, eid)
         if number is not None:
-            raise CaseOpen(f"case {number} about this entry is open; it must end before another begins",
+            raise CaseOpen(_("case {number} about this entry is open; it must end before another begins", number=number),
                            field="entryId", rule="one_open_case")
         if not _listed(entry, today):
             raise NotEligible(
-                "该名单记录已不在列（已移出、撤销或期满），无需异议 / this entry is no longer listed; "
-                "an objection concerns an entry in force",
+                _("this entry is no longer listed (removed, revoked or expired); an objection "
+                  "concerns an entry in force"),
                 field="entryId", rule="art37_entry_listed",
             )
         about = {"id": None, "entry_id": eid, "subject_key": subject_key, "status": "listed",

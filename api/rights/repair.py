@@ -60,9 +60,8 @@ async def apply_for_repair(
         earliest = record_periods(item, record["decided_on"], record["data"]).repairable_from
         if earliest is not None and env.today() < earliest:
             raise RepairTooEarly(
-                f"该记录最短公示期未满，{earliest.isoformat()} 起方可申请信用修复（第三十九条）/ "
-                f"credit repair of this record may be applied for from {earliest.isoformat()}, "
-                "after the minimum publicity period of its severity",
+                _("credit repair of this record may be applied for from {date}, after the minimum "
+                  "publicity period of its severity (Art. 39)", date=earliest),
                 field="recordId", rule="art39_minimum_period",
             )
         opened = first_step("repair", env.today())

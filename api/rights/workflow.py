@@ -269,7 +269,7 @@ def advance(case: CaseFacts, action: str, today: dt.date, result: str | None = N
         )
     if action == "answer_entry":
         if result not in ENTRY_ANSWERS:
-            raise InvalidInput("the answer is REMOVED or STANDS", field="removeEntry", rule="result")
+            raise InvalidInput(_("the answer is REMOVED or STANDS"), field="removeEntry", rule="result")
         return Advance(
             Opened("inform_subject", today, 7,
                    "Art. 38 ¶3: within 7 working days of receiving the provider's answer"),
