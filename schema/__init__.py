@@ -30,6 +30,7 @@ from . import (
 )
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .context import Context
+from .execution import CreditExecutionContext
 from .limits import DocumentChecks
 from .scalars import SCALAR_OVERRIDES, TemporalFieldNames, TemporalLiteralRule
 from .text_input import TextInputCheck
@@ -77,6 +78,7 @@ schema = CreditSchema(
     query=Query,
     mutation=Mutation,
     scalar_overrides=SCALAR_OVERRIDES,  # Date and DateTime: schema/scalars.py
+    execution_context_class=CreditExecutionContext,  # plain leaves read directly (execution.py)
     extensions=[
         # factories: a fresh extension per request (shared instances leak state across requests)
         lambda: MaxTokensLimiter(max_token_count=2000),
