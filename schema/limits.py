@@ -315,7 +315,7 @@ _within_limits = TextCache()
 def _validate(schema, document: DocumentNode, rules: tuple, text: str | None) -> list:
     if text is None:
         return validate_document(schema, document, rules)
-    return _validated.get((id(schema), text, rules), lambda: validate_document(schema, document, rules))
+    return _validated.get((schema, text, rules), lambda: validate_document(schema, document, rules))
 
 
 def _over_limits(document: DocumentNode, limits: DocumentLimits, text: str | None) -> QueryTooComplex | None:
