@@ -71,7 +71,9 @@ class CreditExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 value = _plain_value(plan, source, self.is_awaitable)
                 if value is not _NOT_PLAIN:
                     return value
-        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
 
     def _no_middleware(self) -> bool:
         if self._plain_resolvers is None:

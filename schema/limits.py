@@ -318,8 +318,12 @@ def _validate(schema, document: DocumentNode, rules: tuple, text: str | None) ->
     return _validated.get((schema, text, rules), lambda: validate_document(schema, document, rules))
 
 
-def _over_limits(document: DocumentNode, limits: DocumentLimits, text: str | None) -> QueryTooComplex | None:
-    if text is not None and _within_limits.get((text, limits), lambda: check_document(document, limits) is None):
+def _over_limits(
+    document: DocumentNode, limits: DocumentLimits, text: str | None
+) -> QueryTooComplex | None:
+    if text is not None and _within_limits.get(
+        (text, limits), lambda: check_document(document, limits) is None
+    ):
         return None
     return check_document(document, limits)
 

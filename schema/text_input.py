@@ -108,7 +108,9 @@ def first_bad_input(
                 )
         return None
 
-    if document is not None and not (text is not None and _storable.get(text, lambda: _literals_storable(document))):
+    storable = (document is not None and text is not None
+                and _storable.get(text, lambda: _literals_storable(document)))
+    if document is not None and not storable:
         literals = _Literals()
         visit(document, literals)
         for name, node in literals.found:
