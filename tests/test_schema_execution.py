@@ -118,3 +118,23 @@ async def test_a_null_in_a_non_null_leaf_is_graphql_cores_error(gql):
     assert answers[0] == answers[1]
     assert answers[0]["data"] == {"subject": None}
     assert [e["path"] for e in answers[0]["errors"]] == [["subject", "name"]]
+
+
+async def test_checks_cached_per_document_refuse_it_every_time(gql, pool):
+    """The limits and the literals' check are cached by document text only for documents that
+    pass: the same refused document is refused, and logged, on every request; one that passes
+    still has its variables checked each time."""
+    bad_literal = '{ subject(key: "%s", purpose: "loan\\u0001review") { key } }' % demo.COMPANY
+    for _ in range(2):
+        before = len(await log_rows(pool, demo.COMPANY))
+        out = await gql(bad_literal, as_="credit_service")
+        assert out["errors"][0]["extensions"]["rule"] == "control_character"
+        assert len(await log_rows(pool, demo.COMPANY)) == before + 1  # the refusal, each time
+    ok = "query($p: String) { subject(key: \"%s\", purpose: $p) { key } }" % demo.COMPANY
+    assert not (await gql(ok, {"p": "loan_review"}, as_="credit_service")).get("errors")
+    out = await gql(ok, {"p": "loan\u0001review"}, as_="credit_service")
+    assert out["errors"][0]["extensions"]["rule"] == "control_character"
+    too_many = "{ %s }" % " ".join(f"a{i}: purposes {{ code }}" for i in range(21))
+    for _ in range(2):
+        out = await gql(too_many)
+        assert out["errors"][0]["extensions"]["rule"] == "max_aliases"
