@@ -9,8 +9,9 @@ Phases, in this order, at the same concurrency:
    `subject(key, purpose)` query with an HS256 bearer token for the demo credit service agency.
    Every request goes through the token check, the Casbin policy and the query-log insert.
 2. raw ceiling: uvicorn is stopped first, then the same SQL runs in this process over an asyncpg
-   pool of size = concurrency: per lookup, one transaction with SUBJECTS_WITH_RECORDS (which also gives now()),
-   GRANTEE_AUTHORIZATIONS and INSERT_QUERY_LOG, then COMMIT.
+   pool of size = concurrency: per lookup, the platform's round trips (api.db.lean_transaction):
+   BEGIN, LOOKUP (subject, records, authorizations and now() in one statement),
+   INSERT_QUERY_LOG, then COMMIT with the session reset.
 3. peer (--peer): PostGraphile v4 over row-level security on the same database and data
    (bench/peer/, bench/peer_setup.py), as many node processes as uvicorn had; the lookup is a
    mutation that decides, writes a signed log row and commits. Skipped with a message where
@@ -57,8 +58,8 @@ from api.auth.principal import Principal, RequestInfo  # noqa: E402
 from api.auth.tokens import mint_token  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, migrate  # noqa: E402
-from api.disclosure.repository import GRANTEE_AUTHORIZATIONS, SUBJECTS_WITH_RECORDS  # noqa: E402
+from api.db import create_pool, lean_transaction, migrate  # noqa: E402
+from api.disclosure.repository import LOOKUP  # noqa: E402
 
 PURPOSE = "loan_review"
 AUDIT_KEY = "bench-audit-key-" + "b" * 40
@@ -67,7 +68,7 @@ QUERY = (
     "query($k: ID!, $p: String){ subject(key:$k, purpose:$p){ key name "
     "records { id item { code } decidedOn data status } withheld { disclosure count reason } } }"
 )
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.7  # issue 14: platform >= 0.7 x the raw ceiling at one process
 TARGET_PEER_RATIO = 2.0  # issue 14: the platform at least twice the peer's lookups/s
 
 
@@ -469,14 +470,13 @@ async def raw_phase(args, dsn, dbname, principal: Principal) -> Phase:
     keys = [demo.COMPANY]
 
     async def lookup() -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(SUBJECTS_WITH_RECORDS, keys)
+        async with lean_transaction(pool) as conn:
+            rows = await conn.fetch(LOOKUP, keys, principal.org_code, PURPOSE)
             now = rows[0]["now"]
-            auths = await conn.fetch(GRANTEE_AUTHORIZATIONS, keys, principal.org_code, PURPOSE)
+            auths = rows[0]["auths"]
             disclosed = [
-                {"record": str(r["record_id"]), "item": r["item_code"], "basis": "authorization"}
-                for r in rows
-                if r["record_id"] is not None
+                {"record": str(r[0]), "item": r[1], "basis": "authorization"}
+                for r in rows[0]["records"]
             ]
             entry = LogEntry(
                 "subject",
@@ -484,7 +484,7 @@ async def raw_phase(args, dsn, dbname, principal: Principal) -> Phase:
                 PURPOSE,
                 "disclosed",
                 disclosed=disclosed,
-                authorization_ids=[str(a["id"]) for a in auths],
+                authorization_ids=[str(a[0]) for a in auths],
             )
             request = RequestInfo(request_id=str(uuid.uuid4()), client_addr="127.0.0.1")
             await record_queries(conn, principal, request, [entry], at=now)
@@ -674,8 +674,8 @@ async def main_async(args) -> dict[str, Any]:
             "CREDIT_JWT_SECRET": secret,
             "CREDIT_DATA_DIR": str(tmpdir / "data"),
             "CREDIT_AUDIT_KEY": AUDIT_KEY,
-            # The per-caller limiter still counts every request (in memory, as one process
-            # does by default) but lets the bench's one caller through: 20/s would refuse it.
+            # one caller makes every request: its rate limit is raised out of the way, the
+            # limiter still counts each request (its cost is part of the lookup's)
             "CREDIT_RATE_LIMIT_CREDIT_SERVICE": "1000000/second",
         }
         if args.server_pool_size:

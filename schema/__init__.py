@@ -34,6 +34,7 @@ from . import (
 from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .entry_objections import EntryObjectionMutation  # Art. 25, 37-38
 from .context import Context
+from .execution import CreditExecutionContext
 from .limits import DocumentChecks
 from .persisted import PersistedOperationsCheck, with_persisted_id
 from .observe import OperationLabel, log_client_errors, note_result
@@ -87,6 +88,7 @@ schema = CreditSchema(
     query=Query,
     mutation=Mutation,
     scalar_overrides=SCALAR_OVERRIDES,  # Date and DateTime: schema/scalars.py
+    execution_context_class=CreditExecutionContext,  # plain leaves read directly (execution.py)
     extensions=[
         # factories: a fresh extension per request (shared instances leak state across requests)
         PersistedOperationsCheck,  # a document named by hash; deployment: listed ones only

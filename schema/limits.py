@@ -12,9 +12,8 @@ request refused before it runs is still logged as a refusal for each of them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -285,11 +284,50 @@ def _strings(node: ValueNode | None, variables: dict, defaults: dict, cap: int =
 
 # --- the extension ------------------------------------------------------------------------------
 
-@lru_cache(maxsize=256)
-def _validate(schema, document, rules, locale: str):
-    """Documents from the parser cache validate once per language: a literal's error (a bad
-    Date, schema/scalars.py) is written in the language of the request."""
-    return validate_document(schema, document, rules)
+class TextCache:
+    """Results that depend on a document alone, keyed by its text and whatever else they
+    depend on. Not keyed by the parsed document: graphql-core's nodes are frozen dataclasses,
+    whose hash walks the whole tree on every call (~20 us for a small lookup query)."""
+
+    def __init__(self, maxsize: int = 256):
+        self.maxsize = maxsize
+        self.entries: dict[Any, Any] = {}
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        try:
+            return self.entries[key]
+        except KeyError:
+            pass
+        value = compute()
+        if len(self.entries) >= self.maxsize:
+            self.entries.pop(next(iter(self.entries)))  # the oldest
+        self.entries[key] = value
+        return value
+
+
+# documents validate once per language: (schema, text, rules, locale) -> errors
+_validated = TextCache()
+# the limits' verdict on a document within them (one over a limit is checked again, so that
+# each refusal gets its own error)
+_within_limits = TextCache()
+
+
+def _validate(schema, document: DocumentNode, rules: tuple, text: str | None, locale: str) -> list:
+    """Once per document and language: a literal's error (a bad Date, schema/scalars.py) is
+    written in the language of the request."""
+    if text is None:
+        return validate_document(schema, document, rules)
+    return _validated.get((schema, text, rules, locale), lambda: validate_document(schema, document, rules))
+
+
+def _over_limits(
+    document: DocumentNode, limits: DocumentLimits, text: str | None
+) -> QueryTooComplex | None:
+    if text is not None and _within_limits.get(
+        (text, limits), lambda: check_document(document, limits) is None
+    ):
+        return None
+    return check_document(document, limits)
 
 
 class DocumentChecks(SchemaExtension):
@@ -309,7 +347,7 @@ class DocumentChecks(SchemaExtension):
             document, ec.operation_name, ec.variables, ctx.principal.subject_key
         )
         refusal: DomainError | None = (
-            ctx.operation_refusal or check_document(document, self.limits) or ctx.over_batch(named)
+            ctx.operation_refusal or _over_limits(document, self.limits, ec.query) or ctx.over_batch(named)
         )
         if refusal is not None:
             try:
@@ -321,5 +359,5 @@ class DocumentChecks(SchemaExtension):
             rules = tuple(ec.validation_rules)
             if not ctx.state.settings.graphql_introspection:
                 rules = (*rules, NoSchemaIntrospectionCustomRule)
-            ec.pre_execution_errors = _validate(ec.schema._schema, document, rules, current_locale())
+            ec.pre_execution_errors = _validate(ec.schema._schema, document, rules, ec.query, current_locale())
         yield

@@ -33,6 +33,9 @@ from api.i18n import _
 from api.text import bad_character
 
 from .errors import to_graphql_error
+from .limits import TextCache
+
+_storable = TextCache()  # document text -> its literals are storable
 
 
 
@@ -79,7 +82,9 @@ class _Literals(Visitor):
             self.found.append((node.variable.name.value, node.default_value))
 
 
-def first_bad_input(document: DocumentNode | None, variables: dict[str, Any] | None) -> InvalidInput | None:
+def first_bad_input(
+    document: DocumentNode | None, variables: dict[str, Any] | None, text: str | None = None
+) -> InvalidInput | None:
     def check(pairs: Iterator[tuple[str, str]]) -> InvalidInput | None:
         for where, text in pairs:
             bad = bad_character(text)
@@ -93,7 +98,9 @@ def first_bad_input(document: DocumentNode | None, variables: dict[str, Any] | N
                 )
         return None
 
-    if document is not None:
+    storable = (document is not None and text is not None
+                and _storable.get(text, lambda: _literals_storable(document)))
+    if document is not None and not storable:
         literals = _Literals()
         visit(document, literals)
         for name, node in literals.found:
@@ -105,6 +112,18 @@ def first_bad_input(document: DocumentNode | None, variables: dict[str, Any] | N
         if (refusal := check(strings_in_value(value, name))) is not None:
             return refusal
     return None
+
+
+def _literals_storable(document: DocumentNode) -> bool:
+    """The document's literals hold no unstorable character (cached per document text: each
+    document is walked once, not on every request)."""
+    literals = _Literals()
+    visit(document, literals)
+    return all(
+        bad_character(text) is None
+        for name, node in literals.found
+        for _, text in strings_in_node(node, name)
+    )
 
 
 # In orjson's output a control character of a string (or key) is an escape: \u0000-\u001f
@@ -175,7 +194,7 @@ class TextInputCheck(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
-        refusal = first_bad_input(ctx.graphql_document, ctx.variables)
+        refusal = first_bad_input(ctx.graphql_document, ctx.variables, ctx.query)
         if refusal is not None:
             keys = named_subjects(ctx.graphql_document, ctx.variables)
             errors = [to_graphql_error(refusal)]

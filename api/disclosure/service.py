@@ -7,6 +7,7 @@ error instead of data. Refused requests are logged too."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.policy import Policy
 from ..auth.principal import Principal, RequestInfo
 from ..catalog import Catalog
-from ..db import transaction
+from ..db import lean_transaction, transaction
 from ..errors import (
     AuditUnavailable,
     DomainError,
@@ -157,16 +158,11 @@ async def look_up(
         await log_refusal(d, principal, request, keys, purpose, operation, refusal)
         raise
     try:
-        async with transaction(d.pool) as conn:
-            rows = await repository.subjects_with_records(conn, keys)
-            # the transaction's time comes with the rows; only a lookup of no one asks for it
-            now = rows[0]["now"] if rows else await conn.fetchval("SELECT now()")
-            auth_rows = []
-            if principal.org_code and purpose:
-                auth_rows = await repository.grantee_authorizations(
-                    conn, keys, principal.org_code, purpose
-                )
-            views = await _decide(d, conn, principal, rows, auth_rows, purpose, now)
+        # BEGIN, one read, the log rows, COMMIT with the session reset: four round trips
+        async with lean_transaction(d.pool) as conn:
+            rows = await repository.lookup(conn, keys, principal.org_code, purpose)
+            now = rows[0]["now"]  # the transaction's time, which the log rows carry
+            views = await _decide(d, conn, principal, rows, purpose, now)
             entries = [
                 _log_entry(operation, key, purpose, views.get(key)) for key in keys
             ]
@@ -197,64 +193,63 @@ async def _write_log(conn, principal, request, entries, at) -> None:
         ) from e
 
 
-async def _decide(d, conn, principal, rows, auth_rows, purpose, now) -> dict[str, SubjectView]:
-    auths_by_subject: dict[str, list[Authorization]] = {}
-    for a in auth_rows:
-        auths_by_subject.setdefault(a["subject_key"], []).append(
-            Authorization(
-                id=str(a["id"]),
-                grantee_org=a["grantee_org"],
-                purpose=a["purpose"],
-                scope_items=frozenset(a["scope_items"]),
-                scope_classes=frozenset(a["scope_classes"]),
-                valid_from=a["valid_from"],
-                valid_until=a["valid_until"],
-                revoked_at=a["revoked_at"],
-            )
-        )
-    subjects: dict[str, StoredSubject] = {}
-    records: dict[str, list[StoredRecord]] = {}
-    for r in rows:
-        key = r["key"]
-        if key not in subjects:
-            subjects[key] = StoredSubject(
-                key=key,
-                key_type=r["key_type"],
-                subject_type=r["subject_type"],
-                name=r["name"],
-                status=r["status"],
-            )
-            records[key] = []
-        if r["record_id"] is None:
+async def _decide(d, conn, principal, rows, purpose, now) -> dict[str, SubjectView]:
+    """Each subject found (rows of repository.LOOKUP) as the policy lets this caller see it."""
+    views: dict[str, SubjectView] = {}
+    catalog = d.catalog
+    for row in rows:
+        key = row["key"]
+        if key is None:  # no subject found: LOOKUP's one row of NULLs
             continue
-        item = await d.catalog.get(r["item_code"], conn)
-        if item is None:  # cannot happen with the foreign key; refuse rather than guess
-            raise PolicyUnavailable(_("catalog item {item_code} is not loaded", item_code=r['item_code']))
-        as_collected = d.catalog.item_for(r["item_code"], r["decided_on"])
-        records[key].append(
-            StoredRecord(
-                id=str(r["record_id"]),
-                item=item,
-                provider_org=r["provider_org"],
-                decided_on=r["decided_on"],
-                data=r["data"],
-                status=r["record_status"],
-                case_handlers=frozenset(r["case_handlers"] or ()),
-                collected_masks=as_collected.mask_spec if as_collected else MaskSpec(),
-            )
+        subject = StoredSubject(
+            key=key,
+            key_type=row["key_type"],
+            subject_type=row["subject_type"],
+            name=row["name"],
+            status=row["status"],
         )
-    return {
-        key: disclose(
+        records = []
+        for rec_id, item_code, provider_org, decided_on, data, status, handlers in row["records"]:
+            item = await catalog.get(item_code, conn)
+            if item is None:  # cannot happen with the foreign key; refuse rather than guess
+                raise PolicyUnavailable(_("catalog item {item_code} is not loaded", item_code=item_code))
+            as_collected = catalog.item_for(item_code, decided_on)
+            records.append(
+                StoredRecord(
+                    id=str(rec_id),
+                    item=item,
+                    provider_org=provider_org,
+                    decided_on=decided_on,
+                    data=json.loads(data),
+                    status=status,
+                    case_handlers=frozenset(handlers or ()),
+                    collected_masks=as_collected.mask_spec if as_collected else MaskSpec(),
+                )
+            )
+        authorizations = [
+            Authorization(
+                id=str(a_id),
+                grantee_org=grantee_org,
+                purpose=a_purpose,
+                scope_items=frozenset(scope_items),
+                scope_classes=frozenset(scope_classes),
+                valid_from=valid_from,
+                valid_until=valid_until,
+                revoked_at=revoked_at,
+            )
+            for (a_id, grantee_org, a_purpose, scope_items, scope_classes, valid_from,
+                 valid_until, revoked_at) in row["auths"]
+        ]
+        views[key] = disclose(
             policy=d.policy,
             principal=principal,
             subject=subject,
-            records=records[key],
-            authorizations=auths_by_subject.get(key, ()),
+            records=records,
+            authorizations=authorizations,
             purpose=purpose,
             now=now,
         )
-        for key, subject in subjects.items()
-    }
+    return views
 
 
 def _log_entry(operation: str, key: str, purpose: str | None, view: SubjectView | None) -> LogEntry:
