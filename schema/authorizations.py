@@ -23,7 +23,7 @@ from api.i18n import _
 from .context import Context
 from .errors import call, to_graphql_error
 from .mutations import UserError
-from .pagination import DEPRECATED_ONE_RELEASE, Connection, edges, page_info
+from .pagination import ItemsConnection, edges, page_info
 from .types import Disclosure, Organisation
 
 
@@ -164,18 +164,8 @@ class Authorization:
 
 @strawberry.type(description="A grantee's authorizations, newest first; no totalCount (a large "
                  "grantee holds very many, and a count by state reads them all).")
-class AuthorizationConnection(Connection[Authorization]):
-    @strawberry.field(deprecation_reason="Use edges { node }; " + DEPRECATED_ONE_RELEASE)
-    def items(self) -> list[Authorization]:
-        return [e.node for e in self.edges]
-
-    @strawberry.field(deprecation_reason="Use pageInfo { hasNextPage }; " + DEPRECATED_ONE_RELEASE)
-    def has_next_page(self) -> bool:
-        return self.page_info.has_next_page
-
-    @strawberry.field(deprecation_reason="Use pageInfo { endCursor }; " + DEPRECATED_ONE_RELEASE)
-    def end_cursor(self) -> str | None:
-        return self.page_info.end_cursor
+class AuthorizationConnection(ItemsConnection[Authorization]):
+    pass
 
 
 @strawberry.type

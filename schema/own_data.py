@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 
 from api.audit.service import QueryOfMe as QueryOfMeRow
 
-from .pagination import DEPRECATED_ONE_RELEASE, Connection, CountedConnection
+from .pagination import CountedConnection, ItemsConnection
 
 
 @strawberry.type
@@ -55,18 +55,8 @@ class QueryOfMe:
 
 @strawberry.type(description="Who queried you, newest first; no totalCount (a much-queried "
                  "subject's trail is long).")
-class QueryOfMeConnection(Connection[QueryOfMe]):
-    @strawberry.field(deprecation_reason="Use edges { node }; " + DEPRECATED_ONE_RELEASE)
-    def items(self) -> list[QueryOfMe]:
-        return [e.node for e in self.edges]
-
-    @strawberry.field(deprecation_reason="Use pageInfo { hasNextPage }; " + DEPRECATED_ONE_RELEASE)
-    def has_next_page(self) -> bool:
-        return self.page_info.has_next_page
-
-    @strawberry.field(deprecation_reason="Use pageInfo { endCursor }; " + DEPRECATED_ONE_RELEASE)
-    def end_cursor(self) -> str | None:
-        return self.page_info.end_cursor
+class QueryOfMeConnection(ItemsConnection[QueryOfMe]):
+    pass
 
 
 @strawberry.type

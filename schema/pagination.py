@@ -55,6 +55,24 @@ class CountedConnection(Connection[T], Generic[T]):
         return await self._count()
 
 
+@strawberry.type
+class ItemsConnection(Connection[T], Generic[T]):
+    """A list that had its own page shape (`items`, `hasNextPage`, `endCursor`) before the
+    connections: those fields kept one release, deprecated."""
+
+    @strawberry.field(deprecation_reason="Use edges { node }; " + DEPRECATED_ONE_RELEASE)
+    def items(self) -> list[T]:
+        return [e.node for e in self.edges]
+
+    @strawberry.field(deprecation_reason="Use pageInfo { hasNextPage }; " + DEPRECATED_ONE_RELEASE)
+    def has_next_page(self) -> bool:
+        return self.page_info.has_next_page
+
+    @strawberry.field(deprecation_reason="Use pageInfo { endCursor }; " + DEPRECATED_ONE_RELEASE)
+    def end_cursor(self) -> str | None:
+        return self.page_info.end_cursor
+
+
 def page_info(page: Page[Any]) -> PageInfo:
     return PageInfo(
         has_next_page=page.has_next,

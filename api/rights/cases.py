@@ -25,7 +25,7 @@ from . import repository as repo
 from .auth import may_see, require_case_reader, visibility_sql
 from .deadlines import OverdueReport, overdue_report, pauses_of
 from .offices import Offices
-from .workflow import CLOSED, STEPS, Opened
+from .workflow import CLOSED, GROUNDS, STEPS, Opened
 
 MAX_PAGE = 100
 
@@ -315,6 +315,15 @@ async def open_case(
         {"step": first_step, **actor_values(principal, "subject", env), "details": details},
     )
     return case_id
+
+
+def check_ground(ground: str) -> None:
+    """Art. 37: an objection names one of the grounds."""
+    if ground not in GROUNDS:
+        raise InvalidInput(
+            _("the ground is one of {grounds} (Art. 37)", grounds=", ".join(GROUNDS)), field="ground",
+            rule="art37_ground",
+        )
 
 
 def validate_evidence(evidence_refs: list[str], statement: str | None) -> tuple[list[str], str | None]:

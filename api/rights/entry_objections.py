@@ -14,15 +14,15 @@ from types import SimpleNamespace
 from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
-from ..errors import InvalidInput, NotFound
+from ..errors import NotFound
 from ..i18n import _
 from ..lists import repository as lists_repository
 from . import repository as repo
 from .auth import require_verified_subject
-from .cases import CaseView, Rights, open_case, parse_id, read_case, validate_evidence
+from .cases import CaseView, Rights, check_ground, open_case, parse_id, read_case, validate_evidence
 from .errors import CaseOpen, NotEligible
 from .notifications import Notice, send
-from .workflow import GROUNDS, first_step
+from .workflow import first_step
 
 ENTRY_CATEGORY = "list_entry"
 # what open_case reads of a catalog item (its category), for a case about a list entry
@@ -40,11 +40,7 @@ async def file_entry_objection(
 ) -> CaseView:
     """Art. 37 for a list entry: file; the entry is disputed while the case is open."""
     subject_key = require_verified_subject(principal)
-    if ground not in GROUNDS:
-        raise InvalidInput(
-            _("the ground is one of {grounds} (Art. 37)", grounds=", ".join(GROUNDS)), field="ground",
-            rule="art37_ground",
-        )
+    check_ground(ground)
     refs, statement = validate_evidence(evidence_refs, statement)
     eid = parse_id(entry_id, "list entry")
     today = env.today()

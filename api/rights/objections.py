@@ -7,7 +7,6 @@ from __future__ import annotations
 from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
-from ..errors import InvalidInput
 from ..i18n import _
 from . import repository as repo
 from .auth import require_verified_subject
@@ -19,11 +18,12 @@ from .cases import (
     own_record_for_update,
     parse_id,
     read_case,
+    check_ground,
     validate_evidence,
 )
 from .errors import CaseOpen, NotEligible
 from .notifications import Notice, send
-from .workflow import GROUNDS, first_step
+from .workflow import first_step
 
 
 async def file_objection(
@@ -32,11 +32,7 @@ async def file_objection(
 ) -> CaseView:
     """Art. 37: file; Art. 38 ¶4: mark the record disputed in the same transaction."""
     subject_key = require_verified_subject(principal)
-    if ground not in GROUNDS:
-        raise InvalidInput(
-            _("the ground is one of {grounds} (Art. 37)", grounds=", ".join(GROUNDS)), field="ground",
-            rule="art37_ground",
-        )
+    check_ground(ground)
     refs, statement = validate_evidence(evidence_refs, statement)
     rid = parse_id(record_id, "record")
     async with transaction(env.pool) as conn:
