@@ -1,4 +1,4 @@
-"""jsonb read through the pool's codec (api.db._json_loads: orjson with json.loads where they
+"""jsonb read through the pool's codec (api.db.json_loads: orjson with json.loads where they
 could differ) gives the values json.loads gives, for every kind of number PostgreSQL may return."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from api.db import _json_loads
+from api.db import json_loads
 
 TEXTS = [
     '{"a": 1.5, "b": [true, false, null], "c": "é\\n\\u4e2d"}',
@@ -26,7 +26,7 @@ TEXTS = [
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_same_values_as_json_loads(text):
-    got, want = _json_loads(text), json.loads(text)
+    got, want = json_loads(text), json.loads(text)
     assert got == want and repr(got) == repr(want)
 
 
