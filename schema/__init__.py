@@ -10,7 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.requests import Request
 from strawberry.asgi import GraphQL
-from strawberry.extensions import MaskErrors, ParserCache
+from strawberry.extensions import MaskErrors
 from strawberry.tools import merge_types
 
 from api.app_state import AppState
@@ -90,10 +90,9 @@ schema = CreditSchema(
     execution_context_class=CreditExecutionContext,  # plain leaves read directly (execution.py)
     extensions=[
         # factories: a fresh extension per request (shared instances leak state across requests)
-        # the persisted operation, token limit, document checks, text check, operation label
-        # and dates' field names, in that order: schema/extension.py
+        # the persisted operation, token limit, parser cache, document checks, text check,
+        # operation label and dates' field names, in that order: schema/extension.py
         CreditSteps,
-        lambda: ParserCache(maxsize=256),
         # made per request, so the message is in the request's language
         lambda: MaskErrors(
             should_mask_error=_mask, error_message=_("Internal error; nothing was disclosed.")

@@ -9,19 +9,20 @@ and nine wrapped generators on every request, some 8% of a lookup's CPU (bench/R
 
 - operation: the persisted operation (schema/persisted.py), the parser's token limit (what
   strawberry's MaxTokensLimiter set), the date-literal validation rule (AddValidationRules);
+- parse: strawberry's ParserCache (its cache of parsed documents, 256 texts);
 - validate: the document's limits, subject count and cached validation (schema/limits.py);
 - execute: unstorable text refused and logged (schema/text_input.py), the operation's label for
   the access log and metrics (schema/observe.py); after it, dates in variables name their field
   (schema/scalars.py).
 
-Parsing (strawberry's ParserCache) and error masking (MaskErrors, made per request for its
-message's language) stay strawberry's own extensions."""
+Error masking (MaskErrors, made per request for its message's language) stays strawberry's own
+extension, after this one."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
 from .limits import check_request
 from .observe import label_operation
@@ -30,6 +31,7 @@ from .scalars import TemporalLiteralRule, name_temporal_fields
 from .text_input import refuse_bad_text
 
 MAX_TOKENS = 2000  # a document's tokens, counted by the parser
+_parse = ParserCache(maxsize=256).cached_parse_document  # an LRU cache shared by the process
 
 
 class CreditSteps(SchemaExtension):
@@ -38,6 +40,11 @@ class CreditSteps(SchemaExtension):
         resolve_persisted(ec)  # a document named by hash; deployment: listed ones only
         ec.parse_options["max_tokens"] = MAX_TOKENS
         ec.validation_rules = (*ec.validation_rules, TemporalLiteralRule)  # dates: INVALID_INPUT
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        ec = self.execution_context
+        ec.graphql_document = _parse(ec.query, **ec.parse_options)
         yield
 
     async def on_validate(self) -> AsyncIterator[None]:
