@@ -71,6 +71,15 @@ def _from_domain(error: BaseException | None) -> bool:
     return False
 
 
+class CreditMaskErrors(MaskErrors):
+    def _process_result(self, result: object) -> None:
+        """MaskErrors' own test without its runtime-checkable protocol (an isinstance that lists
+        the protocol's members on every request): a result with errors has them masked."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)
+
+
 class CreditSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Expected refusals are answers, not faults: log only the unexpected."""
@@ -94,7 +103,7 @@ schema = CreditSchema(
         # operation label and dates' field names, in that order: schema/extension.py
         CreditSteps,
         # made per request, so the message is in the request's language
-        lambda: MaskErrors(
+        lambda: CreditMaskErrors(
             should_mask_error=_mask, error_message=_("Internal error; nothing was disclosed.")
         ),
     ],
