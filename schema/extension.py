@@ -3,8 +3,9 @@
 Strawberry builds, per request and per step (operation, parse, validate, execute), a context
 manager for every extension that has a hook for that step (a generator wrapped by contextlib,
 functools.wraps included): with one extension per check that was nine extensions, 36 hook
-look-ups and nine wrapped generators on every request (bench/README.md, "second pass"). Folded here into one extension, in the order they ran as separate extensions
-(registration order on the way in, the reverse on the way out):
+look-ups and nine wrapped generators on every request (bench/README.md, "second pass"). Folded
+here into one extension, in the order they ran as separate extensions (registration order on
+the way in, the reverse on the way out):
 
 - operation: the persisted operation (schema/persisted.py), the parser's token limit (what
   strawberry's MaxTokensLimiter set), the date-literal validation rule (AddValidationRules);
