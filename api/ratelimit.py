@@ -76,7 +76,7 @@ class RateLimiter:
         self.storage = _storage(settings)
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         # the in-process store never waits on anything: no timeout (asyncio.wait_for makes a
-        # task and a timer per request, a tenth of the token gate's cost); a network store has it
+        # task and a timer per request); a network store has it
         self.timeout = None if settings.rate_limit_storage == "memory://" else STORE_TIMEOUT
 
     def caller(self, principal: Principal, request: RequestInfo) -> tuple[str, list[RateLimitItem]]:
