@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import orjson
 
 from .config import Settings
 from .guard.errors import busy
@@ -222,6 +223,23 @@ class _BoundedAcquire:
         return self.__aenter__().__await__()
 
 
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def json_loads(text: str) -> object:
+    """jsonb text from PostgreSQL as Python values (the pool's codec; the records' data of every
+    lookup, read as text in LOOKUP's rows): orjson, several times faster, but json.loads for a
+    text with 19 or more digits in a row (orjson reads an integer beyond 64 bits as a float) or
+    one orjson refuses, so the values are json.loads's. The encoder stays json.dumps (the log
+    row's mac reads it)."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -245,7 +263,7 @@ async def create_pool(
         conn.audit_key = audit_key
         for typ in ("jsonb", "json"):
             await conn.set_type_codec(
-                typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+                typ, encoder=json.dumps, decoder=json_loads, schema="pg_catalog"
             )
         if app_role:
             await check_app_login(conn)

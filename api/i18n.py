@@ -121,7 +121,21 @@ class LocaleMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = next((v.decode("latin-1") for k, v in scope["headers"]
-                       if k.lower() == b"accept-language"), None)
-        with use_locale(negotiate(header)):
+        header = next((v for k, v in scope["headers"] if k.lower() == b"accept-language"), None)
+        token = _current.set(DEFAULT if header is None else _negotiated(header))
+        try:
             await self.app(scope, receive, send)
+        finally:
+            _current.reset(token)
+
+
+_seen: dict[bytes, str] = {}  # Accept-Language values seen, negotiated once (bounded below)
+
+
+def _negotiated(header: bytes) -> str:
+    locale = _seen.get(header)
+    if locale is None:
+        if len(_seen) >= 256:  # a client making up headers: start again rather than grow
+            _seen.clear()
+        locale = _seen[header] = negotiate(header.decode("latin-1"))
+    return locale

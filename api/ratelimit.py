@@ -75,6 +75,9 @@ class RateLimiter:
             raise ConfigError(f"CREDIT_RATE_LIMIT_<ROLE>: {e}") from e
         self.storage = _storage(settings)
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        # the in-process store never waits on anything: no timeout (asyncio.wait_for makes a
+        # task and a timer per request); a network store has it
+        self.timeout = None if settings.rate_limit_storage == "memory://" else STORE_TIMEOUT
 
     def caller(self, principal: Principal, request: RequestInfo) -> tuple[str, list[RateLimitItem]]:
         """Who is counted, and against which limits (the most generous of the caller's roles)."""
@@ -91,7 +94,7 @@ class RateLimiter:
         who, items = self.caller(principal, request)
         for item in items:
             hit = self.strategy.hit(item, who)
-            if not await asyncio.wait_for(hit, STORE_TIMEOUT):
+            if not await (hit if self.timeout is None else asyncio.wait_for(hit, self.timeout)):
                 stats = await asyncio.wait_for(
                     self.strategy.get_window_stats(item, who), STORE_TIMEOUT
                 )

@@ -305,9 +305,16 @@ def check_response(status: int, body: bytes, record_ids: set[str]) -> dict[str, 
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port; BENCH_PORTS=first-last keeps to a range (a shared machine's allotment)."""
+    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise SystemExit(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 def start_server(app: str, env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:

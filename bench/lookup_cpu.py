@@ -163,8 +163,11 @@ async def main_async(args) -> dict:
                 profiler.disable()
                 import pstats
 
-                with open(args.profile, "w") as f:
-                    pstats.Stats(profiler, stream=f).sort_stats("cumulative").print_stats(80)
+                if args.profile.endswith(".prof"):  # raw stats, for pstats or snakeviz
+                    profiler.dump_stats(args.profile)
+                else:
+                    with open(args.profile, "w") as f:
+                        pstats.Stats(profiler, stream=f).sort_stats("cumulative").print_stats(80)
     finally:
         await db.close()
     app_ms = [b[0] for b in per_batch]

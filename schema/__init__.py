@@ -10,7 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.requests import Request
 from strawberry.asgi import GraphQL
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache
+from strawberry.extensions import MaskErrors
 from strawberry.tools import merge_types
 
 from api.app_state import AppState
@@ -35,11 +35,10 @@ from .authorizations import AuthorizationMutation, AuthorizationQuery  # Art. 19
 from .entry_objections import EntryObjectionMutation  # Art. 25, 37-38
 from .context import Context
 from .execution import CreditExecutionContext
-from .limits import DocumentChecks
-from .persisted import PersistedOperationsCheck, with_persisted_id
-from .observe import OperationLabel, log_client_errors, note_result
-from .scalars import SCALAR_OVERRIDES, TemporalFieldNames, TemporalLiteralRule
-from .text_input import TextInputCheck
+from .extension import CreditSteps
+from .persisted import with_persisted_id
+from .observe import log_client_errors, note_result
+from .scalars import SCALAR_OVERRIDES
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
 QUERIES: tuple[type, ...] = (queries.Query, audit.Query, catalog.CatalogQuery, ingestion.IngestionQuery, workdays.WorkdaysQuery, rights.RightsQuery, reports.ReportsQuery, lists.ListsQuery)
@@ -72,6 +71,15 @@ def _from_domain(error: BaseException | None) -> bool:
     return False
 
 
+class CreditMaskErrors(MaskErrors):
+    def _process_result(self, result: object) -> None:
+        """MaskErrors' own test without its runtime-checkable protocol (an isinstance that lists
+        the protocol's members on every request): a result with errors has them masked."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)
+
+
 class CreditSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Expected refusals are answers, not faults: log only the unexpected."""
@@ -91,17 +99,11 @@ schema = CreditSchema(
     execution_context_class=CreditExecutionContext,  # plain leaves read directly (execution.py)
     extensions=[
         # factories: a fresh extension per request (shared instances leak state across requests)
-        PersistedOperationsCheck,  # a document named by hash; deployment: listed ones only
-        lambda: MaxTokensLimiter(max_token_count=2000),
-        lambda: ParserCache(maxsize=256),
-        # linear-cost limits, then the (cached) validation; see schema/limits.py
-        DocumentChecks,
-        lambda: AddValidationRules([TemporalLiteralRule]),  # dates in the query: INVALID_INPUT
-        TemporalFieldNames,  # dates in variables: name the field
-        TextInputCheck,  # unstorable text refused before anything runs (issue 9)
-        OperationLabel,  # the root field, for the access log and metrics (schema/observe.py)
+        # the persisted operation, token limit, parser cache, document checks, text check,
+        # operation label and dates' field names, in that order: schema/extension.py
+        CreditSteps,
         # made per request, so the message is in the request's language
-        lambda: MaskErrors(
+        lambda: CreditMaskErrors(
             should_mask_error=_mask, error_message=_("Internal error; nothing was disclosed.")
         ),
     ],

@@ -12,7 +12,7 @@ request refused before it runs is still logged as a refusal for each of them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from graphql import (
     VariableNode,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.schema.schema import validate_document
 
 from api.errors import DomainError
@@ -330,34 +330,31 @@ def _over_limits(
     return check_document(document, limits)
 
 
-class DocumentChecks(SchemaExtension):
-    """In place of strawberry's ValidationCache: the limits above first, then the request's
-    subject count (the batch maximum across all fields), and only then graphql-core's validation,
-    with introspection refused unless the settings turn it on. A refusal names the limit and is
-    logged for every subject the document named."""
+LIMITS = DocumentLimits()
 
-    limits = DocumentLimits()
 
-    async def on_validate(self) -> AsyncIterator[None]:
-        ec = self.execution_context
-        ctx = ec.context
-        document = ec.graphql_document
-        assert document is not None  # parsed, or strawberry answered already
-        named = named_subjects(
-            document, ec.operation_name, ec.variables, ctx.principal.subject_key
-        )
-        refusal: DomainError | None = (
-            ctx.operation_refusal or _over_limits(document, self.limits, ec.query) or ctx.over_batch(named)
-        )
-        if refusal is not None:
-            try:
-                await ctx.refuse(named, refusal)
-            except DomainError as e:  # the refusal could not be logged: say so
-                refusal = e
-            ec.pre_execution_errors = [to_graphql_error(refusal)]
-        else:
-            rules = tuple(ec.validation_rules)
-            if not ctx.state.settings.graphql_introspection:
-                rules = (*rules, NoSchemaIntrospectionCustomRule)
-            ec.pre_execution_errors = _validate(ec.schema._schema, document, rules, ec.query, current_locale())
-        yield
+async def check_request(ec: ExecutionContext) -> None:
+    """The validation step (schema/extension.py), in place of strawberry's ValidationCache: the
+    limits above first, then the request's subject count (the batch maximum across all fields),
+    and only then graphql-core's validation, with introspection refused unless the settings turn
+    it on. A refusal names the limit and is logged for every subject the document named."""
+    ctx = ec.context
+    document = ec.graphql_document
+    assert document is not None  # parsed, or strawberry answered already
+    named = named_subjects(
+        document, ec.operation_name, ec.variables, ctx.principal.subject_key
+    )
+    refusal: DomainError | None = (
+        ctx.operation_refusal or _over_limits(document, LIMITS, ec.query) or ctx.over_batch(named)
+    )
+    if refusal is not None:
+        try:
+            await ctx.refuse(named, refusal)
+        except DomainError as e:  # the refusal could not be logged: say so
+            refusal = e
+        ec.pre_execution_errors = [to_graphql_error(refusal)]
+    else:
+        rules = tuple(ec.validation_rules)
+        if not ctx.state.settings.graphql_introspection:
+            rules = (*rules, NoSchemaIntrospectionCustomRule)
+        ec.pre_execution_errors = _validate(ec.schema._schema, document, rules, ec.query, current_locale())

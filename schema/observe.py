@@ -9,7 +9,7 @@ import logging
 import re
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from api.observe.access import current
 
@@ -31,15 +31,11 @@ def root_field(document, operation_name: str | None) -> str:
     return "multiple" if names else "invalid"
 
 
-class OperationLabel(SchemaExtension):
-    """Runs only for a document that parsed and validated."""
-
-    def on_execute(self):
-        rec = current()
-        if rec is not None:
-            ctx = self.execution_context
-            rec.operation = root_field(ctx.graphql_document, ctx.operation_name)
-        yield
+def label_operation(ctx: ExecutionContext) -> None:
+    """The operation's label; runs only for a document that parsed and validated."""
+    rec = current()
+    if rec is not None:
+        rec.operation = root_field(ctx.graphql_document, ctx.operation_name)
 
 
 def outcome_of(errors) -> str:

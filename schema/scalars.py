@@ -29,7 +29,7 @@ from graphql.language import (
     VariableNode,
 )
 from graphql.utilities import value_from_ast_untyped
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from api.i18n import _
 
@@ -198,17 +198,14 @@ class TemporalLiteralRule(ValidationRule):
 _VARIABLE = re.compile(r"Variable '\$(?P<name>\w+)' has invalid value(?: at (?P<path>[\w.\[\]]+))?:")
 
 
-class TemporalFieldNames(SchemaExtension):
-    """A date in a variable fails while variables are coerced, where only the message carries
-    the path: name the field in `extensions.field` too."""
-
-    def on_execute(self):
-        yield
-        result = self.execution_context.result
-        for error in (result.errors or []) if result else []:
-            original = error.original_error
-            if not isinstance(original, TemporalInputError) or "field" in (error.extensions or {}):
-                continue
-            m = _VARIABLE.match(error.message)
-            field = (m["name"] + (m["path"] or "")) if m else None
-            error.extensions = {**(error.extensions or {}), "field": field}
+def name_temporal_fields(ctx: ExecutionContext) -> None:
+    """After execution (schema/extension.py): a date in a variable fails while variables are
+    coerced, where only the message carries the path: name the field in `extensions.field` too."""
+    result = ctx.result
+    for error in (result.errors or []) if result else []:
+        original = error.original_error
+        if not isinstance(original, TemporalInputError) or "field" in (error.extensions or {}):
+            continue
+        m = _VARIABLE.match(error.message)
+        field = (m["name"] + (m["path"] or "")) if m else None
+        error.extensions = {**(error.extensions or {}), "field": field}

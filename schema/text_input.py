@@ -12,7 +12,7 @@ lone surrogates are not. Linear in the request, iterative (no recursion on neste
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -26,7 +26,7 @@ from graphql import (
     VariableNode,
 )
 from graphql.language import ArgumentNode, VariableDefinitionNode, Visitor, visit
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from api.errors import InvalidInput
 from api.i18n import _
@@ -188,25 +188,21 @@ def _root_fields(document: DocumentNode | None) -> str:
     return ",".join(dict.fromkeys(names))[:200] or "graphql"
 
 
-class TextInputCheck(SchemaExtension):
-    """Refuse unstorable text before execution (registered in schema/__init__.py); the refusal
-    is logged against every valid subject key the request names."""
+async def refuse_bad_text(ctx: ExecutionContext) -> None:
+    """Refuse unstorable text before execution (schema/extension.py); the refusal is logged
+    against every valid subject key the request names."""
+    refusal = first_bad_input(ctx.graphql_document, ctx.variables, ctx.query)
+    if refusal is not None:
+        keys = named_subjects(ctx.graphql_document, ctx.variables)
+        errors = [to_graphql_error(refusal)]
+        if keys:
+            from api.disclosure.service import log_refusal
+            from api.errors import DomainError
 
-    async def on_execute(self) -> AsyncIterator[None]:
-        ctx = self.execution_context
-        refusal = first_bad_input(ctx.graphql_document, ctx.variables, ctx.query)
-        if refusal is not None:
-            keys = named_subjects(ctx.graphql_document, ctx.variables)
-            errors = [to_graphql_error(refusal)]
-            if keys:
-                from api.disclosure.service import log_refusal
-                from api.errors import DomainError
-
-                c = ctx.context
-                try:
-                    await log_refusal(c.state.disclosure, c.principal, c.request, keys, None,
-                                       _root_fields(ctx.graphql_document), refusal)
-                except DomainError as e:  # the log is down: say so too (nothing ran either way)
-                    errors.append(to_graphql_error(e))
-            ctx.result = ExecutionResult(data=None, errors=errors)
-        yield
+            c = ctx.context
+            try:
+                await log_refusal(c.state.disclosure, c.principal, c.request, keys, None,
+                                   _root_fields(ctx.graphql_document), refusal)
+            except DomainError as e:  # the log is down: say so too (nothing ran either way)
+                errors.append(to_graphql_error(e))
+        ctx.result = ExecutionResult(data=None, errors=errors)

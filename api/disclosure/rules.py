@@ -113,18 +113,18 @@ def record_state(
     ends public display earlier: from the day after publicUntil the record is archived."""
     if status in ("deleted", "repaired", "archived"):
         return status
-    p = record_periods(item, decided_on, data)
+    return _state_in(record_periods(item, decided_on, data), today)
+
+
+def _state_in(p: Periods, today: dt.date) -> str:
+    """live or archived, for a record neither deleted, repaired nor archived, by its periods."""
     if p.public_until is not None and p.public_until < today:
         return "archived"
     return "live"
 
 
-def publicity_ended(status: str, item: CatalogItem, decided_on: dt.date, today: dt.date,
-                    data: dict[str, Any] | None) -> bool:
+def _public_period_over(p: Periods, today: dt.date) -> bool:
     """Archived only because its public period is over (before Art. 20's five years)."""
-    if status != "active" and status != "disputed":
-        return False
-    p = record_periods(item, decided_on, data)
     return (p.public_until is not None and p.public_until < today
             and (p.archives_on is None or today < p.archives_on))
 
@@ -315,9 +315,12 @@ def disclose(
 
     for rec in records:
         item = rec.item
-        state = record_state(rec.status, item, rec.decided_on, today, rec.data)
-        if state == "deleted":
+        if rec.status == "deleted":
             continue
+        # record_state(), its dates worked out once for the state, a withheld reason and the view
+        rec_periods = (None if rec.status in ("repaired", "archived")
+                       else record_periods(item, rec.decided_on, rec.data))
+        state = rec.status if rec_periods is None else _state_in(rec_periods, today)
         covering = next(
             (a for a in auths if a.covers(org=principal.org_code, purpose=purpose, item=item, at=now)),
             None,
@@ -341,9 +344,9 @@ def disclose(
                 break
         if allowed is None:
             reason = _withheld_reason(policy, tried)
-            if reason == Reason.NEEDS_AUTHORIZATION and publicity_ended(
-                rec.status, item, rec.decided_on, today, rec.data
-            ):
+            if reason == Reason.NEEDS_AUTHORIZATION and rec.status in (
+                "active", "disputed"
+            ) and _public_period_over(rec_periods, today):  # archived only by its public period
                 reason = Reason.PUBLICITY_ENDED
             if reason is not None:
                 withheld[(item.disclosure, reason, "records", None)] += 1
@@ -380,7 +383,8 @@ def disclose(
                 state=state,
                 basis=_basis(decision.rule),
                 fields_withheld=hidden,
-                periods=record_periods(item, rec.decided_on, rec.data),
+                periods=(rec_periods if rec_periods is not None
+                         else record_periods(item, rec.decided_on, rec.data)),
             )
         )
     view.withheld = [

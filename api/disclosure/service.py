@@ -7,7 +7,6 @@ error instead of data. Refused requests are logged too."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.policy import Policy
 from ..auth.principal import Principal, RequestInfo
 from ..catalog import Catalog
-from ..db import lean_transaction, transaction
+from ..db import json_loads, lean_transaction, transaction
 from ..errors import (
     AuditUnavailable,
     DomainError,
@@ -220,7 +219,7 @@ async def _decide(d, conn, principal, rows, purpose, now) -> dict[str, SubjectVi
                     item=item,
                     provider_org=provider_org,
                     decided_on=decided_on,
-                    data=json.loads(data),
+                    data=json_loads(data),  # jsonb text: the values json.loads gives
                     status=status,
                     case_handlers=frozenset(handlers or ()),
                     collected_masks=as_collected.mask_spec if as_collected else MaskSpec(),
