@@ -405,6 +405,46 @@ def stop_server(proc: subprocess.Popen) -> None:
 # The two phases
 
 
+def http_worker(phase: Phase, port: int, raw: bytes):
+    """A closed-loop client on one keep-alive connection: a lookup's latency counts when it
+    completes inside the window; a non-200 answer or one with errors counts as an error."""
+
+    async def worker(measure_from: float, stop_at: float) -> None:
+        conn = HttpConnection("127.0.0.1", port)
+        lat = phase.latencies
+        perf = time.perf_counter
+        try:
+            while True:
+                t0 = perf()
+                if t0 >= stop_at:
+                    return
+                status, body = await conn.request(raw)
+                t1 = perf()
+                if measure_from <= t1 <= stop_at:
+                    if status == 200 and b'"errors"' not in body:
+                        lat.append(t1 - t0)
+                    else:
+                        phase.errors += 1
+        finally:
+            conn.close()
+
+    return worker
+
+
+def server_groups(proc: subprocess.Popen, dsn: str, dbname: str):
+    """The processes whose CPU a phase reports: the server and its children, this client, and
+    the database's backends."""
+
+    async def groups():
+        return {
+            "server": [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)],
+            "client": [os.getpid()],
+            "postgres": await postgres_pids(dsn, dbname),
+        }
+
+    return groups
+
+
 async def platform_phase(
     args, env, port, token, record_ids, dsn, dbname, log_path
 ) -> tuple[Phase, dict]:
@@ -420,31 +460,8 @@ async def platform_phase(
             first.close()
         answer = check_response(status, body, record_ids)
 
-        async def worker(measure_from: float, stop_at: float) -> None:
-            conn = HttpConnection("127.0.0.1", port)
-            lat = phase.latencies
-            perf = time.perf_counter
-            try:
-                while True:
-                    t0 = perf()
-                    if t0 >= stop_at:
-                        return
-                    status, body = await conn.request(raw)
-                    t1 = perf()
-                    if measure_from <= t1 <= stop_at:
-                        if status == 200 and b'"errors"' not in body:
-                            lat.append(t1 - t0)
-                        else:
-                            phase.errors += 1
-            finally:
-                conn.close()
-
-        async def groups():
-            return {
-                "server": [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)],
-                "client": [os.getpid()],
-                "postgres": await postgres_pids(dsn, dbname),
-            }
+        worker = http_worker(phase, port, raw)
+        groups = server_groups(proc, dsn, dbname)
 
         spy: list[subprocess.Popen] = []
 
@@ -604,31 +621,8 @@ async def peer_phase(args, dsn, dbname, secret, claims, pool_size, answer, log_p
                 flush=True,
             )
 
-        async def worker(measure_from: float, stop_at: float) -> None:
-            conn = HttpConnection("127.0.0.1", port)
-            lat = phase.latencies
-            perf = time.perf_counter
-            try:
-                while True:
-                    t0 = perf()
-                    if t0 >= stop_at:
-                        return
-                    status, body = await conn.request(raw)
-                    t1 = perf()
-                    if measure_from <= t1 <= stop_at:
-                        if status == 200 and b'"errors"' not in body:
-                            lat.append(t1 - t0)
-                        else:
-                            phase.errors += 1
-            finally:
-                conn.close()
-
-        async def groups():
-            return {
-                "server": [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)],
-                "client": [os.getpid()],
-                "postgres": await postgres_pids(dsn, dbname),
-            }
+        worker = http_worker(phase, port, raw)
+        groups = server_groups(proc, dsn, dbname)
 
         await run_phase(phase, worker, args.concurrency, args.warmup, args.duration, groups)
     finally:
