@@ -12,7 +12,8 @@ from api.rights import entry_objections
 
 from .context import Context
 from .mutations import UserError
-from .rights import ObjectionGround, RightsCase, RightsCaseResult, _env, _step
+from .rights import _env, _step
+from .rights_types import ObjectionGround, RightsCase, RightsCaseResult
 
 
 @strawberry.input

@@ -12,7 +12,8 @@ from api.rights import notifications
 from .context import Context
 from .errors import call
 from .pagination import Connection, CountedConnection, edges, page_info
-from .rights import CaseKind, Notification, RightsCase, _env
+from .rights import _env
+from .rights_types import CaseKind, Notification, RightsCase
 
 
 @strawberry.type(description="Cases, newest first; no totalCount (an office sees every case of "
