@@ -45,7 +45,7 @@ from .operations import PersistedOperations
 from .observe import metrics as observe_metrics
 from .observe import tracing
 from .observe.access import Observe
-from .observe.health import readiness
+from .observe.health import SharedReadiness, readiness
 from .observe.logs import access_log_on
 from .observe.scrape import MetricsAccess, metrics_endpoint
 from .ratelimit import admit, open_rate_limiter
@@ -175,8 +175,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     def get_state() -> AppState:
         return holder["state"]
 
+    shared_readiness = SharedReadiness(
+        lambda: readiness(holder.get("state"), limits, settings.audit_seal_window_seconds))
+
     async def ready(request: Request) -> JSONResponse:  # README "Watching it run"
-        ok, body = await readiness(holder.get("state"), limits, settings.audit_seal_window_seconds)
+        ok, body = await shared_readiness()
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def live(request: Request) -> JSONResponse:

@@ -89,6 +89,39 @@ async def readiness(state, limits, seal_window: int) -> tuple[bool, dict[str, An
     return not failed, body
 
 
+class SharedReadiness:
+    """/health/ready is open to anyone and outside admission (it must answer when busy), so one
+    check serves every caller: requests arriving while it runs wait for it and get its answer
+    (reused `fresh_for` seconds more if set; the app reuses none, so a failure shows at once).
+    However hard it is polled, readiness holds at most one pool connection, and the rows it
+    writes and rolls back are two per check, never two per request."""
+
+    def __init__(self, check, fresh_for: float = 0.0):
+        self.check = check  # async () -> (ready, body)
+        self.fresh_for = fresh_for
+        self.checks_run = 0
+        self._running: asyncio.Task | None = None
+        self._last: tuple[float, tuple[bool, dict[str, Any]]] | None = None
+
+    async def __call__(self) -> tuple[bool, dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        if self._last is not None and loop.time() - self._last[0] < self.fresh_for:
+            return self._last[1]
+        if self._running is None:
+            self._running = loop.create_task(self._run())
+        # shielded: a caller that leaves does not cancel the check the others wait for
+        return await asyncio.shield(self._running)
+
+    async def _run(self) -> tuple[bool, dict[str, Any]]:
+        try:
+            self.checks_run += 1
+            result = await self.check()
+            self._last = (asyncio.get_running_loop().time(), result)
+            return result
+        finally:
+            self._running = None
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}".strip()

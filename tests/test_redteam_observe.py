@@ -1,0 +1,58 @@
+"""Attacks on /health/ready: it is open to anyone and outside admission, so however many callers
+poll it at once, one readiness check (one pool connection, two rolled-back trail rows) serves
+them all."""
+
+from __future__ import annotations
+
+import asyncio
+
+from api.observe.health import SharedReadiness
+
+
+class Check:
+    def __init__(self):
+        self.release = asyncio.Event()
+        self.running = 0
+        self.most_at_once = 0
+
+    async def __call__(self):
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            await self.release.wait()
+            return True, {"status": "ok", "n": self.most_at_once}
+        finally:
+            self.running -= 1
+
+
+async def test_callers_at_once_share_one_check():
+    check = Check()
+    shared = SharedReadiness(check)
+    callers = [asyncio.create_task(shared()) for _ in range(200)]
+    while check.running == 0:
+        await asyncio.sleep(0)
+    check.release.set()
+    results = await asyncio.gather(*callers)
+    assert shared.checks_run == 1 and check.most_at_once == 1
+    assert all(r == (True, {"status": "ok", "n": 1}) for r in results)
+
+
+async def test_a_caller_leaving_does_not_cancel_the_check_others_wait_for():
+    check = Check()
+    shared = SharedReadiness(check)
+    leaving, staying = asyncio.create_task(shared()), asyncio.create_task(shared())
+    while check.running == 0:
+        await asyncio.sleep(0)
+    leaving.cancel()
+    check.release.set()
+    assert (await staying)[0] is True
+    assert leaving.cancelled()
+
+
+async def test_without_reuse_each_later_poll_checks_again():
+    check = Check()
+    check.release.set()
+    shared = SharedReadiness(check)
+    for _ in range(3):
+        await shared()
+    assert shared.checks_run == 3  # a failure shows on the next poll, not a second later
