@@ -23,6 +23,7 @@ from .i18n import _
 
 FORMAT = "apollo-persisted-query-manifest"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CACHE_CHARS = 8 << 20  # development's APQ cache: documents' characters kept at most
 
 
 class OperationNotListed(DomainError):
@@ -78,7 +79,11 @@ class PersistedOperations:
     listed: dict[str, str]
     deployment: bool
     cache_size: int = 1000
+    # the documents' characters kept, in all: a GraphQL body may be 1 MiB (mostly a comment or a
+    # string: the parser's token limit does not bound it), and 1000 of them were a gigabyte
+    cache_chars: int = CACHE_CHARS
     _registered: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    _chars: int = 0
 
     @classmethod
     def from_settings(cls, settings) -> PersistedOperations:
@@ -127,10 +132,15 @@ class PersistedOperations:
         return body
 
     def _register(self, digest: str, body: str) -> None:
+        if digest in self._registered:
+            self._registered.move_to_end(digest)
+            return
+        if len(body) > self.cache_chars // 16:
+            return  # runs, but is not kept: one document may not push out sixteen others' worth
         self._registered[digest] = body
-        self._registered.move_to_end(digest)
-        while len(self._registered) > self.cache_size:
-            self._registered.popitem(last=False)
+        self._chars += len(body)
+        while len(self._registered) > self.cache_size or self._chars > self.cache_chars:
+            self._chars -= len(self._registered.popitem(last=False)[1])
 
 
 def not_listed() -> OperationNotListed:
