@@ -113,3 +113,14 @@ def test_the_embedded_database_chatter_is_quiet(monkeypatch):
         root.setLevel(saved[1])
     assert "PG_VERSION" not in stream.getvalue()
     assert "applied migration" in stream.getvalue()
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-IP"])
+def test_metrics_refuse_a_request_relayed_by_a_proxy_nobody_configured(header):
+    # a reverse proxy on the same host with CREDIT_TRUSTED_PROXIES unset: the peer is loopback
+    # for every internet caller; the forwarding header shows it was relayed
+    access = MetricsAccess.from_env({})
+    assert not access.allows(scope("127.0.0.1", {header: "203.0.113.7"}), frozenset())
+    assert not access.allows(scope("127.0.0.1", {header: "127.0.0.1"}), frozenset())  # spoofed
+    assert not access.allows(scope("10.0.0.2", {header: "10.9.9.9"}), frozenset({"10.0.0.1"}))
+    assert access.allows(scope("127.0.0.1"), frozenset())

@@ -5,7 +5,9 @@ subject, no organisation, no request. Still, it is for the operators' network: t
 address (the rightmost-untrusted one when the peer is a CREDIT_TRUSTED_PROXIES proxy, so a
 request relayed from the internet is judged by the internet address) must be in
 CREDIT_METRICS_ALLOW (default loopback and the private networks; `none` turns /metrics off),
-and when CREDIT_METRICS_TOKEN is set the scraper must also send `Authorization: Bearer <it>`."""
+and when CREDIT_METRICS_TOKEN is set the scraper must also send `Authorization: Bearer <it>`.
+A request carrying X-Forwarded-For, Forwarded or X-Real-IP from a peer that is not a trusted
+proxy is refused: it came through a proxy the server was not told about."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..auth.request_info import _address, client_addr
+from ..auth.request_info import _address, client_addr, trusted_networks
 from .health import seal_lag
 from .metrics import exposition, sample_pool
 
@@ -40,6 +42,8 @@ class MetricsAccess:
         return cls(networks, env.get("CREDIT_METRICS_TOKEN") or None)
 
     def allows(self, scope, trusted: frozenset[str]) -> bool:
+        if _relayed_by_untrusted(scope, trusted):
+            return False
         addr = _address(client_addr(scope, trusted) or "")
         if addr is None or not any(addr.version == n.version and addr in n for n in self.networks):
             return False
@@ -49,6 +53,21 @@ class MetricsAccess:
             if k == b"authorization":
                 return hmac.compare_digest(v, b"Bearer " + self.token.encode())
         return False
+
+
+_FORWARDING = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
+
+
+def _relayed_by_untrusted(scope, trusted: frozenset[str]) -> bool:
+    """A request with a forwarding header from a peer that is not a trusted proxy was relayed by
+    a proxy nobody configured (a reverse proxy on the same host, CREDIT_TRUSTED_PROXIES unset):
+    its peer address is the proxy's, loopback or private, not the caller's. Refused rather
+    than judged by the proxy's address; a scraper talking to the server directly sends none."""
+    if not any(k.lower() in _FORWARDING for k, _v in scope.get("headers") or ()):
+        return False
+    peer = _address((scope.get("client") or ("",))[0] or "")
+    return peer is None or not any(
+        peer.version == n.version and peer in n for n in trusted_networks(trusted))
 
 
 def metrics_endpoint(get_state, access: MetricsAccess):
