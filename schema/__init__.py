@@ -37,7 +37,7 @@ from .context import Context
 from .execution import CreditExecutionContext
 from .extension import CreditSteps
 from .persisted import with_persisted_id
-from .observe import log_client_errors, note_result
+from .observe import bad_variable, log_client_errors, note_result
 from .scalars import SCALAR_OVERRIDES
 
 # Each capability contributes its own Query and Mutation classes; the roots are assembled here.
@@ -84,10 +84,12 @@ class CreditSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Expected refusals are answers, not faults: log only the unexpected."""
         unexpected = [e for e in errors if not _from_domain(e)]
-        client = [e for e in unexpected if e.original_error is None]  # syntax, validation
+        # syntax, validation, and a variable's value the schema cannot take (the client's value
+        # in its message: never a fault's traceback in the log)
+        client = [e for e in unexpected if e.original_error is None or bad_variable(e)]
         if client:
-            log_client_errors(client)  # INFO, one line (schema/observe.py)
-        faults = [e for e in unexpected if e.original_error is not None]
+            log_client_errors(client)  # INFO, one line, quoted values left out (schema/observe.py)
+        faults = [e for e in unexpected if e.original_error is not None and not bad_variable(e)]
         if faults:
             super().process_errors(faults, execution_context)
 

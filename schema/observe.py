@@ -56,10 +56,29 @@ def note_result(errors) -> None:
         rec.outcome = outcome_of(errors)
 
 
+# what graphql-core quotes in its messages is what the client typed (a string literal, a
+# variable's value: a subject's key or name); only a $variable's own name is kept, and a
+# variable's refused value (quoted or not) is cut off
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_VARIABLE_VALUE = re.compile(r"^(Variable '\$[_A-Za-z][_0-9A-Za-z]*' (?:got|has) invalid value).*")
+
+
+def _unquoted(message: str) -> str:
+    message = _VARIABLE_VALUE.sub(r"\1 …", message)
+    return _QUOTED.sub(lambda m: m[0] if re.fullmatch(r"'\$[_A-Za-z][_0-9A-Za-z]*'", m[0]) else "'…'",
+                       message)
+
+
+def bad_variable(error: GraphQLError) -> bool:
+    """graphql-core's refusal of a variable's value, made before anything runs."""
+    return error.path is None and error.message.startswith("Variable '$")
+
+
 def log_client_errors(errors: list[GraphQLError]) -> None:
-    """A document that does not parse or validate is the client's mistake: INFO, one line."""
+    """A document that does not parse or validate, or a variable the schema cannot take, is the
+    client's mistake: INFO, one line, with what the client quoted left out."""
     first = errors[0]
-    message = first.message.splitlines()[0] if first.message else ""
+    message = _unquoted(first.message.splitlines()[0]) if first.message else ""
     where = first.locations[0] if first.locations else None
     log.info("graphql document refused: %s%s%s", message,
              f" (line {where.line}, column {where.column})" if where else "",

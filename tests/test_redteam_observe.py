@@ -1,12 +1,17 @@
-"""Attacks on /health/ready: it is open to anyone and outside admission, so however many callers
-poll it at once, one readiness check (one pool connection, two rolled-back trail rows) serves
-them all."""
+"""Attacks on the watching surfaces: /health/ready is open to anyone and outside admission, so
+however many callers poll it at once, one readiness check (one pool connection, two rolled-back
+trail rows) serves them all; and a client's GraphQL mistake leaves no subject key or name it
+typed in the log."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from api.observe.health import SharedReadiness
+from tests.conftest import token
 
 
 class Check:
@@ -56,3 +61,27 @@ async def test_without_reuse_each_later_poll_checks_again():
     for _ in range(3):
         await shared()
     assert shared.checks_run == 3  # a failure shows on the next poll, not a second later
+
+
+# --- what the log learns from a client's mistake -------------------------------------------------
+
+NAME, KEY = "张三丰", "110101199003071234"
+
+
+@pytest.mark.parametrize("body", [
+    {"query": '{ subject(key: "%s" "%s") { key } }' % (KEY, NAME)},  # syntax error on a string
+    {"query": "query($k: ID!) { subject(key: $k, purpose: \"x\") { key } }",
+     "variables": {"k": {"name": NAME, "key": KEY}}},  # a value the schema cannot take
+    {"query": "query($k: String!) { __typename }", "variables": {"k": int(KEY)}},
+    {"query": "query($d: Date!) { __typename }", "variables": {"d": NAME + KEY}},
+])
+async def test_a_client_mistake_is_one_info_line_without_what_the_client_quoted(client, settings, caplog, body):
+    caplog.set_level(logging.INFO)
+    r = await client.post("/graphql", json=body,
+                          headers={"Authorization": f"Bearer {token(settings, 'state_organ')}"})
+    assert r.status_code == 200 and r.json()["errors"]
+    records = [rec for rec in caplog.records if rec.name.startswith(("credit", "strawberry"))]
+    assert records and all(rec.levelno <= logging.INFO for rec in records)
+    for rec in records:
+        text = rec.getMessage() + (rec.exc_text or "")
+        assert NAME not in text and KEY not in text, text
