@@ -99,3 +99,19 @@ async def test_without_configured_origins_a_preflight_is_not_answered(client):
     r = await client.options("/graphql", headers=preflight(PORTAL))
     assert r.status_code == 405
     assert "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.parametrize("origin", [
+    PORTAL + ".evil.example", PORTAL.replace("://", "://evil"), PORTAL.upper(), PORTAL + ":443",
+    PORTAL + "/", "null", "http" + PORTAL.removeprefix("https"), "*",
+    f"{PORTAL}, {OTHER}", "http://localhost:3000.evil.example", "http://localhost:30000",
+])
+async def test_an_origin_only_like_a_listed_one_is_not_allowed(server, settings, origin):
+    auth = {"Authorization": f"Bearer {token(settings, 'credit_service')}"}
+    async with httpx.AsyncClient() as c:
+        pre = await c.options(server.url + "/graphql", headers=preflight(origin))
+        real = await c.post(server.url + "/graphql", json={"query": "{ purposes { code } }"},
+                            headers={**auth, "Origin": origin})
+    assert pre.status_code == 400 and "access-control-allow-origin" not in pre.headers
+    assert "access-control-allow-origin" not in real.headers
+    assert "access-control-allow-credentials" not in real.headers
