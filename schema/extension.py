@@ -9,7 +9,7 @@ the way in, the reverse on the way out):
 
 - operation: the persisted operation (schema/persisted.py), the parser's token limit (what
   strawberry's MaxTokensLimiter set), the date-literal validation rule (AddValidationRules);
-- parse: strawberry's ParserCache (its cache of parsed documents, 256 texts);
+- parse: strawberry's ParserCache (its cache of parsed documents, 256 texts of at most 32 KiB);
 - validate: the document's limits, subject count and cached validation (schema/limits.py);
 - execute: unstorable text refused and logged (schema/text_input.py), the operation's label for
   the access log and metrics (schema/observe.py); after it, dates in variables name their field
@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+from graphql import parse
 from strawberry.extensions import ParserCache, SchemaExtension
 
-from .limits import check_request
+from .limits import MAX_CACHED_TEXT, check_request
 from .observe import label_operation
 from .persisted import resolve_persisted
 from .scalars import TemporalLiteralRule, name_temporal_fields
@@ -44,7 +45,9 @@ class CreditSteps(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context
-        ec.graphql_document = _parse(ec.query, **ec.parse_options)
+        # a long document is parsed each time, not kept (schema/limits.py MAX_CACHED_TEXT)
+        parse_ = _parse if len(ec.query) <= MAX_CACHED_TEXT else parse
+        ec.graphql_document = parse_(ec.query, **ec.parse_options)
         yield
 
     async def on_validate(self) -> AsyncIterator[None]:

@@ -284,16 +284,25 @@ def _strings(node: ValueNode | None, variables: dict, defaults: dict, cap: int =
 
 # --- the extension ------------------------------------------------------------------------------
 
+# the longest document text a cache keeps (the parser's, and the TextCaches below): a body may
+# carry a 1 MiB document (a comment, a long string: the token limit does not bound its length),
+# and 256 of them held 540 MB in each process; longer documents are parsed and checked each time
+MAX_CACHED_TEXT = 32 << 10
+
+
 class TextCache:
     """Results that depend on a document alone, keyed by its text and whatever else they
     depend on. Not keyed by the parsed document: graphql-core's nodes are frozen dataclasses,
-    whose hash walks the whole tree on every call (~20 us for a small lookup query)."""
+    whose hash walks the whole tree on every call (~20 us for a small lookup query). A text
+    longer than MAX_CACHED_TEXT is not kept."""
 
     def __init__(self, maxsize: int = 256):
         self.maxsize = maxsize
         self.entries: dict[Any, Any] = {}
 
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+    def get(self, key: Any, compute: Callable[[], Any], text: str) -> Any:
+        if len(text) > MAX_CACHED_TEXT:
+            return compute()
         try:
             return self.entries[key]
         except KeyError:
@@ -317,14 +326,14 @@ def _validate(schema, document: DocumentNode, rules: tuple, text: str | None, lo
     written in the language of the request."""
     if text is None:
         return validate_document(schema, document, rules)
-    return _validated.get((schema, text, rules, locale), lambda: validate_document(schema, document, rules))
+    return _validated.get((schema, text, rules, locale), lambda: validate_document(schema, document, rules), text)
 
 
 def _over_limits(
     document: DocumentNode, limits: DocumentLimits, text: str | None
 ) -> QueryTooComplex | None:
     if text is not None and _within_limits.get(
-        (text, limits), lambda: check_document(document, limits) is None
+        (text, limits), lambda: check_document(document, limits) is None, text
     ):
         return None
     return check_document(document, limits)

@@ -99,7 +99,7 @@ def first_bad_input(
         return None
 
     storable = (document is not None and text is not None
-                and _storable.get(text, lambda: _literals_storable(document)))
+                and _storable.get(text, lambda: _literals_storable(document), text))
     if document is not None and not storable:
         literals = _Literals()
         visit(document, literals)

@@ -81,3 +81,24 @@ async def test_deployment_refuses_a_batch_a_get_and_an_operation_name_trick(depl
     two = SUBJECT_LOOKUP + "\nquery X " + UNLISTED
     out = await post(deployed, settings, {"query": two, "operationName": "X"})
     assert out.get("data") is None and code(out) == "OPERATION_NOT_LISTED"
+
+
+async def test_a_long_document_is_run_but_kept_in_no_cache(client, settings):
+    """A 1 MiB body may carry a document of a few tokens and a long comment: 256 of them were
+    540 MB in the parser's and the validation caches."""
+    from schema.extension import _parse
+    from schema.limits import MAX_CACHED_TEXT, _validated, _within_limits
+    from schema.text_input import _storable
+
+    long = "{ purposes { code } }\n#" + "x" * (MAX_CACHED_TEXT + 1)
+    short = "{ purposes { code } }\n# short"
+    for doc in (long, short):
+        out = await post(client, settings, {"query": doc})
+        assert out["data"]["purposes"] and "errors" not in out
+    texts = {k if isinstance(k, str) else next(p for p in k if isinstance(p, str))
+             for cache in (_validated, _within_limits, _storable) for k in cache.entries}
+    assert short in texts and long not in texts
+    before = _parse.cache_info()
+    await post(client, settings, {"query": long})
+    after = _parse.cache_info()
+    assert after.currsize == before.currsize and after.hits == before.hits and after.misses == before.misses
