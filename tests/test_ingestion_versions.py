@@ -47,3 +47,21 @@ async def test_a_correction_obeys_the_same_rules(state, pool, change, reason, ru
                                 reason=reason)
     assert e.value.rule == rule
     assert (await a_record(pool, "CF-2020-0415"))["version"] == rec["version"]
+
+
+async def test_a_correction_may_change_a_penalty_severity_but_not_leave_it_out(state, pool):
+    """Left out, the record would fall back to the item's fixed 36 months and repair at once:
+    a serious penalty's wait for repair gone, a minor one public twelve times longer."""
+    rec = await a_record(pool, "CF-2026-0928")
+    assert rec["data"]["cf_yzcd"] == "general"
+    without = {k: v for k, v in rec["data"].items() if k != "cf_yzcd"}
+    for data in (without, {**without, "cf_yzcd": ""}):
+        with pytest.raises(InvalidInput) as e:
+            async with pool.acquire() as conn, conn.transaction():
+                await store_version(conn, state.catalog, DATA_OFFICE, rec["id"], data=data, reason="异议核实")
+        assert (e.value.field, e.value.rule) == ("data.cf_yzcd", "severity_kept")
+    assert (await a_record(pool, "CF-2026-0928"))["version"] == rec["version"]
+    async with pool.acquire() as conn, conn.transaction():
+        await store_version(conn, state.catalog, DATA_OFFICE, rec["id"], data={**without, "cf_yzcd": "严重"},
+                            reason="异议核实：情节严重")
+    assert (await a_record(pool, "CF-2026-0928"))["data"]["cf_yzcd"] == "严重"

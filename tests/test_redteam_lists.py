@@ -57,3 +57,27 @@ def test_a_severity_that_is_not_exactly_a_code_is_refused_not_read_as_no_severit
     field = next(f for f in item["fields"] if f["name"] == item["severity"]["field"])
     with pytest.raises(ValueProblem):
         normalise("code", tuple(field["codes"]), value, field["label"])
+
+
+SUBMIT = """mutation($r: [RecordInput!]!) { submitRecords(records: $r) { status version field rule } }"""
+
+
+async def test_a_provider_resubmitting_a_penalty_cannot_leave_its_severity_out(gql, pool):
+    """Found: a re-submission without cf_yzcd was UPDATED, and the record fell back to the item's
+    fixed 36 months with repair at once (a general penalty waits 3 months)."""
+    async with pool.acquire() as conn:
+        rec = await conn.fetchrow("SELECT subject_key, subject_name, decided_on, data, version FROM records "
+                                  "WHERE source_ref = 'CF-2026-0928'")
+    assert rec["data"]["cf_yzcd"] == "general"
+    without = {k: v for k, v in rec["data"].items() if k != "cf_yzcd"}
+
+    def record(data: dict) -> dict:
+        return {"subjectKey": rec["subject_key"], "subjectType": "LEGAL_PERSON",
+                "subjectName": rec["subject_name"], "itemCode": "ADM_PENALTY", "sourceRef": "CF-2026-0928",
+                "decidedOn": rec["decided_on"].isoformat(), "data": data, "changeReason": "更正"}
+
+    for data in (without, {**without, "cf_yzcd": ""}):
+        (out,) = (await gql(SUBMIT, {"r": [record(data)]}, as_="provider"))["data"]["submitRecords"]
+        assert (out["status"], out["field"], out["rule"]) == ("REJECTED", "data.cf_yzcd", "severity_kept")
+    (other,) = (await gql(SUBMIT, {"r": [record({**without, "cf_yzcd": "minor"})]}, as_="provider"))["data"]["submitRecords"]
+    assert (other["status"], other["version"]) == ("UPDATED", rec["version"] + 1)

@@ -131,3 +131,11 @@ async def update_changed(
     """New versions of stored records: (stage index, record id, version expected) each."""
     idx, ids, expected = zip(*changes, strict=True)
     return await conn.fetch(UPDATE_CHANGED, user_id, user_name, channel, list(idx), list(ids), list(expected))
+
+
+STORED_DATA = "SELECT id, data FROM records WHERE id = ANY($1::uuid[])"
+
+
+async def stored_data(conn: asyncpg.Connection, ids: list[str]) -> dict[str, Any]:
+    """The stored content of these records, by id (a correction compared with it)."""
+    return {str(r["id"]): r["data"] for r in await conn.fetch(STORED_DATA, ids)}

@@ -32,6 +32,7 @@ from . import repository as repo
 from .subjects import apply_registrations
 from .timeliness import Deadlines
 from .validation import RecordInput, Rejection, Validator, ValidRecord
+from .versions import severity_dropped
 
 log = logging.getLogger("credit.ingestion")
 
@@ -252,6 +253,7 @@ class Collector:
         out: list[Outcome] = []
         new_lines: list[int] = []
         changes: list[tuple[int, str, int]] = []
+        unsure: list[tuple[int, str, int]] = []
         existing = {r["idx"]: r for r in await repo.classify(conn, self.provider_org)}
         for line, v, _due in segment:
             r = existing.get(line)
@@ -290,10 +292,18 @@ class Collector:
                       "with a reason (changeReason), and its earlier version is kept (Art. 16)",
                       ref=v.source_ref),
                 )
+            elif v.item.severity is not None:
+                unsure.append((line, r["id"], r["version"]))  # may leave out its severity
+                continue
             else:
                 changes.append((line, r["id"], r["version"]))
                 continue
             out.append(Outcome(line, v.source_ref, REJECTED, rejection=reject))
+        for line, record_id, version, reject in await _severity_kept(conn, unsure, by_line):
+            if reject is None:
+                changes.append((line, record_id, version))
+            else:
+                out.append(Outcome(line, by_line[line][0].source_ref, REJECTED, rejection=reject))
         user = (self.principal.user_id, self.principal.name)
         if new_lines:
             ids = await repo.insert_new(
@@ -402,3 +412,15 @@ def declared_client(user_agent: str | None) -> str | None:
 
 def with_channel(request: RequestInfo | None, channel: str) -> RequestInfo | None:
     return dataclasses.replace(request, channel=channel) if request else None
+
+
+async def _severity_kept(conn: asyncpg.Connection, changes: list[tuple[int, str, int]],
+                         by_line: dict) -> list[tuple[int, str, int, Rejection | None]]:
+    """Corrections of penalties with a severity policy: each refused if it leaves out the
+    severity the stored version states (api/ingestion/versions.py `severity_dropped`)."""
+    if not changes:
+        return []
+    stored = await repo.stored_data(conn, [str(c[1]) for c in changes])
+    return [(line, record_id, version,
+             severity_dropped(by_line[line][0].item, stored.get(str(record_id)), by_line[line][0].data_json))
+            for line, record_id, version in changes]

@@ -6,6 +6,7 @@ version replaced is kept as it was (Art. 16, 36). Runs in the caller's transacti
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -72,6 +73,9 @@ async def store_version(
     )
     if isinstance(checked, Rejection):
         raise InvalidInput(checked.message, field=checked.field, rule=checked.rule)
+    dropped = severity_dropped(checked.item, row["data"], data)
+    if dropped is not None:
+        raise InvalidInput(dropped.message, field=dropped.field, rule=dropped.rule)
     version = await conn.fetchval(
         NEW_VERSION, row["id"], row["version"], checked.data_json, checked.decided_on,
         checked.item.year, checked.change_reason, principal.name, channel, principal.user_id,
@@ -79,3 +83,21 @@ async def store_version(
     if version is None:  # cannot happen under the row lock; refuse rather than guess
         raise InvalidInput(_("the record changed meanwhile; try again"), field="recordId", rule="conflict")
     return version
+
+
+def severity_dropped(item, old_data: Any, new_data: Any) -> Rejection | None:
+    """A penalty that states its severity keeps stating one: a version without it would fall
+    back to the item's fixed publicity period and repair at once (api/publicity.py), so leaving
+    the field out would shorten a serious penalty's wait for repair or lengthen a minor one's
+    publicity. Another severity is a correction like any other."""
+    policy = item.severity
+    if policy is None:
+        return None
+    old = json.loads(old_data) if isinstance(old_data, str) else old_data
+    new = json.loads(new_data) if isinstance(new_data, str) else new_data
+    if policy.severity_of(old) is None or policy.severity_of(new) is not None:
+        return None
+    return Rejection(
+        f"data.{policy.field}", "severity_kept",
+        _("{name}: the record states its severity; a new version states one too (its public "
+          "period and the wait for repair follow it)", name=policy.field))
