@@ -178,8 +178,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     shared_readiness = SharedReadiness(
         lambda: readiness(holder.get("state"), limits, settings.audit_seal_window_seconds))
 
+    metrics_access = MetricsAccess.from_env()
+
     async def ready(request: Request) -> JSONResponse:  # README "Watching it run"
         ok, body = await shared_readiness()
+        if not metrics_access.sees_details(request.scope, settings.trusted_proxies):
+            body = {k: v for k, v in body.items() if k != "checks"}  # no database error texts
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def live(request: Request) -> JSONResponse:
@@ -193,7 +197,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", ready),  # the old name: readiness
             Route("/health/ready", ready),
             Route("/health/live", live),
-            Route("/metrics", metrics_endpoint(lambda: holder.get("state"), MetricsAccess.from_env())),
+            Route("/metrics", metrics_endpoint(lambda: holder.get("state"), metrics_access)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             assets_route(),
             Route("/audit/export", TokenGate(ExportEndpoint(get_state, lambda: exports["pool"], guard.stopping), get_state), methods=["GET"]),

@@ -167,7 +167,17 @@ async def test_one_access_line_per_answer_with_the_header_id(server, settings, p
     assert not [l for l in server.lines() if l["level"] in ("ERROR", "CRITICAL")]
 
 
-async def test_ready_fails_while_the_month_partition_is_detached(client, owner, dsn):
+@pytest.fixture
+async def operator(app):
+    """A caller on the operators' network: readiness shows it the checks (a public one gets the
+    status only)."""
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.9", 51000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def test_ready_fails_while_the_month_partition_is_detached(operator, owner, dsn):
+    client = operator
     from api.audit.upkeep import ensure_partitions, reattach
 
     assert (await client.get("/health/ready")).status_code == 200
@@ -190,7 +200,8 @@ async def test_ready_fails_while_the_month_partition_is_detached(client, owner, 
     assert await owner.fetchval("SELECT count(*) FROM query_log") == before  # the probe left no row
 
 
-async def test_ready_fails_when_the_app_may_not_insert_into_the_trail(client, owner):
+async def test_ready_fails_when_the_app_may_not_insert_into_the_trail(operator, owner):
+    client = operator
     await owner.execute("REVOKE INSERT ON query_log FROM credit_app")
     try:
         r = await client.get("/health/ready")

@@ -85,3 +85,20 @@ async def test_a_client_mistake_is_one_info_line_without_what_the_client_quoted(
     for rec in records:
         text = rec.getMessage() + (rec.exc_text or "")
         assert NAME not in text and KEY not in text, text
+
+
+async def test_readiness_tells_a_public_caller_its_status_but_not_the_checks(client):
+    r = await client.get("/health/ready")  # the test client's address is 203.0.113.7
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+def test_readiness_details_are_for_the_metrics_network():
+    from api.observe.scrape import MetricsAccess
+
+    def scope(peer, headers=()):
+        return {"type": "http", "client": (peer, 4000), "headers": list(headers)}
+
+    access = MetricsAccess.from_env({})
+    assert access.sees_details(scope("10.1.2.3"), frozenset())
+    assert not access.sees_details(scope("203.0.113.7"), frozenset())
+    assert not access.sees_details(scope("127.0.0.1", [(b"x-forwarded-for", b"10.0.0.1")]), frozenset())

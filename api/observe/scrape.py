@@ -41,11 +41,16 @@ class MetricsAccess:
             ipaddress.ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip())
         return cls(networks, env.get("CREDIT_METRICS_TOKEN") or None)
 
-    def allows(self, scope, trusted: frozenset[str]) -> bool:
+    def sees_details(self, scope, trusted: frozenset[str]) -> bool:
+        """/health/ready's checks (database error texts, partition names) are for the same
+        network as /metrics; anyone else gets the status and the names of the failed checks."""
         if _relayed_by_untrusted(scope, trusted):
             return False
         addr = _address(client_addr(scope, trusted) or "")
-        if addr is None or not any(addr.version == n.version and addr in n for n in self.networks):
+        return addr is not None and any(addr.version == n.version and addr in n for n in self.networks)
+
+    def allows(self, scope, trusted: frozenset[str]) -> bool:
+        if not self.sees_details(scope, trusted):
             return False
         if self.token is None:
             return True
