@@ -9,6 +9,7 @@ import pytest
 from api import demo
 
 from .conftest import nodes
+from .test_credit_use import CHECK
 from .rights_helpers import (
     APPLY,
     COMPANY,
@@ -82,6 +83,11 @@ async def test_a_repaired_record_leaves_public_view_and_joint_punishment_but_sta
     assert public == {"records": [], "withheld": []}  # not even counted for the public
     assert rid not in [r["id"] for r in (await gql(JOINT, {"k": COMPANY, "p": "government_procurement"}, **organ))[
         "data"]["jointPunishmentBasis"]]
+    # the entry resting on it no longer stands: the credit check says so, with no measure
+    check = (await gql(CHECK, {"s": COMPANY, "sc": "government_procurement"}, **organ))["data"]["creditCheck"]
+    ours = [e for e in check["entries"] if e["caseNumber"] == "沧市监失信〔2026〕P01号"]
+    assert [(e["standing"], e["inForce"]) for e in ours] == [("basis_repaired", False)]
+    assert not any(m["entry"] == ours[0]["id"] for m in check["measures"])
     organ_view = (await gql(VIEW, {"k": COMPANY, "p": "government_procurement"}, **organ))["data"]["subject"]
     assert organ_view["records"] == [] and organ_view["withheld"] == [{"count": 1, "code": "NEEDS_AUTHORIZATION"}]
     mine = (await gql(MY_CREDIT, **as_company()))["data"]["myCredit"]["records"]
