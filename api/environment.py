@@ -197,7 +197,7 @@ class Environment(OfficesEnvironment, LimitsEnvironment, AuthorizationEnvironmen
             if origin != "*" and (parts.scheme not in ("https", "http") or not parts.netloc
                                   or parts.path or parts.query):
                 raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
-        return origins
+        return [o.lower() for o in origins]  # browsers send scheme and host in lower case
 
 
 def _role_limits() -> dict[str, tuple[type, object]]:

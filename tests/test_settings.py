@@ -172,3 +172,8 @@ def test_offices_are_required_in_deployment_mode_and_default_to_the_demo_in_deve
 def test_development_mode_is_the_default(tmp_path):
     s = Settings.from_env({"CREDIT_DATA_DIR": str(tmp_path)})
     assert s.mode == "development" and s.cors_origins == ()
+
+
+def test_cors_origins_are_compared_as_browsers_send_them(tmp_path):
+    s = Settings.from_env({"CREDIT_DATA_DIR": str(tmp_path), "CREDIT_CORS_ORIGINS": "HTTPS://Portal.Example.CN"})
+    assert s.cors_origins == ("https://portal.example.cn",)
