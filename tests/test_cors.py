@@ -4,47 +4,24 @@ the guard's header limit like any request."""
 
 from __future__ import annotations
 
-import socket
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import token
 from tests.test_guard_limits import GuardServer
+from tests.test_ingestion_crash import free_port
 
 PORTAL = "https://portal.example.cn"
 OTHER = "https://evil.example.com"
 PORTS = range(18300, 18400)  # the port range of this test file's servers
 
 
-def port_in_range() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 18300-18399")
-
-
-class CorsServer(GuardServer):
-    def __init__(self, dsn: str, data_dir: Path, env: dict[str, str]):
-        import tests.test_guard_limits as guard_tests
-
-        real, guard_tests.free_port = guard_tests.free_port, port_in_range
-        try:
-            super().__init__(dsn, data_dir, env)
-        finally:
-            guard_tests.free_port = real
-
-
 @pytest.fixture(scope="module")
 async def server(dsn, tmp_path_factory):
-    s = CorsServer(dsn, tmp_path_factory.mktemp("cors"),
-                   {"CREDIT_CORS_ORIGINS": f"{PORTAL},http://localhost:3000",
-                    "CREDIT_MAX_HEADER_BYTES": str(8 << 10)})
+    s = GuardServer(dsn, tmp_path_factory.mktemp("cors"),
+                    {"CREDIT_CORS_ORIGINS": f"{PORTAL},http://localhost:3000",
+                     "CREDIT_MAX_HEADER_BYTES": str(8 << 10)}, port=free_port(PORTS))
     try:
         await s.ready()
         yield s

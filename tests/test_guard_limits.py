@@ -34,8 +34,9 @@ class GuardServer(Server):
     """A real uvicorn in a subprocess on a free loopback port, with the given limits (waits for
     readiness as the ingestion tests' Server does)."""
 
-    def __init__(self, dsn: str, data_dir: Path, env: dict[str, str], *, bounded_head: bool = False):
-        self.port = free_port()
+    def __init__(self, dsn: str, data_dir: Path, env: dict[str, str], *, bounded_head: bool = False,
+                 port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
         # one test client sends the load: the per-caller rate limit (tested on its own) stays off

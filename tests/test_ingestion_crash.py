@@ -30,10 +30,16 @@ ACKS_BEFORE_KILL = 3 * BATCH
 START_TIMEOUT = 60.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(ports: range | None = None) -> int:
+    """A free loopback port: any, or the first free one of `ports` (a suite kept to its range)."""
+    for port in ports or (0,):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise AssertionError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 class Server:

@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,28 +19,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api import demo
 from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET, token
-from tests.test_ingestion_crash import ROOT, Server
+from tests.test_ingestion_crash import ROOT, Server, free_port
 
 LOOKUP = 'query($k: ID!, $p: String) { subject(key: $k, purpose: $p) { key } }'
 PORTS = range(18210, 18300)  # this suite's servers stay in their own range
-
-
-def port_in_range() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 18210-18299")
 
 
 class LoggedServer(Server):
     """uvicorn api.asgi:app as deployed: JSON logs on stderr, kept in a file to read."""
 
     def __init__(self, dsn: str, data_dir: Path, env: dict[str, str] | None = None):
-        self.port = port_in_range()
+        self.port = free_port(PORTS)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "server.log"
         full = {k: v for k, v in os.environ.items() if not k.startswith(("CREDIT_", "PROMETHEUS_"))}

@@ -17,14 +17,15 @@ import pytest
 
 from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
 from tests.test_ingestion_crash import ROOT
-from tests.test_observe_http import port_in_range
+from tests.test_ingestion_crash import free_port
+from tests.test_observe_http import PORTS
 
 START_TIMEOUT = 120.0
 
 
 class Serve:
     def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None):
-        self.port = port_in_range()
+        self.port = free_port(PORTS)
         self.log = data_dir / f"serve-{self.port}.log"
         full = {k: v for k, v in os.environ.items()
                 if not k.startswith(("CREDIT_", "PROMETHEUS_")) and k != "DATABASE_URL"}

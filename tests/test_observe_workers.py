@@ -13,11 +13,12 @@ import httpx
 
 from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
 from tests.test_ingestion_crash import ROOT
-from tests.test_observe_http import port_in_range, samples, value
+from tests.test_ingestion_crash import free_port
+from tests.test_observe_http import PORTS, samples, value
 
 
 async def test_two_workers_are_counted_together(dsn, tmp_path):
-    port = port_in_range()
+    port = free_port(PORTS)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CREDIT_", "PROMETHEUS_"))}
     env.update(DATABASE_URL=dsn, CREDIT_JWT_SECRET=TEST_SECRET, CREDIT_AUDIT_KEY=TEST_AUDIT_KEY,
                CREDIT_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT), CREDIT_RATE_LIMIT="off",
