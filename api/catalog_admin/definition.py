@@ -1,5 +1,6 @@
 """The catalog file (YAML) and the rules an item definition obeys. Pure: a document in, the
-checked definitions or every problem (with its path) out.
+checked definitions or every problem (with its path) out. The rules of one field are in
+fields.py; the file written back from stored items is export.py.
 
 File format `credit-catalog/1`:
 
@@ -46,47 +47,24 @@ from ..catalog import (
     COLLECTION_PATHS,
     DISCLOSURE_CLASSES,
     DOUBLE_PUBLICITY_CATEGORIES,
-    FIELD_TYPES,
     LIST_MEANINGS,
-    SENSITIVITIES,
     SHARING_METHODS,
     UPDATE_CYCLES,
-    CatalogItem,
-    field_to_dict,
 )
 from ..i18n import N_, _
 from ..identifiers import IdentifierError, validate_uscc
-from ..ingestion.art11 import CONSENT_ONLY, FORBIDDEN, classify
 from ..publicity import SeverityPolicy, check_policy
+from .fields import check_choice, check_positive, check_text, parse_field
 
 FORMAT = "credit-catalog/1"
 ART13_WORKING_DAYS = 7
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
-_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _DIVISION = re.compile(r"^\d{6}$")
 ITEM_KEYS = {
     "code", "name", "category", "disclosure", "provider", "collection_scope", "collection_paths",
     "update_cycle", "sharing_method", "dishonest", "list_meaning", "publicity_months",
     "deadline_working_days", "decision_field", "fields", "severity",
 }
-FIELD_KEYS = {"name", "label", "type", "required", "sensitivity", "codes"}
-
-
-# Fields that must carry a masking tag, by label (Chinese) or by name (national field names,
-# English): identity numbers, and names of people (法定代表人 and the like, or the counterpart).
-_ID_LABEL = re.compile(r"证件号|身份证|身份号码|护照号")
-_ID_NAME = re.compile(r"(^|_)(zjhm|sfzh|sfzhm|idcard|id_?number|id_?no)$", re.IGNORECASE)
-_PERSON_LABEL = re.compile(r"(法定代表人|负责人|经营者|投资人|联系人|姓名|相对人名称|当事人名称|当事人)$")
-_PERSON_NAME = re.compile(r"(^|_)(frdb|fddbr|xm|xdr_mc|legal_rep|person_name|full_name)$", re.IGNORECASE)
-
-
-def _identity_reading(name: str, label: str) -> str | None:
-    """`id_number` or `person_name` when a field's name or label reads as one."""
-    if _ID_LABEL.search(label) or _ID_NAME.search(name):
-        return "id_number"
-    if _PERSON_LABEL.search(label) or _PERSON_NAME.search(name):
-        return "person_name"
-    return None
 
 
 class DefinitionError(ValueError):
@@ -141,98 +119,6 @@ class CatalogDocument:
     items: list[ItemDefinition] = field(default_factory=list)
 
 
-def _choice(problems, path, value, allowed, what) -> None:
-    if value not in allowed:
-        problems.append(_("{path}: {what} must be one of {allowed}, not {value}", path=path, what=_(what),
-                          allowed=", ".join(allowed), value=repr(value)))
-
-
-def _text(problems, path, value, what, *, required=True) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            problems.append(_("{path}: {what} is required", path=path, what=_(what)))
-        return None
-    if not isinstance(value, str):
-        problems.append(_("{path}: {what} must be text", path=path, what=_(what)))
-        return None
-    return value.strip()
-
-
-def _positive(problems, path, value, what) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        problems.append(_("{path}: {what} must be a positive whole number", path=path, what=_(what)))
-        return None
-    return value
-
-
-def parse_field(f: Any, path: str, problems: list[str]) -> dict[str, Any] | None:
-    if not isinstance(f, dict):
-        problems.append(_("{path}: a field is a mapping with name, label, type, ...", path=path))
-        return None
-    for k in sorted(set(f) - FIELD_KEYS):
-        problems.append(_("{path}: unknown key (allowed: {allowed})", path=f"{path}.{k}",
-                          allowed=", ".join(sorted(FIELD_KEYS))))
-    name = _text(problems, path + ".name", f.get("name"), N_("field name"))
-    if name and not _FIELD_NAME.match(name):
-        problems.append(_("{path}: {name} is not a field name (letters, digits, _)", path=path + ".name",
-                          name=repr(name)))
-    label = _text(problems, path + ".label", f.get("label"), N_("label"), required=False) or name
-    type_ = f.get("type", "string")
-    _choice(problems, path + ".type", type_, FIELD_TYPES, N_("type"))
-    required = f.get("required", False)
-    if not isinstance(required, bool):
-        problems.append(_("{path}: must be true or false", path=path + ".required"))
-    sensitivity = f.get("sensitivity")
-    if sensitivity is not None:
-        _choice(problems, path + ".sensitivity", sensitivity, SENSITIVITIES, N_("sensitivity"))
-    codes = f.get("codes")
-    if type_ == "code":
-        if not isinstance(codes, list) or not codes:
-            problems.append(_("{path}: a code field lists its allowed codes", path=path + ".codes"))
-            codes = []
-        codes = [str(c) for c in codes]
-    elif codes:
-        problems.append(_("{path}: only a field of type code has codes", path=path + ".codes"))
-    if name:
-        art11 = classify(name, label or "")
-        if art11 and art11[0] == FORBIDDEN and sensitivity != "forbidden":
-            problems.append(_(
-                "{path}: {name} ({label}) is {topic} data, which Art. 11 forbids collecting; "
-                "tag it sensitivity: forbidden (records carrying it are refused) or remove it",
-                path=path, name=name, label=label, topic=_(art11[1]),
-            ))
-        elif art11 and art11[0] == CONSENT_ONLY and sensitivity not in ("consent_only", "forbidden"):
-            problems.append(_(
-                "{path}: {name} ({label}) is {topic} data, collected only with the subject's "
-                "written consent (Art. 11); tag it sensitivity: consent_only",
-                path=path, name=name, label=label, topic=_(art11[1]),
-            ))
-    if name and sensitivity not in ("forbidden", "consent_only"):
-        reads_as = _identity_reading(name, label or "")
-        if reads_as == "id_number" and sensitivity != "id_number":
-            problems.append(_(
-                "{path}: {name} ({label}) reads as an identity number; tag it "
-                "sensitivity: id_number so it is masked for viewers who may not see it",
-                path=path, name=name, label=label,
-            ))
-        elif reads_as == "person_name" and sensitivity not in ("person_name", "subject_name"):
-            problems.append(_(
-                "{path}: {name} ({label}) reads as a person's name; tag it sensitivity: "
-                "person_name (always a natural person) or subject_name (the subject's own name, "
-                "masked when the subject is a natural person)",
-                path=path, name=name, label=label,
-            ))
-    if sensitivity == "forbidden" and required:
-        problems.append(_("{path}: a forbidden field cannot be required", path=path))
-    out: dict[str, Any] = {"name": name, "label": label, "type": type_, "required": required}
-    if sensitivity:
-        out["sensitivity"] = sensitivity
-    if codes:
-        out["codes"] = codes
-    return out
-
 
 def parse_item(d: Any, path: str = "item") -> ItemDefinition:
     problems: list[str] = []
@@ -241,41 +127,41 @@ def parse_item(d: Any, path: str = "item") -> ItemDefinition:
     for k in sorted(set(d) - ITEM_KEYS):
         problems.append(_("{path}: unknown key (allowed: {allowed})", path=f"{path}.{k}",
                           allowed=", ".join(sorted(ITEM_KEYS))))
-    code = _text(problems, path + ".code", d.get("code"), N_("code")) or ""
+    code = check_text(problems, path + ".code", d.get("code"), N_("code")) or ""
     if code and not _CODE.match(code):
         problems.append(_("{path}: {code} must be upper-case letters, digits and _", path=path + ".code",
                           code=repr(code)))
     path = f"{path}[{code}]" if code else path
-    name = _text(problems, path + ".name", d.get("name"), N_("name")) or ""
+    name = check_text(problems, path + ".name", d.get("name"), N_("name")) or ""
     category = d.get("category")
-    _choice(problems, path + ".category", category, CATEGORIES, N_("category"))
+    check_choice(problems, path + ".category", category, CATEGORIES, N_("category"))
     disclosure = d.get("disclosure")
-    _choice(problems, path + ".disclosure", disclosure, DISCLOSURE_CLASSES, N_("disclosure"))
-    provider = _text(problems, path + ".provider", d.get("provider"), N_("provider unit")) or ""
+    check_choice(problems, path + ".disclosure", disclosure, DISCLOSURE_CLASSES, N_("disclosure"))
+    provider = check_text(problems, path + ".provider", d.get("provider"), N_("provider unit")) or ""
     if provider:
         try:
             provider = validate_uscc(str(provider))
         except IdentifierError as e:
             problems.append(_("{path}: {provider}: {error}", path=path + ".provider", provider=provider, error=e))
-    scope = _text(problems, path + ".collection_scope", d.get("collection_scope"), N_("collection scope"))
+    scope = check_text(problems, path + ".collection_scope", d.get("collection_scope"), N_("collection scope"))
     paths = d.get("collection_paths") or []
     if not isinstance(paths, list) or not paths:
         problems.append(_("{path}: name at least one of {allowed}", path=path + ".collection_paths",
                           allowed=", ".join(COLLECTION_PATHS)))
         paths = []
     for p in paths:
-        _choice(problems, path + ".collection_paths", p, COLLECTION_PATHS, N_("collection path"))
+        check_choice(problems, path + ".collection_paths", p, COLLECTION_PATHS, N_("collection path"))
     cycle = d.get("update_cycle")
-    _choice(problems, path + ".update_cycle", cycle, UPDATE_CYCLES, N_("update cycle"))
+    check_choice(problems, path + ".update_cycle", cycle, UPDATE_CYCLES, N_("update cycle"))
     method = d.get("sharing_method")
-    _choice(problems, path + ".sharing_method", method, SHARING_METHODS, N_("sharing method"))
+    check_choice(problems, path + ".sharing_method", method, SHARING_METHODS, N_("sharing method"))
     dishonest = d.get("dishonest", False)
     if not isinstance(dishonest, bool):
         problems.append(_("{path}: must be true or false", path=path + ".dishonest"))
     meaning = d.get("list_meaning", "none")
-    _choice(problems, path + ".list_meaning", meaning, LIST_MEANINGS, N_("list meaning"))
-    months = _positive(problems, path + ".publicity_months", d.get("publicity_months"), N_("publicity period"))
-    deadline = _positive(
+    check_choice(problems, path + ".list_meaning", meaning, LIST_MEANINGS, N_("list meaning"))
+    months = check_positive(problems, path + ".publicity_months", d.get("publicity_months"), N_("publicity period"))
+    deadline = check_positive(
         problems, path + ".deadline_working_days", d.get("deadline_working_days"), N_("deadline")
     )
     if category in DOUBLE_PUBLICITY_CATEGORIES:
@@ -352,7 +238,7 @@ def parse_document(doc: Any, *, year: int | None = None) -> CatalogDocument:
         except IdentifierError as e:
             problems.append(_("{path}: {error}", path=path + ".code", error=e))
             continue
-        name = _text(problems, path + ".name", p.get("name"), N_("name"))
+        name = check_text(problems, path + ".name", p.get("name"), N_("name"))
         division = p.get("division")
         if division is not None and not _DIVISION.match(str(division)):
             problems.append(_("{path}: a six-digit administrative division code", path=path + ".division"))
@@ -385,56 +271,3 @@ def load_yaml(text: str, *, year: int | None = None) -> CatalogDocument:
     except yaml.YAMLError as e:
         raise DefinitionError([_("not valid YAML: {error}", error=e)]) from None
     return parse_document(doc, year=year)
-
-
-def item_document(item: CatalogItem) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "code": item.code,
-        "name": item.name,
-        "category": item.category,
-        "disclosure": item.disclosure,
-        "provider": item.provider_org,
-        "collection_scope": item.collection_scope,
-        "collection_paths": list(item.collection_paths),
-        "update_cycle": item.update_cycle,
-        "sharing_method": item.sharing_method,
-        "dishonest": item.dishonest,
-        "list_meaning": item.list_meaning,
-    }
-    if item.publicity_months:
-        out["publicity_months"] = item.publicity_months
-    if item.deadline_working_days:
-        out["deadline_working_days"] = item.deadline_working_days
-    if item.decision_field:
-        out["decision_field"] = item.decision_field
-    if item.severity:
-        out["severity"] = item.severity.as_json()
-    out["fields"] = [field_to_dict(f) for f in item.fields]
-    return out
-
-
-class _Dumper(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _field_style(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
-    # fields read best one to a line
-    flow = "label" in data and "type" in data and "name" in data
-    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow or None)
-
-
-_Dumper.add_representer(dict, _field_style)
-
-
-def dump_yaml(year: int, items: list[CatalogItem], providers: list[Provider]) -> str:
-    doc = {
-        "format": FORMAT,
-        "year": year,
-        "providers": [
-            {"code": p.code, "name": p.name, **({"division": p.division} if p.division else {})}
-            for p in providers
-        ],
-        "items": [item_document(i) for i in items],
-    }
-    return yaml.dump(doc, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)

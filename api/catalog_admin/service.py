@@ -15,7 +15,8 @@ from ..db import transaction
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..i18n import _
 from . import repository as repo
-from .definition import CatalogDocument, DefinitionError, Provider, dump_yaml, parse_item
+from .definition import CatalogDocument, DefinitionError, Provider, parse_item
+from .export import dump_yaml
 
 EDITORS = ("credit_office",)
 DRAFT_READERS = ("credit_office", "data_office")

@@ -22,7 +22,7 @@ MAX_REASON = 1000
 MAX_NAME = 200
 MAX_KEY = 64  # a subject key or a document type, far above any real one
 FIELD_ALLOWANCE = 8  # data fields a record may carry beyond its item's, before it is refused unread
-MAX_FIELD_NAME = 64  # a catalog field name is at most 64 characters (catalog_admin.definition)
+MAX_FIELD_NAME = 64  # a catalog field name is at most 64 characters (catalog_admin.fields)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,9 @@ from ..i18n import _
 from ..identifiers import IdentifierError, parse_subject_key
 from . import repository as repo
 from .auth import require_verified_subject
-from .cases import Rights, item_of, own_record_for_update, parse_id
+from .cases import Rights, item_of, parse_id
 from .errors import CaseOpen, NotEligible
+from .filing import own_record_for_update
 from .notifications import Notice, send
 
 # Art. 40: 表彰奖励、志愿服务和慈善捐赠 — as catalog categories.

@@ -19,8 +19,9 @@ from ..i18n import _
 from ..lists import repository as lists_repository
 from . import repository as repo
 from .auth import require_verified_subject
-from .cases import CaseView, Rights, check_ground, open_case, parse_id, read_case, validate_evidence
+from .cases import CaseView, Rights, parse_id, read_case
 from .errors import CaseOpen, NotEligible
+from .filing import check_ground, open_case, validate_evidence
 from .notifications import Notice, send
 from .workflow import first_step
 

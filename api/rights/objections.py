@@ -10,18 +10,9 @@ from ..db import transaction
 from ..i18n import _
 from . import repository as repo
 from .auth import require_verified_subject
-from .cases import (
-    CaseView,
-    Rights,
-    item_of,
-    open_case,
-    own_record_for_update,
-    parse_id,
-    read_case,
-    check_ground,
-    validate_evidence,
-)
+from .cases import CaseView, Rights, item_of, parse_id, read_case
 from .errors import CaseOpen, NotEligible
+from .filing import check_ground, open_case, own_record_for_update, validate_evidence
 from .notifications import Notice, send
 from .workflow import first_step
 
