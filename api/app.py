@@ -73,14 +73,15 @@ class TokenGate:
             principal = state.verifier.principal_from_header(headers.get("authorization"))
         except TokenError as e:
             await drain(receive)  # an uploading client then reads the reason, not a reset
-            body = json.dumps({"error": "invalid_token", "reason": str(e)}).encode()
+            body = json.dumps({"error": "invalid_token", "reason": e.reason()},  # request's language
+                              ensure_ascii=False).encode()
             await send(
                 {
                     "type": "http.response.start",
                     "status": 401,
                     "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"www-authenticate", _www_authenticate(str(e))),
+                        (b"content-type", b"application/json; charset=utf-8"),
+                        (b"www-authenticate", _www_authenticate(str(e))),  # English, ASCII
                     ],
                 }
             )

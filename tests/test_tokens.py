@@ -78,7 +78,8 @@ def _public_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 
 async def _refused(client, pool, authorization: str, *reason_parts: str) -> str:
-    r = await client.post("/graphql", json={"query": LOGGED_Q}, headers={"Authorization": authorization})
+    r = await client.post("/graphql", json={"query": LOGGED_Q},
+                          headers={"Authorization": authorization, "Accept-Language": "en"})
     assert r.status_code == 401, r.text
     body = r.json()
     assert set(body) == {"error", "reason"}
@@ -389,3 +390,21 @@ async def test_refusal_reason_with_non_ascii_text_is_still_a_clean_401(client, s
     tok = _sign(settings, _claims(roles=["管理员"]))
     reason = await _refused(client, pool, f"Bearer {tok}", "unknown role")
     assert "管理员" in reason
+
+
+async def test_a_refused_token_is_explained_in_the_callers_language(client, settings, pool):
+    """The 401 body's reason in the request's language (Chinese by default); the
+    WWW-Authenticate header keeps the English reason (a header is ASCII)."""
+    tok = _sign(settings, _claims(aud="another-platform"))
+    r = await client.post("/graphql", json={"query": LOGGED_Q},
+                          headers={"Authorization": f"Bearer {tok}"})
+    assert r.status_code == 401
+    assert r.json() == {"error": "invalid_token", "reason": "该令牌不是签发给本平台的（audience 不符）"}
+    assert r.headers["www-authenticate"] == (
+        'Bearer error="invalid_token", '
+        'error_description="token is not meant for this platform (audience)"'
+    )
+    r = await client.post("/graphql", json={"query": LOGGED_Q},
+                          headers={"Authorization": "Basic x", "Accept-Language": "zh-CN"})
+    assert r.json()["reason"] == "Authorization 请求头须为“Bearer <令牌>”格式"
+    assert await log_rows(pool) == []

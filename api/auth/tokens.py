@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 
 from ..config import SYMMETRIC_ALGORITHMS, Settings
-from ..i18n import SOURCE, use_locale
+from ..i18n import SOURCE, N_, _, use_locale
 from ..identifiers import IdentifierError, parse_subject_key, validate_uscc
 from .principal import ANONYMOUS, ROLES, Principal
 
@@ -19,7 +19,17 @@ REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat")
 
 
 class TokenError(Exception):
-    """The token is refused; `str()` is the reason given to the caller."""
+    """The token is refused. `str()` is the reason in English (the WWW-Authenticate header,
+    which is ASCII, and the server's log); `reason()` the same in the request's language (the
+    401 body). Details quoted from the token library or the identifier check stay English."""
+
+    def __init__(self, message: str, /, **params: object):
+        super().__init__(message.format(**params) if params else message)
+        self.message = message
+        self.params = params
+
+    def reason(self) -> str:
+        return _(self.message, **self.params)
 
 
 @dataclass
@@ -46,7 +56,7 @@ class TokenVerifier:
             return ANONYMOUS
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise TokenError("Authorization header must be 'Bearer <token>'")
+            raise TokenError(N_("Authorization header must be 'Bearer <token>'"))
         return self.verify(token.strip())
 
     def verify(self, token: str) -> Principal:
@@ -68,16 +78,16 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as e:
-            raise TokenError(f"malformed token: {e}") from None
+            raise TokenError(N_("malformed token: {detail}"), detail=str(e)) from None
         alg = header.get("alg")
         if alg not in s.jwt_algorithms:
-            raise TokenError(f"token algorithm {alg!r} is not accepted here")
+            raise TokenError(N_("token algorithm {alg} is not accepted here"), alg=repr(alg))
         key = self._key
         if self._jwks is not None:
             try:
                 key = self._jwks.get_signing_key_from_jwt(token).key
             except jwt.PyJWTError as e:
-                raise TokenError(f"no signing key for this token: {e}") from None
+                raise TokenError(N_("no signing key for this token: {detail}"), detail=str(e)) from None
         try:
             claims = jwt.decode(
                 token,
@@ -89,19 +99,19 @@ class TokenVerifier:
                 options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
             )
         except jwt.ExpiredSignatureError:
-            raise TokenError("token has expired") from None
+            raise TokenError(N_("token has expired")) from None
         except jwt.InvalidAudienceError:
-            raise TokenError("token is not meant for this platform (audience)") from None
+            raise TokenError(N_("token is not meant for this platform (audience)")) from None
         except jwt.InvalidIssuerError:
-            raise TokenError("token was issued by an issuer this platform does not trust") from None
+            raise TokenError(N_("token was issued by an issuer this platform does not trust")) from None
         except jwt.InvalidSignatureError:
-            raise TokenError("token signature does not verify") from None
+            raise TokenError(N_("token signature does not verify")) from None
         except jwt.MissingRequiredClaimError as e:
-            raise TokenError(f"token lacks the required claim {e.claim!r}") from None
+            raise TokenError(N_("token lacks the required claim {claim}"), claim=repr(e.claim)) from None
         except jwt.ImmatureSignatureError:
-            raise TokenError("token is not valid yet (iat or nbf in the future)") from None
+            raise TokenError(N_("token is not valid yet (iat or nbf in the future)")) from None
         except jwt.PyJWTError as e:
-            raise TokenError(f"token refused: {e}") from None
+            raise TokenError(N_("token refused: {detail}"), detail=str(e)) from None
         principal = principal_from_claims(claims, legacy_uscc=s.legacy_uscc)
         # cached no longer than the token lives (exp is checked here with no leeway)
         return principal, float(claims["exp"])
@@ -110,7 +120,7 @@ class TokenVerifier:
 def _text_claim(claims: dict[str, Any], name: str) -> str:
     value = claims.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise TokenError(f"token lacks the required claim {name!r}")
+        raise TokenError(N_("token lacks the required claim {claim}"), claim=repr(name))
     return value.strip()
 
 
@@ -119,16 +129,18 @@ def principal_from_claims(
 ) -> Principal:
     roles = claims.get("roles")
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
-        raise TokenError("token claim 'roles' must be a non-empty list of role names")
+        raise TokenError(N_("token claim 'roles' must be a non-empty list of role names"))
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
-        raise TokenError(f"token names unknown roles {unknown}; known roles are {list(ROLES)}")
+        raise TokenError(N_("token names unknown roles {unknown}; known roles are {known}"),
+                         unknown=str(unknown), known=str(list(ROLES)))
     org = _text_claim(claims, "org")
     try:
         with use_locale(SOURCE):  # a token's reason is English: it also goes in WWW-Authenticate
             org = validate_uscc(org, legacy_allow=legacy_uscc)
     except IdentifierError as e:
-        raise TokenError(f"token claim 'org' is not a valid unified social credit code: {e}") from None
+        raise TokenError(N_("token claim 'org' is not a valid unified social credit code: {detail}"),
+                         detail=str(e)) from None
     subject_key = None
     verified = False
     if "subject" in roles:
@@ -138,9 +150,10 @@ def principal_from_claims(
                     _text_claim(claims, "subject_key"), legacy_uscc=legacy_uscc
                 ).value
         except IdentifierError as e:
-            raise TokenError(f"token claim 'subject_key' is not a valid identifier: {e}") from None
+            raise TokenError(N_("token claim 'subject_key' is not a valid identifier: {detail}"),
+                             detail=str(e)) from None
         if not isinstance(claims.get("real_name_verified"), bool):
-            raise TokenError("a subject's token needs the boolean claim 'real_name_verified'")
+            raise TokenError(N_("a subject's token needs the boolean claim 'real_name_verified'"))
         verified = claims["real_name_verified"]
     return Principal(
         user_id=_text_claim(claims, "sub"),
@@ -160,7 +173,7 @@ def mint_token(
     import time
 
     if not set(settings.jwt_algorithms) & SYMMETRIC_ALGORITHMS:
-        raise TokenError("tokens can only be minted locally with an HS* secret")
+        raise TokenError(N_("tokens can only be minted locally with an HS* secret"))
     issued = int(time.time()) if now is None else now
     payload = {
         "iss": settings.jwt_issuer,
