@@ -175,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     # the server logs JSON unless told otherwise; a command run by hand, text (README)
     configure(logging.INFO, None if args.command == "serve" else os.environ.get(FORMAT_ENV, "text"))
     run: Callable[[Settings, argparse.Namespace], int | None] = args.run
-    for warning in unknown_variables(os.environ):  # a misspelt name is not silently ignored
-        print(f"credit: warning: {warning}", file=sys.stderr)
+    if args.command != "serve":  # serve: api.asgi warns, in the server's log, once per worker
+        for warning in unknown_variables(os.environ):  # a misspelt name is not silently ignored
+            print(f"credit: warning: {warning}", file=sys.stderr)
     try:
         return run(Settings.from_env(), args) or 0
     except (ConfigError, MigrationError, LoginError, DomainError) as e:

@@ -99,6 +99,20 @@ def test_an_unknown_credit_variable_is_warned_about_with_the_nearest_known_name(
     assert "did you mean CREDIT_POOL_MAX_SIZE?" in r.stderr
 
 
+def test_the_asgi_entry_point_warns_about_an_unknown_variable_too(tmp_path):
+    """`uvicorn api.asgi:app` started by hand (no CLI) logs the same warning."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
+    env.update(CREDIT_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT), CREDIT_JWT_SECRET=TEST_SECRET,
+               CREDIT_AUDIT_KEY=TEST_AUDIT_KEY, CREDIT_LOG_FORMAT="text",
+               DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", CREDIT_POOL_MAX_SIZ="20")
+    r = subprocess.run([sys.executable, "-c", "import api.asgi"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert ("CREDIT_POOL_MAX_SIZ is not a known variable and is ignored; "
+            "did you mean CREDIT_POOL_MAX_SIZE?") in r.stderr
+    assert "WARNING" in r.stderr or "warning" in r.stderr
+
+
 def test_known_variables_raise_no_warning_and_nothing_near_gets_no_guess():
     assert unknown_variables({n: "x" for n in known_names()} | {"PATH": "/bin"}) == []
     [warning] = unknown_variables({"CREDIT_QQQQ": "1"})
