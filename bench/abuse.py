@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchdb import open_bench_database  # noqa: E402
-from lookup import HttpConnection, build_request, free_port, stop_server  # noqa: E402
+from lookup_http import HttpConnection, build_request  # noqa: E402
+from lookup_server import free_port, stop_server  # noqa: E402
 
 from api import demo  # noqa: E402
 from api.audit.repository import LogEntry, record_queries  # noqa: E402

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchdb import open_bench_database  # noqa: E402
-from lookup import AUDIT_KEY, PURPOSE, QUERY  # noqa: E402
+from lookup_http import PURPOSE, QUERY  # noqa: E402
+from lookup_phases import AUDIT_KEY  # noqa: E402
 
 from api import demo  # noqa: E402
 from api.auth.tokens import mint_token  # noqa: E402
