@@ -66,6 +66,18 @@ def _(message: str, /, **params: object) -> str:
     return text.format(**{k: _param(v, locale) for k, v in params.items()})
 
 
+def is_message(msgid: str) -> bool:
+    """Whether `msgid` is one of this version's messages (the default catalog holds them all:
+    tests/test_i18n.py keeps it so)."""
+    return msgid in _catalog_ids()
+
+
+@cache
+def _catalog_ids() -> frozenset[str]:
+    with (LOCALE_DIR / DEFAULT / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as f:
+        return frozenset(m.id for m in read_po(f, locale=DEFAULT) if m.id)
+
+
 def current_locale() -> str:
     """The locale messages are written in now (the request's, or the default)."""
     return _current.get()

@@ -204,7 +204,8 @@ class Notification:
     recipient_role: str
     recipient: str
     topic: str
-    message: str
+    message: str = strawberry.field(description="In the reader's language (Accept-Language; "
+                                    "Chinese by default); text someone typed is quoted as typed.")
     case_id: strawberry.ID | None
     case_number: str | None
     record_id: strawberry.ID | None

@@ -132,7 +132,13 @@ async def test_each_party_reads_and_marks_its_own_notifications(gql, pool, clock
     office = await notes(gql, True, as_="credit_office")
     assert [(x["topic"], x["recipientRole"], x["recipient"], x["caseNumber"], x["recordId"]) for x in office] == [
         ("objection.filed", "credit_office", demo.CREDIT_OFFICE, number, rid)]
-    assert "notify the data office to compare by 2026-09-29" in office[0]["message"]
+    # read in the reader's language (Chinese by default), the English text kept in the outbox
+    assert "请通知数据主管部门进行比对（2026年9月29日前）" in office[0]["message"]
+    (english,) = await notes(gql, True, as_="credit_office", language="en")
+    assert "notify the data office to compare by September 29, 2026 (Art. 38)" in english["message"]
+    async with pool.acquire() as conn:
+        kept = await conn.fetchval("SELECT message FROM rights_notifications WHERE case_id = $1::uuid", cid)
+    assert kept == english["message"]
     assert await notes(gql, False, as_="data_office") == []
     assert await notes(gql, False, **as_company()) == []
 
@@ -156,7 +162,10 @@ async def test_each_party_reads_and_marks_its_own_notifications(gql, pool, clock
         "objection.filed", "objection.compared", "objection.verification_answered"]
     (told,) = await notes(gql, True, **as_company())
     assert told["topic"] == "objection.result" and "经核查信息准确，予以维持。" in told["message"]
-    assert "administrative lawsuit" in told["message"]
+    assert "提供单位已核实该记录，予以维持" in told["message"] and "提起行政诉讼" in told["message"]
+    (told,) = await notes(gql, True, language="en", **as_company())
+    assert "the provider verified the record; it stands" in told["message"]
+    assert "经核查信息准确，予以维持。" in told["message"] and "administrative lawsuit" in told["message"]
 
     # marking: only one's own
     office_ids = [x["id"] for x in await notes(gql, True, as_="credit_office")]

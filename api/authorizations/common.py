@@ -13,16 +13,17 @@ from ..audit.repository import trail_row, write_rows
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import AuditUnavailable, DomainError, InvalidInput
-from ..i18n import _
+from ..i18n import N_, _
 from ..rights.notifications import Notice, send
+from ..wording import Wording
 
 STATES = ("pending", "effective", "refused", "revoked", "disputed")
-BASIS_WORDS = {
-    "self_service": "主体本人通过自助服务授予",
-    "subject_confirmed": "主体本人通过自助服务确认",
-    "e_signature": "文件载有主体本人有效电子签名",
-    "paper_check": "信用办两人核验纸质授权书",
-    "exempt": "国家机关法定职责用途，依配置免于授权确认",
+BASIS_WORDS = {  # the subject's notification says why a registered authorization is in effect
+    "self_service": N_("granted by the subject in self-service"),
+    "subject_confirmed": N_("confirmed by the subject in self-service"),
+    "e_signature": N_("the document bears the subject's valid electronic signature"),
+    "paper_check": N_("the paper authorization checked by two staff of the credit office"),
+    "exempt": N_("a state organ's statutory purpose, exempt from confirmation by configuration"),
 }
 
 
@@ -111,7 +112,7 @@ async def log_refusal(
 
 
 async def tell_subject(
-    conn: asyncpg.Connection, row: asyncpg.Record, topic: str, message: str, **details: Any
+    conn: asyncpg.Connection, row: asyncpg.Record, topic: str, message: Wording, **details: Any
 ) -> None:
     """The subject hears of every step (Art. 19): through the notifications outbox."""
     await send(

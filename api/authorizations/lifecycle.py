@@ -13,9 +13,10 @@ import asyncpg
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
-from ..i18n import _
+from ..i18n import N_, _
 from ..rights.notifications import Notice, send
 from ..rights.offices import Offices
+from ..wording import wording
 from . import repository
 from .common import act_details, is_grantee, is_self, log_refusal, storable, tell_subject, write_act
 
@@ -60,8 +61,9 @@ async def confirm(pool, principal, authorization_id, *, request=None) -> asyncpg
         done = await conn.fetchrow(repository.MAKE_EFFECTIVE, row["id"], "subject_confirmed")
         if done is None:
             raise _wrong_state(row, "pending")
-        await tell_subject(conn, done, "authorization_confirmed",
-                           f"您已确认对机构 {done['grantee_org']} 的授权（用途 {done['purpose']}），现已生效")
+        await tell_subject(conn, done, "authorization_confirmed", wording(
+            N_("You confirmed your authorization of organisation {org} (purpose {purpose}); it is "
+               "now in effect"), org=done["grantee_org"], purpose=done["purpose"]))
         return done
     return await _step(pool, principal, request, authorization_id, "authorization.confirm",
                        lambda r: is_self(principal, r["subject_key"]), step, {})
@@ -72,8 +74,9 @@ async def refuse(pool, principal, authorization_id, reason, *, request=None) -> 
         done = await conn.fetchrow(repository.REFUSE, row["id"], reason)
         if done is None:
             raise _wrong_state(row, "pending")
-        await tell_subject(conn, done, "authorization_refused",
-                           f"您已拒绝机构 {done['grantee_org']} 登记的授权，该授权不会生效")
+        await tell_subject(conn, done, "authorization_refused", wording(
+            N_("You refused the authorization registered by organisation {org}; it will not take "
+               "effect"), org=done["grantee_org"]))
         return done
     return await _step(pool, principal, request, authorization_id, "authorization.refuse",
                        lambda r: is_self(principal, r["subject_key"]), step, {"reason": reason})
@@ -86,9 +89,13 @@ async def revoke(pool, principal, authorization_id, reason, *, request=None) -> 
         if done is None:
             raise InvalidInput(_("authorization {id} is already {state}", id=row['id'], state=row['state']), field="id",
                                rule="already_revoked" if row["state"] == "revoked" else "state")
-        who = "您" if is_self(principal, row["subject_key"]) else f"机构 {done['grantee_org']}"
+        text = (N_("You revoked your authorization of organisation {org} (purpose {purpose}); "
+                   "nothing is disclosed on it any more")
+                if is_self(principal, row["subject_key"]) else
+                N_("Organisation {org} revoked your authorization of it (purpose {purpose}); "
+                   "nothing is disclosed on it any more"))
         await tell_subject(conn, done, "authorization_revoked",
-                           f"{who}撤销了对机构 {done['grantee_org']} 的授权（用途 {done['purpose']}），不再据此披露")
+                           wording(text, org=done["grantee_org"], purpose=done["purpose"]))
         return done
     return await _step(
         pool, principal, request, authorization_id, "authorization.revoke",
@@ -104,12 +111,14 @@ async def dispute(pool, principal, authorization_id, statement, *, request=None)
             raise _wrong_state(row, "pending or effective")
         case = await conn.fetchrow(repository.OPEN_DISPUTE, row["id"], row["subject_key"],
                                    statement, principal.user_id)
-        await tell_subject(conn, done, "authorization_disputed",
-                           "您对该授权提出异议（本人未签署），授权已立即中止，信用办将核查",
-                           dispute=str(case["id"]))
+        await tell_subject(conn, done, "authorization_disputed", wording(
+            N_("You disputed this authorization (not signed by you): it is suspended at once and "
+               "the credit office will look into it")), dispute=str(case["id"]))
         await send(conn, [Notice("credit_office", Offices.from_env().credit_office,
                                  "authorization_disputed",
-                                 f"主体对机构 {done['grantee_org']} 的授权提出异议（本人未签署），请核查",
+                                 wording(N_("The subject disputes its authorization of "
+                                            "organisation {org} (not signed by the subject): "
+                                            "look into it"), org=done["grantee_org"]),
                                  {"authorization": str(done["id"]), "dispute": str(case["id"])})],
                    at=await conn.fetchval("SELECT now()"))
         return done
@@ -148,9 +157,10 @@ async def confirm_paper_check(pool, principal, authorization_id, *, request=None
                                    principal.name or principal.user_id)
         if done is None:
             raise _wrong_state(row, "pending")
-        await tell_subject(conn, done, "authorization_effective",
-                           f"信用办已核验纸质授权书，对机构 {done['grantee_org']} 的授权（用途 {done['purpose']}）已生效；"
-                           "如非本人签署，您可提出异议")
+        await tell_subject(conn, done, "authorization_effective", wording(
+            N_("The credit office checked the paper authorization: your authorization of "
+               "organisation {org} (purpose {purpose}) is in effect; if you did not sign it, you "
+               "may dispute it"), org=done["grantee_org"], purpose=done["purpose"]))
         return done
     return await _step(pool, principal, request, authorization_id, "authorization.paper_confirm",
                        lambda r: _credit_office(principal), step, {})
@@ -176,9 +186,9 @@ async def close_dispute(pool, principal, dispute_id, finding, note, *, request=N
         await write_act(conn, principal, request, operation="authorization.dispute_closed",
                         subject_key=row["subject_key"],
                         details=act_details(row, dispute=str(case["id"]), finding=finding, note=note))
-        await tell_subject(conn, row, "authorization_dispute_closed",
-                           f"信用办已核查您的异议，结论：{finding}；该授权不再生效", dispute=str(case["id"]),
-                           finding=finding)
+        await tell_subject(conn, row, "authorization_dispute_closed", wording(
+            N_("The credit office looked into your dispute, finding: {finding}; the authorization "
+               "is no longer in effect"), finding=finding), dispute=str(case["id"]), finding=finding)
         return case
 
 
@@ -195,6 +205,8 @@ async def apply_exemptions(pool: asyncpg.Pool, exempt: frozenset[str]) -> int:
         for row in rows:
             await write_act(conn, actor, None, operation="authorization.exempt",
                             subject_key=row["subject_key"], details=act_details(row))
-            await tell_subject(conn, row, "authorization_effective",
-                               f"国家机关 {row['grantee_org']} 的授权（用途 {row['purpose']}）依法定职责免于确认，已生效")
+            await tell_subject(conn, row, "authorization_effective", wording(
+                N_("The authorization of state organ {org} (purpose {purpose}) is exempt from "
+                   "confirmation by its statutory duty and is in effect"),
+                org=row["grantee_org"], purpose=row["purpose"]))
     return len(rows)

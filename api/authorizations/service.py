@@ -18,8 +18,9 @@ from ..catalog import DISCLOSURE_CLASSES, Catalog
 from ..db import transaction
 from ..disclosure.rules import MAX_PURPOSE_LENGTH
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
-from ..i18n import _
+from ..i18n import N_, _
 from ..identifiers import USCC, IdentifierError, parse_subject_key, validate_uscc
+from ..wording import wording
 from . import repository
 from .common import (
     BASIS_WORDS,
@@ -178,13 +179,17 @@ async def _grant(pool, catalog, principal, g, subject_key, natural_person, setti
                         subject_key=subject_key,
                         details=act_details(row, natural_person=natural_person))
         if evidence == "signed_document":
-            words = (f"已生效（{BASIS_WORDS[basis]}）" if state == "effective"
-                     else "待您确认：未经您同意不会据此查询您的信息，您可在自助服务中确认或拒绝")
-            await tell_subject(conn, row, "authorization_registered",
-                               f"机构 {grantee} 登记了您的书面授权，用途 {purpose}，{words}")
+            words = (wording(N_("in effect ({basis})"), basis=wording(BASIS_WORDS[basis]))
+                     if state == "effective" else
+                     wording(N_("awaiting your confirmation: your information is not queried on it "
+                                "without your consent; confirm or refuse it in self-service")))
+            await tell_subject(conn, row, "authorization_registered", wording(
+                N_("Organisation {grantee} registered your written authorization for {purpose}; "
+                   "{state}"), grantee=grantee, purpose=purpose, state=words))
         else:
-            await tell_subject(conn, row, "authorization_granted",
-                               f"您已授权机构 {grantee} 用于 {purpose}，有效期至 {g.valid_until:%Y-%m-%d}")
+            await tell_subject(conn, row, "authorization_granted", wording(
+                N_("You authorized organisation {grantee} for {purpose}, valid until {until}"),
+                grantee=grantee, purpose=purpose, until=f"{g.valid_until:%Y-%m-%d}"))
         return row
 
 

@@ -16,8 +16,9 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
+from ..i18n import N_, _
 from ..pagination import Page
-from ..i18n import _
+from ..wording import wording
 from . import repository
 from .common import pending_reason, tell_subject
 
@@ -136,9 +137,11 @@ async def send_use_summaries(pool: asyncpg.Pool, *, limit: int = 1000) -> int:
             "WHERE a.effective_at IS NOT NULL ORDER BY a.id LIMIT $1 FOR UPDATE OF a", limit)
         for r in rows:
             await tell_subject(
-                conn, r, "authorization_used",
-                f"机构 {r['grantee_org']} 依您的授权（用途 {r['purpose']}）查询了您的信息 {r['n']} 次"
-                f"（{r['first_at']:%Y-%m-%d %H:%M} 至 {r['last_at']:%Y-%m-%d %H:%M}）",
+                conn, r, "authorization_used", wording(
+                    N_("Organisation {org} queried your information {n} times on your authorization "
+                       "(purpose {purpose}) ({first} to {last})"), org=r["grantee_org"], n=r["n"],
+                    purpose=r["purpose"], first=f"{r['first_at']:%Y-%m-%d %H:%M}",
+                    last=f"{r['last_at']:%Y-%m-%d %H:%M}"),
                 uses=r["n"], first_at=r["first_at"].isoformat(), last_at=r["last_at"].isoformat())
             await conn.execute("UPDATE authorizations SET uses_notified_until = $2 WHERE id = $1",
                                r["id"], r["last_id"])

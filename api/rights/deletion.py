@@ -17,14 +17,15 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
-from ..i18n import _
+from ..i18n import N_, _
 from ..identifiers import IdentifierError, parse_subject_key
+from ..wording import wording
 from . import repository as repo
 from .auth import require_verified_subject
 from .cases import Rights, item_of, parse_id
 from .errors import CaseOpen, NotEligible
 from .filing import own_record_for_update
-from .notifications import Notice, send
+from .notifications import Notice, record_of, send
 
 # Art. 40: 表彰奖励、志愿服务和慈善捐赠 — as catalog categories.
 DELETABLE_ON_REQUEST = ("commendation", "volunteer", "donation")
@@ -116,9 +117,10 @@ async def request_deletion(
         )
         await send(
             conn,
-            [Notice("provider", record["provider_org"], "deletion.done",
-                    f"Your record {item.name} of {subject_key} was deleted at the subject's request "
-                    "(Art. 40); it is not collected again under the same reference.")],
+            [Notice("provider", record["provider_org"], "deletion.done", wording(
+                N_("Your record {record} was deleted at the subject's request (Art. 40); it is not "
+                   "collected again under the same reference."),
+                record=record_of(item.name, subject_key)))],
             at=env.now(), record_id=rid,
         )
         found = await repo.tombstone(conn, rid)

@@ -15,14 +15,15 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import NotFound
-from ..i18n import _
+from ..i18n import N_, _
 from ..lists import repository as lists_repository
+from ..wording import wording
 from . import repository as repo
 from .auth import require_verified_subject
 from .cases import CaseView, Rights, parse_id, read_case
 from .errors import CaseOpen, NotEligible
 from .filing import check_ground, open_case, validate_evidence
-from .notifications import Notice, send
+from .notifications import Notice, due_words, send
 from .workflow import first_step
 
 ENTRY_CATEGORY = "list_entry"
@@ -70,14 +71,15 @@ async def file_entry_objection(
         case = await read_case(conn, principal, case_id)
         await send(
             conn,
-            [Notice("provider", entry["provider_org"], "entry_objection.filed",
-                    f"Objection {case.number} (Art. 37, {ground}) to your list entry "
-                    f"{entry['case_number']} of {subject_key}: answer whether it stands by "
-                    f"{case.due_on}" + (" (provisional)" if case.due_provisional else "") + ".",
-                    {"due_on": case.due_on, "provisional": case.due_provisional}),
-             Notice("credit_office", env.offices.credit_office, "entry_objection.filed",
-                    f"Objection {case.number} to list entry {entry['case_number']} of {subject_key} "
-                    f"filed; the provider answers by {case.due_on}.", {"due_on": case.due_on})],
+            [Notice("provider", entry["provider_org"], "entry_objection.filed", wording(
+                N_("Objection {n} (Art. 37, {ground}) to your list entry {entry} of {subject}: "
+                   "answer whether it stands{due}."), n=case.number, ground=ground,
+                entry=entry["case_number"], subject=subject_key, due=due_words(case)),
+                {"due_on": case.due_on, "provisional": case.due_provisional}),
+             Notice("credit_office", env.offices.credit_office, "entry_objection.filed", wording(
+                 N_("Objection {n} to list entry {entry} of {subject} filed; the provider "
+                    "answers{due}."), n=case.number, entry=entry["case_number"], subject=subject_key,
+                 due=due_words(case)), {"due_on": case.due_on})],
             at=env.now(), case_id=case_id, record_id=None,
         )
         await record_act(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -20,20 +21,23 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
-from ..i18n import _
+from ..i18n import N_, _
 from ..pagination import Page, check_first, decode_cursor, encode_cursor, not_a_cursor
+from ..wording import Wording, wording
 
+log = logging.getLogger("credit.rights")
 MAX_PAGE = 200
 RECIPIENT_ROLES = ("subject", "provider", "credit_office", "data_office")
 
 INSERT = """
 INSERT INTO rights_notifications (created_at, recipient_role, recipient, topic, message, case_id,
-    record_id, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
+    record_id, details, message_parts)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb)
 """
 # The addresses a principal reads: pairs of (role, party) as two parallel arrays.
 SELECT_MINE = """
-SELECT n.id, n.created_at, n.recipient_role, n.recipient, n.topic, n.message, n.case_id,
+SELECT n.id, n.created_at, n.recipient_role, n.recipient, n.topic, n.message, n.message_parts,
+       n.case_id,
        c.number AS case_number, n.record_id, n.details, n.read_at,
        coalesce(c.subject_key, r.subject_key,
                 CASE WHEN n.recipient_role = 'subject' THEN n.recipient END) AS subject_key
@@ -66,8 +70,23 @@ class Notice:
     role: str  # subject | provider | credit_office | data_office
     recipient: str  # subject key or organisation code
     topic: str
-    message: str
+    message: Wording  # read in the reader's language; the English text is kept beside it
     details: dict[str, Any] | None = None
+
+
+def record_of(item: str, subject_key: str) -> Wording:
+    """A record named by its item and its subject, in the reader's words."""
+    return wording(N_("{item} of {subject}"), item=item, subject=subject_key)
+
+
+def due_words(case: Any) -> Wording:
+    """" by <day>" of a case's open step (with "(provisional)" while its calendar year is not
+    published), or nothing when no step is open."""
+    if case.due_on is None:
+        return Wording(())
+    if case.due_provisional:
+        return wording(N_(" by {due} (provisional)"), due=case.due_on)
+    return wording(N_(" by {due}"), due=case.due_on)
 
 
 @dataclass(frozen=True)
@@ -94,8 +113,9 @@ async def send(
         await conn.executemany(
             INSERT,
             [
-                (at, n.role, n.recipient, n.topic, n.message, case_id, record_id,
-                 json.dumps(n.details or {}, ensure_ascii=False, default=str))
+                (at, n.role, n.recipient, n.topic, n.message.english(), case_id, record_id,
+                 json.dumps(n.details or {}, ensure_ascii=False, default=str),
+                 json.dumps(n.message.dump(), ensure_ascii=False))
                 for n in notices
             ],
         )
@@ -158,7 +178,7 @@ async def my_notifications(
     found = [
         Notification(
             id=r["id"], created_at=r["created_at"], recipient_role=r["recipient_role"],
-            recipient=r["recipient"], topic=r["topic"], message=r["message"],
+            recipient=r["recipient"], topic=r["topic"], message=_message(r),
             case_id=str(r["case_id"]) if r["case_id"] else None, case_number=r["case_number"],
             record_id=str(r["record_id"]) if r["record_id"] else None,
             details=json.loads(r["details"]) if isinstance(r["details"], str) else r["details"],
@@ -173,6 +193,19 @@ async def my_notifications(
 
     return Page(found, [encode_cursor("notification", n.id) for n in found], len(rows) > first,
                 after is not None or before is not None, count)
+
+
+def _message(row: Any) -> str:
+    """The message in the reader's language; the stored English text for a notification written
+    before messages were kept as parts, or one whose parts this version does not know."""
+    parts = row["message_parts"]
+    if parts is None:
+        return row["message"]
+    try:
+        return Wording.load(json.loads(parts) if isinstance(parts, str) else parts).render()
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        log.warning("notification %s: stored wording not shown (%s); its English text is", row["id"], e)
+        return row["message"]
 
 
 def _notification_id(position: str) -> int:

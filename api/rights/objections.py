@@ -7,13 +7,14 @@ from __future__ import annotations
 from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
-from ..i18n import _
+from ..i18n import N_, _
+from ..wording import wording
 from . import repository as repo
 from .auth import require_verified_subject
 from .cases import CaseView, Rights, item_of, parse_id, read_case
 from .errors import CaseOpen, NotEligible
 from .filing import check_ground, open_case, own_record_for_update, validate_evidence
-from .notifications import Notice, send
+from .notifications import Notice, due_words, record_of, send
 from .workflow import first_step
 
 
@@ -51,9 +52,10 @@ async def file_objection(
         await send(
             conn,
             [Notice(
-                "credit_office", env.offices.credit_office, "objection.filed",
-                f"Objection {case.number} (Art. 37, {ground}) about record {item.name} of "
-                f"{subject_key}: notify the data office to compare by {case.due_on} (Art. 38).",
+                "credit_office", env.offices.credit_office, "objection.filed", wording(
+                    N_("Objection {n} (Art. 37, {ground}) about record {record}: notify the data "
+                       "office to compare{due} (Art. 38)."), n=case.number, ground=ground,
+                    record=record_of(item.name, subject_key), due=due_words(case)),
                 {"due_on": case.due_on, "provisional": case.due_provisional},
             )],
             at=env.now(), case_id=case_id, record_id=rid,

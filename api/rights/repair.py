@@ -10,13 +10,14 @@ from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..disclosure.rules import RecordView, record_periods
-from ..i18n import _
+from ..i18n import N_, _
+from ..wording import wording
 from . import repository as repo
 from .auth import require_verified_subject
 from .cases import CaseView, Rights, item_of, parse_id, read_case
 from .errors import CaseOpen, NotEligible, RepairTooEarly
 from .filing import open_case, own_record_for_update, validate_evidence
-from .notifications import Notice, send
+from .notifications import Notice, due_words, record_of, send
 from .workflow import first_step
 
 
@@ -65,11 +66,10 @@ async def apply_for_repair(
         case = await read_case(conn, principal, case_id)
         await send(
             conn,
-            [Notice("provider", record["provider_org"], "repair.applied",
-                    f"Repair application {case.number} (Art. 39) for your record {item.name} of "
-                    f"{subject_key}: review the evidence and decide by {case.due_on}"
-                    + (" (provisional)" if case.due_provisional else "") + ".",
-                    {"due_on": case.due_on, "provisional": case.due_provisional})],
+            [Notice("provider", record["provider_org"], "repair.applied", wording(
+                N_("Repair application {n} (Art. 39) for your record {record}: review the evidence "
+                   "and decide{due}."), n=case.number, record=record_of(item.name, subject_key),
+                due=due_words(case)), {"due_on": case.due_on, "provisional": case.due_provisional})],
             at=env.now(), case_id=case_id, record_id=rid,
         )
         await record_act(

@@ -16,15 +16,16 @@ from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import InvalidInput, NotFound
 from ..i18n import N_, _
+from ..lists import repository as lists_repository
+from ..wording import wording
+from ..workdays import china_date
 from . import repository as repo
 from .auth import may_see
-from ..lists import repository as lists_repository
-from ..workdays import china_date
 from .cases import CaseView, Rights, actor_values, parse_id, read_case, stage_org
 from .correction import store_correction
 from .deadlines import due, pauses_json, pauses_of
 from .deletion import delete_record
-from .notifications import Notice, send
+from .notifications import Notice, due_words, record_of, send
 from .workflow import (
     COURT_NOTICE,
     PAUSE_KINDS,
@@ -150,15 +151,16 @@ async def _apply_effect(
             requested_by=(row["filed_by"], row["filed_by_name"]),
         )
         details["deleted"] = {"versions_wiped": versions}
+        what = record_of(row["item_name"] or row["item_code"], row["subject_key"])
         return [
-            Notice("data_office", row["data_office_org"], "objection.record_deleted",
-                   f"Record {row['item_name'] or row['item_code']} of {row['subject_key']} (case "
-                   f"{row['number']}) was deleted: its provider confirmed its truth cannot be "
-                   "verified (Art. 38 ¶4). A tombstone remains."),
-            Notice("provider", row["provider_org"], "objection.record_deleted",
-                   f"Your record {row['item_name'] or row['item_code']} of {row['subject_key']} "
-                   f"was deleted from the platform after your answer in case {row['number']} "
-                   "(Art. 38 ¶4); it is not collected again under the same reference."),
+            Notice("data_office", row["data_office_org"], "objection.record_deleted", wording(
+                N_("Record {record} (case {case}) was deleted: its provider confirmed its truth "
+                   "cannot be verified (Art. 38 ¶4). A tombstone remains."),
+                record=what, case=row["number"])),
+            Notice("provider", row["provider_org"], "objection.record_deleted", wording(
+                N_("Your record {record} was deleted from the platform after your answer in case "
+                   "{case} (Art. 38 ¶4); it is not collected again under the same reference."),
+                record=what, case=row["number"])),
         ]
     elif adv.effect == "remove_entry":
         assert reason is not None
@@ -193,80 +195,88 @@ async def _move(conn: asyncpg.Connection, env: Rights, row: Any, adv: Advance, t
         await repo.close_case(conn, row["id"], outcome=adv.outcome, note=note, at=env.now(), on=today)
 
 
-def _due(case: CaseView) -> str:
-    if case.due_on is None:
-        return ""
-    return f" by {case.due_on.isoformat()}" + (" (provisional)" if case.due_provisional else "")
-
-
 def _notices(action: str, adv: Advance, case: CaseView, row: Any, details: dict, note: str | None) -> list[Notice]:
-    """Who the step must tell (Art. 38, 39)."""
-    what = f"{case.item_name or case.item_code} of {case.subject_key}"
+    """Who the step must tell (Art. 38, 39), in words each reader reads in its own language."""
+    what = record_of(case.item_name or case.item_code, case.subject_key)
     co, do, prov = case.credit_office_org, case.data_office_org, case.provider_org
-    n = case.number
+    n, due_by = case.number, due_words(case)
     if action == "notify_data_office":
-        return [Notice("data_office", do, "objection.compare_requested",
-                       f"Objection {n} about record {what}: compare the platform's data with the "
-                       f"provider's{_due(case)} and report the result (Art. 38 ¶1).")]
+        return [Notice("data_office", do, "objection.compare_requested", wording(
+            N_("Objection {n} about record {record}: compare the platform's data with the "
+               "provider's{due} and report the result (Art. 38 ¶1)."), n=n, record=what, due=due_by))]
     if action == "compare":
         if details["result"] == "differs":
-            text = f"the data differ; the data office corrects the record{_due(case)} (Art. 38 ¶2)"
+            text = N_("Objection {n} about record {record}: the data differ; the data office "
+                      "corrects the record{due} (Art. 38 ¶2).")
         else:
-            text = f"the data match; ask the provider to verify{_due(case)} (Art. 38 ¶3)"
-        return [Notice("credit_office", co, "objection.compared", f"Objection {n} about record {what}: {text}.",
-                       {"result": details["result"]})]
+            text = N_("Objection {n} about record {record}: the data match; ask the provider to "
+                      "verify{due} (Art. 38 ¶3).")
+        return [Notice("credit_office", co, "objection.compared",
+                       wording(text, n=n, record=what, due=due_by), {"result": details["result"]})]
     if action == "correct":
-        return [Notice("credit_office", co, "objection.corrected",
-                       f"Objection {n}: record {what} was corrected (version {details['version']}, "
-                       f"reason: {details['reason']}); inform the subject{_due(case)} (Art. 38 ¶2).",
-                       {"version": details["version"]})]
+        return [Notice("credit_office", co, "objection.corrected", wording(
+            N_("Objection {n}: record {record} was corrected (version {version}, reason: {reason}); "
+               "inform the subject{due} (Art. 38 ¶2)."), n=n, record=what,
+            version=details["version"], reason=details["reason"], due=due_by),
+            {"version": details["version"]})]
     if action == "request_verification":
-        return [Notice("provider", prov, "objection.verification_requested",
-                       f"Objection {n}: verify your record {what} and answer{_due(case)} (Art. 38 ¶3). "
-                       "Time for testing, inspection, quarantine, appraisal or expert review does not "
-                       "count: record its start and end with the case.")]
+        return [Notice("provider", prov, "objection.verification_requested", wording(
+            N_("Objection {n}: verify your record {record} and answer{due} (Art. 38 ¶3). Time for "
+               "testing, inspection, quarantine, appraisal or expert review does not count: record "
+               "its start and end with the case."), n=n, record=what, due=due_by))]
     if action == "pause_verification":
         kind = adv.pause[0] if adv.pause else ""
-        return [Notice("credit_office", co, "objection.verification_paused",
-                       f"Objection {n}: the provider's verification is paused for {kind} "
-                       f"({PAUSE_KINDS.get(kind, '')}) since {case.paused_since}.", {"kind": kind})]
+        return [Notice("credit_office", co, "objection.verification_paused", wording(
+            N_("Objection {n}: the provider's verification is paused for {kind} ({kind_name}) since "
+               "{since}."), n=n, kind=kind, kind_name=PAUSE_KINDS.get(kind, ""),
+            since=case.paused_since), {"kind": kind})]
     if action == "resume_verification":
-        return [Notice("credit_office", co, "objection.verification_resumed",
-                       f"Objection {n}: the provider's verification resumed; it answers{_due(case)}.")]
+        return [Notice("credit_office", co, "objection.verification_resumed", wording(
+            N_("Objection {n}: the provider's verification resumed; it answers{due}."), n=n, due=due_by))]
     if action == "answer_verification":
+        text = (N_("Objection {n}: the provider answered '{result}'; the record was deleted (Art. 38 "
+                   "¶4). Inform the subject{due} (Art. 38 ¶3).")
+                if details["result"] == "unverifiable" else
+                N_("Objection {n}: the provider answered '{result}'. Inform the subject{due} (Art. 38 ¶3)."))
         return [Notice("credit_office", co, "objection.verification_answered",
-                       f"Objection {n}: the provider answered '{details['result']}'"
-                       + ("; the record was deleted (Art. 38 ¶4)" if details["result"] == "unverifiable" else "")
-                       + f". Inform the subject{_due(case)} (Art. 38 ¶3).", {"result": details["result"]})]
+                       wording(text, n=n, result=details["result"], due=due_by), {"result": details["result"]})]
     if action == "answer_entry":
-        return [Notice("credit_office", co, "entry_objection.answered",
-                       f"Objection {n} about list entry {case.item_code} of {case.subject_key}: the "
-                       f"provider answered '{details['result']}' ({details.get('reason')}). Inform the "
-                       f"subject{_due(case)} (Art. 38 ¶3).", {"result": details["result"]})]
+        return [Notice("credit_office", co, "entry_objection.answered", wording(
+            N_("Objection {n} about list entry {entry} of {subject}: the provider answered "
+               "'{result}' ({reason}). Inform the subject{due} (Art. 38 ¶3)."), n=n,
+            entry=case.item_code, subject=case.subject_key, result=details["result"],
+            reason=details.get("reason"), due=due_by), {"result": details["result"]})]
     if action == "inform_subject":
-        return [Notice("subject", case.subject_key, "objection.result",
-                       f"Your objection {n} about {'list entry' if case.entry_id else 'record'} "
-                       f"{case.item_name or case.item_code} is decided: "
-                       f"{_OUTCOMES.get(case.outcome or '', case.outcome)}. {note} {COURT_NOTICE}",
+        text = (N_("Your objection {n} about list entry {item} is decided: {outcome}.") if case.entry_id
+                else N_("Your objection {n} about record {item} is decided: {outcome}."))
+        outcome = _OUTCOMES.get(case.outcome or "")
+        told = wording(text, n=n, item=case.item_name or case.item_code,
+                       outcome=wording(outcome) if outcome else case.outcome)
+        if note:
+            told += wording(N_(" {note}"), note=note)
+        return [Notice("subject", case.subject_key, "objection.result", told + COURT_NOTICE,
                        {"outcome": case.outcome, "may_go_to_court": True})]
     if action == "decide_repair":
-        repaired = case.outcome == "repaired"
-        text = (f"record {what} is repaired: no longer publicly disclosed nor a basis for joint "
-                "punishment (Art. 39)" if repaired
-                else f"the repair of record {what} is refused: {details.get('reason')}")
+        text = (wording(N_("record {record} is repaired: no longer publicly disclosed nor a basis "
+                           "for joint punishment (Art. 39)"), record=what)
+                if case.outcome == "repaired" else
+                wording(N_("the repair of record {record} is refused: {reason}"), record=what,
+                        reason=details.get("reason")))
         return [
-            Notice("credit_office", co, "repair.reported", f"Repair {n} decided by the provider: {text}.",
+            Notice("credit_office", co, "repair.reported",
+                   wording(N_("Repair {n} decided by the provider: {text}."), n=n, text=text),
                    {"outcome": case.outcome}),
-            Notice("subject", case.subject_key, "repair.decided", f"Your repair application {n}: {text}.",
+            Notice("subject", case.subject_key, "repair.decided",
+                   wording(N_("Your repair application {n}: {text}."), n=n, text=text),
                    {"outcome": case.outcome}),
         ]
     return []
 
 
 _OUTCOMES = {
-    "corrected": "the record was corrected",
-    "upheld": "the provider verified the record; it stands",
-    "deleted": "the provider confirmed the record's truth cannot be verified; it was deleted",
-    "entry_removed": "the provider found the list entry wrong; it was removed (名单已撤销)",
-    "entry_stands": "the provider answered that the list entry stands (名单维持)",
+    "corrected": N_("the record was corrected"),
+    "upheld": N_("the provider verified the record; it stands"),
+    "deleted": N_("the provider confirmed the record's truth cannot be verified; it was deleted"),
+    "entry_removed": N_("the provider found the list entry wrong; it was removed (名单已撤销)"),
+    "entry_stands": N_("the provider answered that the list entry stands (名单维持)"),
 }

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from ..auth.principal import Principal
 from ..errors import InvalidInput
 from ..i18n import N_, _
+from ..wording import wording
 from .errors import OutOfOrder, WrongRole
 
 # Art. 37: the three grounds of an objection.
@@ -296,7 +297,7 @@ def closes(action: str, adv: Advance) -> bool:
     return adv.next is None and adv.pause is None and adv.resume is None
 
 
-COURT_NOTICE = (
-    "If you disagree with the result you may bring an administrative lawsuit before the "
+COURT_NOTICE = wording(N_(
+    " If you disagree with the result you may bring an administrative lawsuit before the "
     "people's court (Art. 38: 信用主体对处理结果有异议的,可以向人民法院提起行政诉讼)."
-)
+))
