@@ -39,7 +39,8 @@ from api.auth.principal import Principal, RequestInfo  # noqa: E402
 from api.auth.tokens import mint_token  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, migrate  # noqa: E402
+from api.db import create_pool  # noqa: E402
+from api.db_migrate import migrate  # noqa: E402
 from api.identifiers import build_uscc  # noqa: E402
 
 AUDIT_KEY = "bench-audit-key-" + "a" * 40

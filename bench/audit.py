@@ -81,7 +81,8 @@ from api.auth.principal import Principal, RequestInfo  # noqa: E402
 from api.catalog import Catalog  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, migrate  # noqa: E402
+from api.db import create_pool  # noqa: E402
+from api.db_migrate import migrate  # noqa: E402
 from api.disclosure import service as disclosure_service  # noqa: E402
 from api.disclosure.service import Disclosure, look_up  # noqa: E402
 
