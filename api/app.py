@@ -36,7 +36,10 @@ from .authorizations.lifecycle import apply_exemptions
 from .catalog import Catalog
 from .config import Settings
 from .cors import cors_middleware
-from .db import app_login_dsn, create_pool, migrate, resolve_database_url
+from .db import create_pool
+from .db_login import app_login_dsn
+from .db_migrate import migrate
+from .db_server import resolve_database_url
 from .guard.middleware import Guard
 from .http_body import drain
 from .i18n import LocaleMiddleware

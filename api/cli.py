@@ -13,15 +13,10 @@ from collections.abc import Callable
 
 from . import demo
 from .config import ConfigError, Settings
-from .db import (
-    UNREACHABLE,
-    LoginError,
-    MigrationError,
-    create_pool,
-    migrate,
-    resolve_database_url,
-    unreachable,
-)
+from .db import create_pool
+from .db_login import LoginError
+from .db_migrate import MigrationError, migrate
+from .db_server import UNREACHABLE, resolve_database_url, unreachable
 from .deployment import refuse_in_deployment
 from .environment import unknown_variables
 from .errors import DomainError

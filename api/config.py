@@ -52,7 +52,7 @@ class Settings:
     audit_seal_window_seconds: int = 60
     # request limits and admission control (api/guard; README "Limits and overload")
     limits: Limits = field(default_factory=lambda: Limits())
-    # GraphQL introspection and "Did you mean" suggestions (schema/limits.py); on for the demo
+    # GraphQL introspection and "Did you mean" suggestions (schema/validation.py); on for the demo
     graphql_introspection: bool = False
     # per-caller rate limits (api/ratelimit.py): (role, "limits" notation) overrides, storage
     rate_limit_enabled: bool = True

@@ -226,7 +226,7 @@ async def _log_named(scope: Scope, body: bytes, refusal: DomainError) -> None:
     from graphql import GraphQLError, parse
 
     from schema.context import Context
-    from schema.limits import named_subjects
+    from schema.named_subjects import named_subjects
 
     state = scope["app"].state.credit
     try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from .config import Settings
-from .db import resolve_database_url
+from .db_server import resolve_database_url
 from .identifiers import OTHER_DOCUMENTS, IdentifierError, parse_subject_key
 
 # Every column that holds a subject key, with the column naming its document type if any.

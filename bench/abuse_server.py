@@ -17,7 +17,8 @@ from api.auth.principal import Principal, RequestInfo
 from api.auth.tokens import mint_token
 from api.cli import TOKEN_PRESETS
 from api.config import Settings
-from api.db import create_pool, migrate
+from api.db import create_pool
+from api.db_migrate import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIT_KEY = "bench-audit-key-" + "a" * 40

@@ -74,7 +74,8 @@ from api.audit.upkeep import expired_partitions  # noqa: E402
 from api.auth.policy import Policy  # noqa: E402
 from api.catalog import Catalog  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, migrate  # noqa: E402
+from api.db import create_pool  # noqa: E402
+from api.db_migrate import migrate  # noqa: E402
 from api.disclosure.service import Disclosure  # noqa: E402
 
 TARGET_QUERY_P99_MS = 50.0

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from api.db import embedded_database_url
+from api.db_server import embedded_database_url
 
 
 def with_database(dsn: str, name: str) -> str:

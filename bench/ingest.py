@@ -47,7 +47,9 @@ from api import demo  # noqa: E402
 from api.auth.tokens import mint_token  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, migrate, signing_settings  # noqa: E402
+from api.db import create_pool  # noqa: E402
+from api.db_login import signing_settings  # noqa: E402
+from api.db_migrate import migrate  # noqa: E402
 from api.identifiers import build_uscc  # noqa: E402
 from api.ingestion.client import file_chunks, upload  # noqa: E402
 

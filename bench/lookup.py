@@ -54,7 +54,8 @@ from api.auth.principal import Principal  # noqa: E402
 from api.auth.tokens import mint_token  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, migrate  # noqa: E402
+from api.db import create_pool  # noqa: E402
+from api.db_migrate import migrate  # noqa: E402
 
 TARGET_RATIO = 0.7  # issue 14: platform >= 0.7 x the raw ceiling at one process
 TARGET_PEER_RATIO = 2.0  # issue 14: the platform at least twice the peer's lookups/s

@@ -40,7 +40,8 @@ from api import demo  # noqa: E402
 from api.auth.tokens import mint_token  # noqa: E402
 from api.cli import TOKEN_PRESETS  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.db import create_pool, migrate  # noqa: E402
+from api.db import create_pool  # noqa: E402
+from api.db_migrate import migrate  # noqa: E402
 
 
 def asgi_request(token: str) -> tuple[dict, bytes]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import asyncpg
 
-from api.db import migrate
+from api.db_migrate import migrate
 from api.rights.notifications import COUNT_MINE, SELECT_MINE
 
 OFFSET = ("SELECT n.id FROM rights_notifications n WHERE recipient_role = 'credit_office' "

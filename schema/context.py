@@ -20,7 +20,7 @@ from api.identifiers import IdentifierError, parse_subject_key
 if TYPE_CHECKING:
     from api.operations import PersistedOperations
 
-    from .limits import NamedSubject
+    from .named_subjects import NamedSubject
 
 
 def too_many(batch_max: int, count: int) -> TooMany:

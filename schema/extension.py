@@ -10,7 +10,7 @@ the way in, the reverse on the way out):
 - operation: the persisted operation (schema/persisted.py), the parser's token limit (what
   strawberry's MaxTokensLimiter set), the date-literal validation rule (AddValidationRules);
 - parse: strawberry's ParserCache (its cache of parsed documents, 256 texts of at most 32 KiB);
-- validate: the document's limits, subject count and cached validation (schema/limits.py);
+- validate: the document's limits, subject count and cached validation (schema/validation.py);
 - execute: unstorable text refused and logged (schema/text_input.py), the operation's label for
   the access log and metrics (schema/observe.py); after it, dates in variables name their field
   (schema/scalars.py).
@@ -25,11 +25,12 @@ from collections.abc import AsyncIterator, Iterator
 from graphql import parse
 from strawberry.extensions import ParserCache, SchemaExtension
 
-from .limits import MAX_CACHED_TEXT, check_request
 from .observe import label_operation
 from .persisted import resolve_persisted
 from .scalars import TemporalLiteralRule, name_temporal_fields
+from .text_cache import MAX_CACHED_TEXT
 from .text_input import refuse_bad_text
+from .validation import check_request
 
 MAX_TOKENS = 2000  # a document's tokens, counted by the parser
 _parse = ParserCache(maxsize=256).cached_parse_document  # an LRU cache shared by the process
@@ -45,7 +46,7 @@ class CreditSteps(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context
-        # a long document is parsed each time, not kept (schema/limits.py MAX_CACHED_TEXT)
+        # a long document is parsed each time, not kept (schema/text_cache.py MAX_CACHED_TEXT)
         parse_ = _parse if len(ec.query) <= MAX_CACHED_TEXT else parse
         ec.graphql_document = parse_(ec.query, **ec.parse_options)
         yield

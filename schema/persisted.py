@@ -1,6 +1,6 @@
 """Persisted operations at the GraphQL edge (api/operations.py has the rules): before parsing,
 a request naming a document by hash gets its document; a refusal without a document is answered
-here, one with a document is left to check_request (schema/limits.py), which logs it for every
+here, one with a document is left to check_request (schema/validation.py), which logs it for every
 subject the document names before answering (as every refusal of a request naming subjects is)."""
 
 from __future__ import annotations

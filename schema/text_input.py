@@ -33,7 +33,7 @@ from api.i18n import _
 from api.text import bad_character
 
 from .errors import to_graphql_error
-from .limits import TextCache
+from .text_cache import TextCache
 
 _storable = TextCache()  # document text -> its literals are storable
 

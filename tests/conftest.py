@@ -18,7 +18,7 @@ from api.audit.integrity import _SEAL_LOCK as SEAL_LOCK
 from api.auth.tokens import mint_token
 from api.cli import TOKEN_PRESETS
 from api.config import Settings
-from api.db import embedded_database_url
+from api.db_server import embedded_database_url
 from api.demo import seed_demo
 
 TEST_SECRET = "test-secret-" + "x" * 40

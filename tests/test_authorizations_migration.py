@@ -9,7 +9,7 @@ import shutil
 import asyncpg
 
 from api import demo
-from api.db import migrate
+from api.db_migrate import migrate
 from tests.test_migrations import REAL_MIGRATIONS, folder, scratch  # noqa: F401
 
 LEGACY = """INSERT INTO authorizations (subject_key, grantee_org, purpose, scope_classes, valid_from,

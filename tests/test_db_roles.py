@@ -10,7 +10,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from api.db import LoginError, app_login_dsn, create_pool, migrate
+from api.db import create_pool
+from api.db_login import LoginError, app_login_dsn
+from api.db_migrate import migrate
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_migrations import _with_database
 

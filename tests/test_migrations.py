@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from api.config import ROOT
-from api.db import MigrationError, load_migrations, migrate
+from api.db_migrate import MigrationError, load_migrations, migrate
 
 REAL_MIGRATIONS = ROOT / "migrations"
 

@@ -87,8 +87,9 @@ async def test_a_long_document_is_run_but_kept_in_no_cache(client, settings):
     """A 1 MiB body may carry a document of a few tokens and a long comment: 256 of them were
     540 MB in the parser's and the validation caches."""
     from schema.extension import _parse
-    from schema.limits import MAX_CACHED_TEXT, _validated, _within_limits
+    from schema.text_cache import MAX_CACHED_TEXT
     from schema.text_input import _storable
+    from schema.validation import _validated, _within_limits
 
     long = "{ purposes { code } }\n#" + "x" * (MAX_CACHED_TEXT + 1)
     short = "{ purposes { code } }\n# short"

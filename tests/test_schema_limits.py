@@ -16,7 +16,8 @@ from api.auth.principal import RequestInfo
 from api.errors import TooMany
 from api.identifiers import build_resident_id
 from schema.context import Context
-from schema.limits import NAMED_MAX, DocumentLimits, check_document, named_subjects
+from schema.limits import DocumentLimits, check_document
+from schema.named_subjects import NAMED_MAX, named_subjects
 from tests.conftest import log_rows, token
 
 COMPANY = "91130902MA0DEM0135"

@@ -33,7 +33,7 @@ def credit(*args: str, env: dict[str, str], data_dir: Path) -> subprocess.Comple
 
 
 def deployment_env(dsn: str, manifest: Path) -> dict[str, str]:
-    from api.db import app_login_dsn
+    from api.db_login import app_login_dsn
 
     return {"CREDIT_MODE": "deployment", "DATABASE_URL": dsn, "CREDIT_APP_DATABASE_URL": app_login_dsn(dsn),
             "CREDIT_JWT_SECRET": TEST_SECRET, "CREDIT_AUDIT_KEY": TEST_AUDIT_KEY,

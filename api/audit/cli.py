@@ -14,7 +14,9 @@ import asyncpg
 
 from ..auth.principal import Principal
 from ..config import Settings
-from ..db import create_pool, migrate, resolve_database_url
+from ..db import create_pool
+from ..db_migrate import migrate
+from ..db_server import resolve_database_url
 from .integrity import seal
 from .records_check import register as register_records
 from .records_check import verify_records

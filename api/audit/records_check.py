@@ -1,7 +1,7 @@
 """Tamper evidence for records, their kept versions, tombstones and subjects (Art. 41: 不得篡改).
 
 Every row carries `mac` = HMAC-SHA256 over its canonical content, with a key derived from the
-audit key (api/db.py `record_mac_key`). The signing triggers of migrations/0007 make it in the
+audit key (api/db_login.py `record_mac_key`). The signing triggers of migrations/0007 make it in the
 app's own sessions, the only ones that hold the key; a session without it cannot change these
 rows. `check_records` recomputes every mac here, in Python, over the content as PostgreSQL's
 own jsonb functions spell it (the same expression as the triggers: keep the lists below and the
@@ -24,7 +24,10 @@ from typing import Any
 import asyncpg
 
 from ..auth.principal import Principal
-from ..db import create_pool, migrate, record_mac_key, resolve_database_url, transaction
+from ..db import create_pool, transaction
+from ..db_login import record_mac_key
+from ..db_migrate import migrate
+from ..db_server import resolve_database_url
 from .trail import record_act
 
 # table -> (what names a row, the canonical content); must match migrations/0007's triggers.

@@ -273,7 +273,8 @@ def run_reload(settings, args: argparse.Namespace) -> int:
 async def reload_everywhere(settings, actor: Principal) -> int:
     """Check the files; if they pass, record the version as the operator's act and NOTIFY every
     server; if not, record the refusal and say why (exit 2), leaving every server as it is."""
-    from ..db import create_pool, resolve_database_url
+    from ..db import create_pool
+    from ..db_server import resolve_database_url
 
     dsn = resolve_database_url(settings)
     pool = await create_pool(dsn, audit_key=settings.audit_key, min_size=1, max_size=1)

@@ -11,7 +11,9 @@ import getpass
 
 from ..auth.principal import Principal
 from ..config import Settings
-from ..db import create_pool, migrate, resolve_database_url
+from ..db import create_pool
+from ..db_migrate import migrate
+from ..db_server import resolve_database_url
 from ..errors import InvalidInput
 from ..i18n import _
 from .anomalies import anomalies, render

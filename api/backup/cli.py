@@ -10,7 +10,8 @@ import datetime as dt
 from pathlib import Path
 
 from ..config import Settings
-from ..db import create_pool, resolve_database_url
+from ..db import create_pool
+from ..db_server import resolve_database_url
 from .service import BackupError, restore_backup, take_backup
 
 

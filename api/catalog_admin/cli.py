@@ -14,7 +14,9 @@ from pathlib import Path
 from ..auth.principal import Principal
 from ..catalog import Catalog, china_today
 from ..config import Settings
-from ..db import create_pool, migrate, resolve_database_url
+from ..db import create_pool
+from ..db_migrate import migrate
+from ..db_server import resolve_database_url
 from ..demo import CREDIT_OFFICE, DEFAULT_CATALOG, ORGANISATIONS
 from ..errors import InvalidInput
 from ..ingestion.template import template_csv

@@ -10,7 +10,9 @@ import datetime as dt
 from ..auth.principal import Principal
 from ..catalog import Catalog
 from ..config import Settings
-from ..db import create_pool, migrate, resolve_database_url
+from ..db import create_pool
+from ..db_migrate import migrate
+from ..db_server import resolve_database_url
 from ..errors import InvalidInput
 from ..i18n import _
 from ..workdays.service import read_calendar

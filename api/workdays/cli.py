@@ -12,7 +12,9 @@ from pathlib import Path
 
 from ..auth.principal import Principal
 from ..config import Settings
-from ..db import create_pool, migrate, resolve_database_url
+from ..db import create_pool
+from ..db_migrate import migrate
+from ..db_server import resolve_database_url
 from ..demo import DATA_OFFICE, ORGANISATIONS
 from ..errors import InvalidInput
 from ..i18n import _
