@@ -10,9 +10,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from api.ingestion.batch import Outcome
 from api.ingestion.history import record_history
 from api.ingestion.record import RecordInput as RecordInputData
-from api.ingestion.service import Outcome, submit_records
+from api.ingestion.service import submit_records
 from api.ingestion.timeliness import timeliness_report
 
 from .context import Context
