@@ -10,10 +10,11 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from api.ingestion.batch import Outcome
 from api.ingestion.history import record_history
-from api.ingestion.service import Outcome, submit_records
+from api.ingestion.record import RecordInput as RecordInputData
+from api.ingestion.service import submit_records
 from api.ingestion.timeliness import timeliness_report
-from api.ingestion.validation import RecordInput as RecordInputData
 
 from .context import Context
 from .errors import call

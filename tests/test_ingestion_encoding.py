@@ -15,8 +15,9 @@ from api.ingestion.client import upload as upload_client
 from api.ingestion.columns import field_names
 from api.ingestion.encoding import DETECT_BYTES, FormatError, TextEncoding
 from api.ingestion.formats import CsvReader, NdjsonReader
+from api.ingestion.record import Rejection
 from api.ingestion.template import template_csv
-from api.ingestion.validation import Rejection, Validator
+from api.ingestion.validation import Validator
 from tests.conftest import token
 from tests.test_ingestion_bulk import as_csv, licence_row, ndjson
 from tests.test_ingestion_crash import Server

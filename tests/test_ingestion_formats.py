@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.ingestion.formats import MAX_LINE_BYTES, CsvReader, FormatError, NdjsonReader
-from api.ingestion.validation import RecordInput, Rejection
+from api.ingestion.record import RecordInput, Rejection
 
 CSV = (
     "\ufeffsubjectKey,subjectType,subjectName,itemCode,sourceRef,decidedOn,cf_sy,cf_nr_fk\r\n"

@@ -11,9 +11,9 @@ import pytest
 from api import demo
 from api.auth.principal import Principal
 from api.catalog import CHINA_TIME
+from api.ingestion.record import RecordInput
 from api.ingestion.service import Collector
 from api.ingestion.timeliness import recompute_deadlines
-from api.ingestion.validation import RecordInput
 from api.workdays import NamedDay, WorkCalendar, YearSchedule
 
 PROVIDER = Principal(user_id="user-provider", name="刘洋", org_code=demo.MARKET,

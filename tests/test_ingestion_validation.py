@@ -11,7 +11,8 @@ from api import demo
 from api.catalog import Catalog, CatalogItem, FieldDef
 from api.catalog_admin.definition import DefinitionError, load_yaml, parse_item
 from api.ingestion.art11 import CONSENT_ONLY, FORBIDDEN, classify
-from api.ingestion.validation import RecordInput, Rejection, Validator, ValidRecord
+from api.ingestion.record import RecordInput, Rejection, ValidRecord
+from api.ingestion.validation import Validator
 from api.ingestion.values import ValueProblem, normalise
 from tests.test_identifiers import _load_vectors
 

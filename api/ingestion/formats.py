@@ -25,7 +25,7 @@ from ..i18n import _
 from .columns import SUBJECT_TYPE_LABELS, base_key
 from .encoding import FormatError, TextEncoding, charset_of, position
 from .lines import MAX_LINE_BYTES, Lines
-from .validation import RecordInput, Rejection
+from .record import RecordInput, Rejection
 
 # A file's columns: the record keys and the data fields of every item it may carry. A row's own
 # fields are bounded by its item (validation: `too_many_fields`).

@@ -25,10 +25,11 @@ from starlette.types import Receive, Scope, Send
 
 from ..errors import DomainError
 from ..http_body import drain
-from .columns import field_names
 from ..i18n import _
+from .batch import Outcome
+from .columns import field_names
 from .formats import FormatError, Row, reader_for
-from .service import Budget, Collector, Outcome, declared_client, with_channel
+from .service import Budget, Collector, declared_client, with_channel
 
 log = logging.getLogger("credit.upload")
 

@@ -6,58 +6,17 @@ Every submission path (submitRecords, the bulk upload, `credit ingest`) runs thi
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
-from ..catalog import Catalog, CatalogItem
+from ..catalog import Catalog
 from ..i18n import N_, _
 from ..identifiers import RESIDENT_ID, USCC, IdentifierError, SubjectKey, parse_subject_key
-from ..text import bad_character, first_unstorable
 from .art11 import FORBIDDEN, classify
+from .limits import MAX_KEY, MAX_NAME, MAX_REASON, MAX_REF, size_limits, unstorable
+from .record import RecordInput, Rejection, ValidRecord
 from .values import MAX_TEXT, ValueProblem, canonical_json, normalise, parse_date
 
 SUBJECT_TYPES = ("natural_person", "legal_person", "unincorporated_org", "individual_business")
-MAX_REF = 200
-MAX_REASON = 1000
-MAX_NAME = 200
-MAX_KEY = 64  # a subject key or a document type, far above any real one
-FIELD_ALLOWANCE = 8  # data fields a record may carry beyond its item's, before it is refused unread
-MAX_FIELD_NAME = 64  # a catalog field name is at most 64 characters (catalog_admin.fields)
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    field: str
-    rule: str
-    message: str
-
-
-@dataclass(slots=True)
-class RecordInput:
-    subject_key: str | None
-    subject_type: str | None
-    subject_name: str | None
-    item_code: str | None
-    source_ref: str | None
-    decided_on: dt.date | str | None
-    data: Any
-    document_type: str | None = None
-    consent_ref: str | None = None  # Art. 11: the subject's written consent, when needed
-    change_reason: str | None = None  # Art. 16: why a stored record is corrected
-
-
-@dataclass(frozen=True, slots=True)
-class ValidRecord:
-    subject_key: str
-    key_type: str
-    subject_type: str
-    subject_name: str
-    item: CatalogItem
-    source_ref: str
-    decided_on: dt.date
-    data_json: str
-    consent_ref: str | None
-    change_reason: str | None
 
 
 def _forbidden(name: Any, topic: str) -> Rejection:
@@ -78,55 +37,6 @@ def _short(value: Any) -> str:
     """A submitted value as a message shows it: cut short, so a message never grows with the input."""
     text = value if isinstance(value, str) else repr(value) if isinstance(value, int | float | None) else type(value).__name__
     return text if len(text) <= 40 else text[:40] + "…"
-
-
-def _limits(data: dict, item: CatalogItem) -> Rejection | None:
-    """Per-record bounds, checked before any field is looked at: a row with thousands of field
-    names or megabytes of text is refused at the cost of counting them."""
-    allowed = len(item.fields) + FIELD_ALLOWANCE
-    if len(data) > allowed:
-        return Rejection(
-            "data", "too_many_fields",
-            _("too many fields: {count}, at most {allowed} for {item} ({fields} catalog fields + "
-              "{extra})", count=len(data), allowed=allowed, item=item.code,
-              fields=len(item.fields), extra=FIELD_ALLOWANCE),
-        )
-    for name, value in data.items():
-        if len(name) > MAX_FIELD_NAME:
-            return Rejection(
-                f"data.{name[:MAX_FIELD_NAME]}…", "field_name_length",
-                _("a field name is longer than {max} characters", max=MAX_FIELD_NAME),
-            )
-        if value.__class__ is str and len(value) > MAX_TEXT:
-            return Rejection(
-                f"data.{name}", "length",
-                _("{name} is longer than {max} characters", name=name, max=MAX_TEXT),
-            )
-    return None
-
-
-_TEXT_FIELDS = (("subjectKey", "subject_key"), ("subjectType", "subject_type"), ("subjectName", "subject_name"),
-                ("itemCode", "item_code"), ("sourceRef", "source_ref"), ("decidedOn", "decided_on"),
-                ("documentType", "document_type"), ("consentRef", "consent_ref"),
-                ("changeReason", "change_reason"))
-
-
-def _unstorable(rec: RecordInput) -> Rejection | None:
-    """A control character (NUL above all, which PostgreSQL cannot store) anywhere in the
-    record refuses that record alone, naming the field: left to the database it would stop
-    the whole upload (api/text.py)."""
-    for name, attr in _TEXT_FIELDS:
-        value = getattr(rec, attr)
-        if value.__class__ is str and (found := bad_character(value)) is not None:
-            return _control(name, *found)
-    if (found_in := first_unstorable(rec.data, "data")) is not None:
-        return _control(*found_in)
-    return None
-
-
-def _control(field: str, position: int, char: str) -> Rejection:
-    return Rejection(field, "control_character", _(
-        "{field} contains a control character (U+{ch}) and cannot be stored", field=field, ch=f"{ord(char):04X}"))
 
 
 class Validator:
@@ -166,7 +76,7 @@ class Validator:
         return SubjectKey(a, b)
 
     def validate(self, rec: RecordInput) -> ValidRecord | Rejection:
-        if (bad := _unstorable(rec)) is not None:
+        if (bad := unstorable(rec)) is not None:
             return bad
         source_ref = _text(rec.source_ref)
         if not source_ref:
@@ -213,7 +123,7 @@ class Validator:
                   item=item.code, name=item.name, provider=item.provider_name),
             )
 
-        if (limit := _limits(data, item)) is not None:
+        if (limit := size_limits(data, item)) is not None:
             return limit
 
         # One pass over the data: Art. 11 forbidden data refuses the whole record, whatever else

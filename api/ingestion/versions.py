@@ -16,7 +16,8 @@ from ..auth.principal import Principal
 from ..catalog import Catalog, china_today
 from ..errors import InvalidInput, NotFound
 from ..i18n import _
-from .validation import RecordInput, Rejection, Validator
+from .record import RecordInput, Rejection
+from .validation import Validator
 
 RECORD_FOR_UPDATE = """
 SELECT r.id, r.subject_key, r.subject_name, r.item_code, r.provider_org, r.source_ref,
