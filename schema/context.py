@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from api.app_state import AppState
 from api.auth.principal import Principal, RequestInfo
-from api.disclosure.rules import MAX_PURPOSE_LENGTH, SubjectView
+from api.disclosure.rules import MAX_PURPOSE_LENGTH
 from api.disclosure.service import log_refusal, log_refused_keys, look_up, normalise_keys
+from api.disclosure.views import SubjectView
 from api.errors import DomainError, TooMany
 from api.i18n import _
 from api.identifiers import IdentifierError, parse_subject_key

@@ -11,8 +11,8 @@ from strawberry.scalars import JSON
 
 from api.audit.service import queries_of_me
 from api.catalog import CatalogItem
-from api.disclosure.rules import RecordView, SubjectView
-from api.disclosure.rules import Withheld as WithheldView
+from api.disclosure.views import RecordView, SubjectView
+from api.disclosure.views import Withheld as WithheldView
 from api.errors import Forbidden
 from api.i18n import N_, _
 from api.reports.service import reports_about

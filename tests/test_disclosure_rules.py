@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from api.catalog import CatalogItem
-from api.disclosure.rules import Authorization, add_months, mask_name, purpose_kind, record_state
+from api.disclosure.rules import add_months, mask_name, purpose_kind, record_state
+from api.disclosure.views import Authorization
 
 T = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 
@@ -108,7 +109,8 @@ def test_fields_tagged_when_collected_stay_masked_after_a_catalog_drops_the_tag(
     from api.auth.principal import ANONYMOUS
     from api.config import ROOT
     from api.disclosure.masking import MaskSpec
-    from api.disclosure.rules import StoredRecord, StoredSubject, disclose
+    from api.disclosure.rules import disclose
+    from api.disclosure.views import StoredRecord, StoredSubject
 
     policy = Policy.load(Path(ROOT) / "policies")
     subject = StoredSubject("91130902MA0DEM0135", "uscc", "legal_person", "某公司", "active")

@@ -11,7 +11,8 @@ import pytest
 
 from api.auth.principal import Principal
 from api.catalog import CatalogItem
-from api.disclosure.rules import RecordView, StoredRecord, relation
+from api.disclosure.rules import relation
+from api.disclosure.views import RecordView, StoredRecord
 from api.errors import InvalidInput
 from api.env_base import ConfigError
 from api.rights.auth import may_see, visibility_sql

@@ -19,8 +19,8 @@ import asyncpg
 from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
-from ..disclosure.rules import RecordView, SubjectView
 from ..disclosure.service import log_refusal, look_up, normalise_keys
+from ..disclosure.views import RecordView, SubjectView
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..i18n import _
 from ..lists.service import EntryView, entries_for, today_in_china

@@ -34,15 +34,8 @@ from ..identifiers import IdentifierError, parse_subject_key
 from ..observe.metrics import count_lookups, trail_write_timer
 from . import repository
 from .masking import MaskSpec
-from .rules import (
-    MAX_PURPOSE_LENGTH,
-    PURPOSES,
-    Authorization,
-    StoredRecord,
-    StoredSubject,
-    SubjectView,
-    disclose,
-)
+from .rules import MAX_PURPOSE_LENGTH, PURPOSES, disclose
+from .views import Authorization, StoredRecord, StoredSubject, SubjectView
 
 log = logging.getLogger("credit.disclosure")
 

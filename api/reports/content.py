@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from ..disclosure.rules import CHINA_TIME, PURPOSES, SubjectView
+from ..disclosure.rules import CHINA_TIME, PURPOSES
+from ..disclosure.views import SubjectView
 
 FORMAT = "credit-report/1"
 # The sections of the national report, in its order; each catalog category goes to one.

@@ -25,8 +25,9 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..disclosure import repository as disclosure_repository
-from ..disclosure.rules import CHINA_TIME, SubjectView
+from ..disclosure.rules import CHINA_TIME
 from ..disclosure.service import Disclosure, log_refusal, look_up, normalise_keys
+from ..disclosure.views import SubjectView
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..i18n import _
 from ..lists.service import entries_for

@@ -9,7 +9,8 @@ from __future__ import annotations
 from ..audit.trail import record_act
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
-from ..disclosure.rules import RecordView, record_periods
+from ..disclosure.rules import record_periods
+from ..disclosure.views import RecordView
 from ..i18n import N_, _
 from ..wording import wording
 from . import repository as repo
