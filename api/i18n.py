@@ -59,11 +59,24 @@ def _param(value: object, locale: str) -> object:
 
 def _(message: str, /, **params: object) -> str:
     """The message in the current request's language, its {params} filled in."""
+    return _translated(message, params)
+
+
+def _translated(message: str, params: dict[str, object]) -> str:
     locale = _current.get()
     text = translations(locale).gettext(message)
     if not params:
         return text
     return text.format(**{k: _param(v, locale) for k, v in params.items()})
+
+
+def stored_(msgid: str, /, **params: object) -> str:
+    """`_()` for a msgid held in a variable (written earlier with N_(), kept, read back): only
+    one of this version's messages is formatted, since a format string from anywhere else could
+    read attributes of its parameters (`{0.__class__}`). Any other raises ValueError."""
+    if not is_message(msgid):
+        raise ValueError(f"not a message of this version: {msgid[:80]!r}")
+    return _translated(msgid, params)
 
 
 def is_message(msgid: str) -> bool:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from api import i18n
 from api.ingestion.encoding import FormatError, codec_named
 
@@ -32,6 +34,17 @@ def test_every_message_with_parameters_is_a_literal():
                     and not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str))):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not found, f"a message with parameters that is not a literal: {found}"
+
+
+def test_a_msgid_from_a_variable_is_formatted_only_if_it_is_a_message_of_this_version():
+    """`stored_()` (stored notification wordings, token refusals) formats only a msgid the
+    catalog holds; a stored or forged format string is refused, not read."""
+    with i18n.use_locale("en"):
+        assert i18n.stored_("token lacks the required claim {claim}", claim="'org'") == \
+            "token lacks the required claim 'org'"
+        for forged in ("{claim.__class__.__mro__}", "token lacks the required claim {claim} "):
+            with pytest.raises(ValueError, match="not a message of this version"):
+                i18n.stored_(forged, claim="x")
 
 
 def test_a_parameter_carrying_format_fields_is_shown_as_written():

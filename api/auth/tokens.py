@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 
 from ..config import SYMMETRIC_ALGORITHMS, Settings
-from ..i18n import SOURCE, N_, _, use_locale
+from ..i18n import N_, SOURCE, stored_, use_locale
 from ..identifiers import IdentifierError, parse_subject_key, validate_uscc
 from .principal import ANONYMOUS, ROLES, Principal
 
@@ -29,7 +29,7 @@ class TokenError(Exception):
         self.params = params
 
     def reason(self) -> str:
-        return _(self.message, **self.params)
+        return stored_(self.message, **self.params)
 
 
 @dataclass
