@@ -19,6 +19,8 @@ from typing import Any
 from .i18n import SOURCE, stored_, use_locale
 
 Part = tuple[str, dict[str, Any]]
+MAX_DEPTH = 4  # wordings inside wordings: code nests two deep ("record X of Y" in a repair text)
+MAX_PARTS = 16
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,19 @@ class Wording:
         return [[msgid, {k: _dump(v) for k, v in params.items()}] for msgid, params in self.parts]
 
     @classmethod
-    def load(cls, raw: list[list[Any]]) -> Wording:
-        return cls(tuple((msgid, {k: _load(v) for k, v in params.items()}) for msgid, params in raw))
+    def load(cls, raw: Any, _depth: int = 0) -> Wording:
+        """From `dump()`'s JSON; anything of another shape, or nested deeper than code nests
+        (MAX_DEPTH) or longer than MAX_PARTS, is refused with ValueError."""
+        if _depth > MAX_DEPTH or not isinstance(raw, list) or len(raw) > MAX_PARTS:
+            raise ValueError("not a stored wording")
+        parts = []
+        for part in raw:
+            if not (isinstance(part, list) and len(part) == 2 and isinstance(part[0], str)
+                    and isinstance(part[1], dict)):
+                raise ValueError("not a stored wording")
+            msgid, params = part
+            parts.append((msgid, {str(k): _load(v, _depth) for k, v in params.items()}))
+        return cls(tuple(parts))
 
 
 def wording(msgid: str, /, **params: Any) -> Wording:
@@ -70,10 +83,10 @@ def _dump(value: Any) -> Any:
     return value
 
 
-def _load(value: Any) -> Any:
+def _load(value: Any, depth: int) -> Any:
     if isinstance(value, dict):
         if "wording" in value:
-            return Wording.load(value["wording"])
+            return Wording.load(value["wording"], depth + 1)
         if "date" in value:
             return dt.date.fromisoformat(value["date"])
     return value

@@ -160,6 +160,9 @@ async def test_each_party_reads_and_marks_its_own_notifications(gql, pool, clock
         "objection.verification_requested"]
     assert topics(await notes(gql, False, as_="credit_office")) == [
         "objection.filed", "objection.compared", "objection.verification_answered"]
+    answered = [x["message"] for x in await notes(gql, False, as_="credit_office")
+                if x["topic"] == "objection.verification_answered"]
+    assert answered and "提供单位答复：经核实，记录属实" in answered[0]  # words, not the code
     (told,) = await notes(gql, True, **as_company())
     assert told["topic"] == "objection.result" and "经核查信息准确，予以维持。" in told["message"]
     assert "提供单位已核实该记录，予以维持" in told["message"] and "提起行政诉讼" in told["message"]

@@ -11,8 +11,9 @@ import json
 import pytest
 
 from api.i18n import N_, use_locale
-from api.rights.notifications import due_words, record_of
-from api.wording import Wording, wording
+from api.rights.notice_words import RESULT_WORDS, coded, due_words, record_of
+from api.rights.notifications import _message
+from api.wording import MAX_DEPTH, Wording, wording
 
 
 class Case:
@@ -41,7 +42,7 @@ def test_a_wording_reads_in_each_language_and_survives_storage():
 def test_typed_text_is_shown_as_typed_and_braces_in_it_are_not_formats():
     note = wording(N_(" {note}"), note="{n} 经核查 {0.__class__}")
     with use_locale("zh_CN"):
-        assert note.render() == "{n} 经核查 {0.__class__}"
+        assert note.render() == "处理说明：{n} 经核查 {0.__class__}"
 
 
 def test_a_stored_part_this_version_does_not_know_is_refused():
@@ -55,3 +56,41 @@ def test_parameters_are_plain_values_days_or_wordings():
         wording(N_(" {note}"), note=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     with pytest.raises(TypeError):
         wording(N_(" {note}"), note=["a list"])
+
+
+def nested(depth: int) -> list:
+    parts: list = [["{item} of {subject}", {"item": "x", "subject": "y"}]]
+    for _ in range(depth):
+        parts = [["{item} of {subject}", {"item": {"wording": parts}, "subject": "y"}]]
+    return parts
+
+
+@pytest.mark.parametrize("parts", [
+    [["x", "y"]], [{"a": 1}], "not a list", [["{item} of {subject}"]], [[1, {}]],
+    [["{n.__class__.__mro__}", {"n": "x"}]],  # not a message of this version
+    [["{item} of {subject}", {"item": "x"}]],  # a parameter missing
+    nested(MAX_DEPTH + 1), nested(100), [["testing", {}]] * 17,
+])
+def test_a_stored_wording_that_cannot_be_rendered_shows_the_stored_english(parts):
+    """One row's parts never break a listing: the English text stored beside them is shown."""
+    row = {"id": 7, "message": "the stored English", "message_parts": json.dumps(parts)}
+    assert _message(row) == "the stored English"
+    assert _message({**row, "message_parts": None}) == "the stored English"
+
+
+def test_json_nested_past_the_parsers_limit_shows_the_stored_english():
+    deep = '[["{item} of {subject}", {"subject": "y", "item": {"wording": ' * 5000 + "[]" + "}}]]" * 5000
+    assert _message({"id": 8, "message": "the stored English", "message_parts": deep}) == \
+        "the stored English"
+
+
+def test_nesting_as_deep_as_code_nests_is_rendered():
+    with use_locale("zh_CN"):
+        assert _message({"id": 1, "message": "-", "message_parts": json.dumps(nested(MAX_DEPTH))}) \
+            .endswith("x")
+
+
+def test_recorded_codes_are_read_as_words():
+    with use_locale("zh_CN"):
+        assert coded(RESULT_WORDS, "verified").render() == "经核实，记录属实"
+    assert coded(RESULT_WORDS, "something new") == "something new"  # shown as recorded

@@ -29,7 +29,10 @@ class TokenError(Exception):
         self.params = params
 
     def reason(self) -> str:
-        return stored_(self.message, **self.params)
+        try:
+            return stored_(self.message, **self.params)
+        except ValueError:  # a reason written without N_(): still a 401, in English
+            return str(self)
 
 
 @dataclass

@@ -22,6 +22,11 @@ from .common import act_details, is_grantee, is_self, log_refusal, storable, tel
 
 Step = Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[asyncpg.Record]]
 FINDINGS = ("forged", "signed", "undetermined")
+FINDING_WORDS = {  # the subject reads the finding in words, not as the code
+    "forged": N_("forged: not signed by you"),
+    "signed": N_("signed by you"),
+    "undetermined": N_("it could not be established who signed it"),
+}
 
 
 async def _step(pool, principal: Principal, request: RequestInfo | None, authorization_id: str,
@@ -188,7 +193,8 @@ async def close_dispute(pool, principal, dispute_id, finding, note, *, request=N
                         details=act_details(row, dispute=str(case["id"]), finding=finding, note=note))
         await tell_subject(conn, row, "authorization_dispute_closed", wording(
             N_("The credit office looked into your dispute, finding: {finding}; the authorization "
-               "is no longer in effect"), finding=finding), dispute=str(case["id"]), finding=finding)
+               "is no longer in effect"), finding=wording(FINDING_WORDS[finding])),
+            dispute=str(case["id"]), finding=finding)
         return case
 
 

@@ -15,6 +15,7 @@ import asyncpg
 from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
+from ..disclosure.rules import CHINA_TIME
 from ..errors import Forbidden, InvalidInput
 from ..i18n import N_, _
 from ..pagination import Page
@@ -140,8 +141,8 @@ async def send_use_summaries(pool: asyncpg.Pool, *, limit: int = 1000) -> int:
                 conn, r, "authorization_used", wording(
                     N_("Organisation {org} queried your information {n} times on your authorization "
                        "(purpose {purpose}) ({first} to {last})"), org=r["grantee_org"], n=r["n"],
-                    purpose=r["purpose"], first=f"{r['first_at']:%Y-%m-%d %H:%M}",
-                    last=f"{r['last_at']:%Y-%m-%d %H:%M}"),
+                    purpose=r["purpose"], first=f"{r['first_at'].astimezone(CHINA_TIME):%Y-%m-%d %H:%M}",
+                    last=f"{r['last_at'].astimezone(CHINA_TIME):%Y-%m-%d %H:%M}"),  # Beijing time
                 uses=r["n"], first_at=r["first_at"].isoformat(), last_at=r["last_at"].isoformat())
             await conn.execute("UPDATE authorizations SET uses_notified_until = $2 WHERE id = $1",
                                r["id"], r["last_id"])

@@ -25,7 +25,8 @@ from .auth import require_verified_subject
 from .cases import Rights, item_of, parse_id
 from .errors import CaseOpen, NotEligible
 from .filing import own_record_for_update
-from .notifications import Notice, record_of, send
+from .notice_words import record_of
+from .notifications import Notice, send
 
 # Art. 40: 表彰奖励、志愿服务和慈善捐赠 — as catalog categories.
 DELETABLE_ON_REQUEST = ("commendation", "volunteer", "donation")

@@ -23,7 +23,8 @@ from .auth import require_verified_subject
 from .cases import CaseView, Rights, parse_id, read_case
 from .errors import CaseOpen, NotEligible
 from .filing import check_ground, open_case, validate_evidence
-from .notifications import Notice, due_words, send
+from .notice_words import GROUND_WORDS, coded, due_words
+from .notifications import Notice, send
 from .workflow import first_step
 
 ENTRY_CATEGORY = "list_entry"
@@ -73,7 +74,7 @@ async def file_entry_objection(
             conn,
             [Notice("provider", entry["provider_org"], "entry_objection.filed", wording(
                 N_("Objection {n} (Art. 37, {ground}) to your list entry {entry} of {subject}: "
-                   "answer whether it stands{due}."), n=case.number, ground=ground,
+                   "answer whether it stands{due}."), n=case.number, ground=coded(GROUND_WORDS, ground),
                 entry=entry["case_number"], subject=subject_key, due=due_words(case)),
                 {"due_on": case.due_on, "provisional": case.due_provisional}),
              Notice("credit_office", env.offices.credit_office, "entry_objection.filed", wording(

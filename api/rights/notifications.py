@@ -21,9 +21,9 @@ from ..audit.repository import LogEntry, record_queries
 from ..auth.principal import Principal, RequestInfo
 from ..db import transaction
 from ..errors import Forbidden, InvalidInput
-from ..i18n import N_, _
+from ..i18n import _
 from ..pagination import Page, check_first, decode_cursor, encode_cursor, not_a_cursor
-from ..wording import Wording, wording
+from ..wording import Wording
 
 log = logging.getLogger("credit.rights")
 MAX_PAGE = 200
@@ -36,7 +36,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb)
 """
 # The addresses a principal reads: pairs of (role, party) as two parallel arrays.
 SELECT_MINE = """
-SELECT n.id, n.created_at, n.recipient_role, n.recipient, n.topic, n.message, n.message_parts,
+SELECT n.id, n.created_at, n.recipient_role, n.recipient, n.topic, n.message,
+       n.message_parts::text AS message_parts,  -- parsed in _message, where a bad one is caught
        n.case_id,
        c.number AS case_number, n.record_id, n.details, n.read_at,
        coalesce(c.subject_key, r.subject_key,
@@ -72,21 +73,6 @@ class Notice:
     topic: str
     message: Wording  # read in the reader's language; the English text is kept beside it
     details: dict[str, Any] | None = None
-
-
-def record_of(item: str, subject_key: str) -> Wording:
-    """A record named by its item and its subject, in the reader's words."""
-    return wording(N_("{item} of {subject}"), item=item, subject=subject_key)
-
-
-def due_words(case: Any) -> Wording:
-    """" by <day>" of a case's open step (with "(provisional)" while its calendar year is not
-    published), or nothing when no step is open."""
-    if case.due_on is None:
-        return Wording(())
-    if case.due_provisional:
-        return wording(N_(" by {due} (provisional)"), due=case.due_on)
-    return wording(N_(" by {due}"), due=case.due_on)
 
 
 @dataclass(frozen=True)
@@ -203,7 +189,7 @@ def _message(row: Any) -> str:
         return row["message"]
     try:
         return Wording.load(json.loads(parts) if isinstance(parts, str) else parts).render()
-    except (ValueError, TypeError, KeyError, IndexError) as e:
+    except Exception as e:
         log.warning("notification %s: stored wording not shown (%s); its English text is", row["id"], e)
         return row["message"]
 

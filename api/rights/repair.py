@@ -18,7 +18,8 @@ from .auth import require_verified_subject
 from .cases import CaseView, Rights, item_of, parse_id, read_case
 from .errors import CaseOpen, NotEligible, RepairTooEarly
 from .filing import open_case, own_record_for_update, validate_evidence
-from .notifications import Notice, due_words, record_of, send
+from .notice_words import due_words, record_of
+from .notifications import Notice, send
 from .workflow import first_step
 
 

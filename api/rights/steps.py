@@ -25,10 +25,10 @@ from .cases import CaseView, Rights, actor_values, parse_id, read_case, stage_or
 from .correction import store_correction
 from .deadlines import due, pauses_json, pauses_of
 from .deletion import delete_record
-from .notifications import Notice, due_words, record_of, send
+from .notice_words import PAUSE_WORDS, RESULT_WORDS, coded, due_words, record_of
+from .notifications import Notice, send
 from .workflow import (
     COURT_NOTICE,
-    PAUSE_KINDS,
     Advance,
     CaseFacts,
     advance,
@@ -227,24 +227,24 @@ def _notices(action: str, adv: Advance, case: CaseView, row: Any, details: dict,
     if action == "pause_verification":
         kind = adv.pause[0] if adv.pause else ""
         return [Notice("credit_office", co, "objection.verification_paused", wording(
-            N_("Objection {n}: the provider's verification is paused for {kind} ({kind_name}) since "
-               "{since}."), n=n, kind=kind, kind_name=PAUSE_KINDS.get(kind, ""),
-            since=case.paused_since), {"kind": kind})]
+            N_("Objection {n}: the provider's verification is paused for {kind} since {since}."),
+            n=n, kind=coded(PAUSE_WORDS, kind), since=case.paused_since), {"kind": kind})]
     if action == "resume_verification":
         return [Notice("credit_office", co, "objection.verification_resumed", wording(
             N_("Objection {n}: the provider's verification resumed; it answers{due}."), n=n, due=due_by))]
     if action == "answer_verification":
-        text = (N_("Objection {n}: the provider answered '{result}'; the record was deleted (Art. 38 "
+        text = (N_("Objection {n}: the provider answered: {result}; the record was deleted (Art. 38 "
                    "¶4). Inform the subject{due} (Art. 38 ¶3).")
                 if details["result"] == "unverifiable" else
-                N_("Objection {n}: the provider answered '{result}'. Inform the subject{due} (Art. 38 ¶3)."))
+                N_("Objection {n}: the provider answered: {result}. Inform the subject{due} (Art. 38 ¶3)."))
         return [Notice("credit_office", co, "objection.verification_answered",
-                       wording(text, n=n, result=details["result"], due=due_by), {"result": details["result"]})]
+                       wording(text, n=n, result=coded(RESULT_WORDS, details["result"]), due=due_by),
+                       {"result": details["result"]})]
     if action == "answer_entry":
         return [Notice("credit_office", co, "entry_objection.answered", wording(
-            N_("Objection {n} about list entry {entry} of {subject}: the provider answered "
-               "'{result}' ({reason}). Inform the subject{due} (Art. 38 ¶3)."), n=n,
-            entry=case.item_code, subject=case.subject_key, result=details["result"],
+            N_("Objection {n} about list entry {entry} of {subject}: the provider answered: "
+               "{result} ({reason}). Inform the subject{due} (Art. 38 ¶3)."), n=n,
+            entry=case.item_code, subject=case.subject_key, result=coded(RESULT_WORDS, details["result"]),
             reason=details.get("reason"), due=due_by), {"result": details["result"]})]
     if action == "inform_subject":
         text = (N_("Your objection {n} about list entry {item} is decided: {outcome}.") if case.entry_id
