@@ -30,7 +30,7 @@ from .own_data import (
 from .pagination import DEPRECATED_ONE_RELEASE, edges, page_info
 
 if TYPE_CHECKING:
-    from .authorizations import Authorization
+    from .authorizations_types import Authorization
 
 
 @strawberry.enum(description="Disclosure class of a catalog item (Art. 17-19).")
@@ -220,7 +220,7 @@ class Subject:
     )
     async def authorizations(
         self, info: strawberry.Info
-    ) -> list[Annotated[Authorization, strawberry.lazy("schema.authorizations")]]:
+    ) -> list[Annotated[Authorization, strawberry.lazy("schema.authorizations_types")]]:
         from .authorizations import of_my_credit
 
         return await of_my_credit(info.context, self._view.subject.key)
