@@ -23,9 +23,9 @@ from .auth import require_verified_subject
 from .cases import CaseView, Rights, parse_id, read_case
 from .errors import CaseOpen, NotEligible
 from .filing import check_ground, open_case, validate_evidence
-from .notice_words import GROUND_WORDS, coded, due_words
+from .notice_words import coded, due_words
 from .notifications import Notice, send
-from .workflow import first_step
+from .workflow import GROUNDS, first_step
 
 ENTRY_CATEGORY = "list_entry"
 # what open_case reads of a catalog item (its category), for a case about a list entry
@@ -74,7 +74,7 @@ async def file_entry_objection(
             conn,
             [Notice("provider", entry["provider_org"], "entry_objection.filed", wording(
                 N_("Objection {n} (Art. 37, {ground}) to your list entry {entry} of {subject}: "
-                   "answer whether it stands{due}."), n=case.number, ground=coded(GROUND_WORDS, ground),
+                   "answer whether it stands{due}."), n=case.number, ground=coded(GROUNDS, ground),
                 entry=entry["case_number"], subject=subject_key, due=due_words(case)),
                 {"due_on": case.due_on, "provisional": case.due_provisional}),
              Notice("credit_office", env.offices.credit_office, "entry_objection.filed", wording(

@@ -1,6 +1,7 @@
 """The words notifications are made of (api/wording.py parts): a record named by its item and
 subject, the due day of a case's open step, and the codes a step records (a ground, an answer,
-a pause, a finding) in the reader's words instead of as codes."""
+a pause, a finding) in the reader's words instead of as codes (the grounds' and pauses' words
+are workflow's, where the codes are defined)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,6 @@ from typing import Any
 from ..i18n import N_
 from ..wording import Wording, wording
 
-# Art. 37: the grounds of an objection (workflow.GROUNDS holds the statute's Chinese words)
-GROUND_WORDS = {
-    "error_or_omission": N_("an error or omission in the record"),
-    "trade_secret_or_privacy": N_("it infringes a trade secret or personal privacy"),
-    "dishonesty_expired": N_("dishonesty information kept past its query period"),
-}
 # what a provider answered: the verification (Art. 38 ¶3), a list entry (Art. 37)
 RESULT_WORDS = {
     "verified": N_("verified: the record is true"),
@@ -22,14 +17,7 @@ RESULT_WORDS = {
     "removed": N_("the list entry is wrong and is removed"),
     "stands": N_("the list entry stands"),
 }
-# Art. 38 ¶3: time that does not count against the provider's days
-PAUSE_WORDS = {
-    "testing": N_("testing"),
-    "inspection": N_("inspection"),
-    "quarantine": N_("quarantine"),
-    "appraisal": N_("appraisal"),
-    "expert_review": N_("expert review"),
-}
+
 
 
 def coded(words: dict[str, str], code: str | None) -> Wording | str:

@@ -14,9 +14,9 @@ from .auth import require_verified_subject
 from .cases import CaseView, Rights, item_of, parse_id, read_case
 from .errors import CaseOpen, NotEligible
 from .filing import check_ground, open_case, own_record_for_update, validate_evidence
-from .notice_words import GROUND_WORDS, coded, due_words, record_of
+from .notice_words import coded, due_words, record_of
 from .notifications import Notice, send
-from .workflow import first_step
+from .workflow import GROUNDS, first_step
 
 
 async def file_objection(
@@ -55,7 +55,7 @@ async def file_objection(
             [Notice(
                 "credit_office", env.offices.credit_office, "objection.filed", wording(
                     N_("Objection {n} (Art. 37, {ground}) about record {record}: notify the data "
-                       "office to compare{due} (Art. 38)."), n=case.number, ground=coded(GROUND_WORDS, ground),
+                       "office to compare{due} (Art. 38)."), n=case.number, ground=coded(GROUNDS, ground),
                     record=record_of(item.name, subject_key), due=due_words(case)),
                 {"due_on": case.due_on, "provisional": case.due_provisional},
             )],

@@ -25,10 +25,11 @@ from .cases import CaseView, Rights, actor_values, parse_id, read_case, stage_or
 from .correction import store_correction
 from .deadlines import due, pauses_json, pauses_of
 from .deletion import delete_record
-from .notice_words import PAUSE_WORDS, RESULT_WORDS, coded, due_words, record_of
+from .notice_words import RESULT_WORDS, coded, due_words, record_of
 from .notifications import Notice, send
 from .workflow import (
     COURT_NOTICE,
+    PAUSE_KINDS,
     Advance,
     CaseFacts,
     advance,
@@ -228,7 +229,7 @@ def _notices(action: str, adv: Advance, case: CaseView, row: Any, details: dict,
         kind = adv.pause[0] if adv.pause else ""
         return [Notice("credit_office", co, "objection.verification_paused", wording(
             N_("Objection {n}: the provider's verification is paused for {kind} since {since}."),
-            n=n, kind=coded(PAUSE_WORDS, kind), since=case.paused_since), {"kind": kind})]
+            n=n, kind=coded(PAUSE_KINDS, kind), since=case.paused_since), {"kind": kind})]
     if action == "resume_verification":
         return [Notice("credit_office", co, "objection.verification_resumed", wording(
             N_("Objection {n}: the provider's verification resumed; it answers{due}."), n=n, due=due_by))]

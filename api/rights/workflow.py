@@ -34,19 +34,20 @@ from ..i18n import N_, _
 from ..wording import wording
 from .errors import OutOfOrder, WrongRole
 
-# Art. 37: the three grounds of an objection.
+# Art. 37: the three grounds of an objection, in the words notifications show (the catalog's
+# Chinese is the statute's: 公共信用信息记载存在错误或者遗漏, ...).
 GROUNDS: dict[str, str] = {
-    "error_or_omission": "公共信用信息记载存在错误或者遗漏",
-    "trade_secret_or_privacy": "侵犯其商业秘密、个人隐私",
-    "dishonesty_expired": "失信信息超过查询期限仍未删除",
+    "error_or_omission": N_("an error or omission in the record"),
+    "trade_secret_or_privacy": N_("it infringes a trade secret or personal privacy"),
+    "dishonesty_expired": N_("dishonesty information kept past its query period"),
 }
 # Art. 38 ¶3: time for these does not count against the provider's 15 working days.
 PAUSE_KINDS: dict[str, str] = {
-    "testing": "检验",
-    "inspection": "检测",
-    "quarantine": "检疫",
-    "appraisal": "鉴定",
-    "expert_review": "专家评审",
+    "testing": N_("testing"),  # 检验
+    "inspection": N_("inspection"),  # 检测
+    "quarantine": N_("quarantine"),  # 检疫
+    "appraisal": N_("appraisal"),  # 鉴定
+    "expert_review": N_("expert review"),  # 专家评审
 }
 COMPARISON_RESULTS = ("differs", "matches")
 VERIFICATION_RESULTS = ("verified", "unverifiable")
