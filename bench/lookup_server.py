@@ -54,28 +54,8 @@ def start_server(app: str, env: dict[str, str], port: int, log_path: Path) -> su
 async def wait_healthy(
     proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 60
 ) -> None:
-    deadline = time.monotonic() + timeout
     probe = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(
-                f"uvicorn exited with {proc.returncode} during start-up:\n{log_path.read_text()[-3000:]}"
-            )
-        conn = HttpConnection("127.0.0.1", port)
-        try:
-            status, body = await conn.request(probe)
-            if status == 200:
-                return
-            last = f"HTTP {status} {body[:200]!r}"
-        except OSError as e:
-            last = str(e)
-        finally:
-            conn.close()
-        await asyncio.sleep(0.1)
-    raise SystemExit(
-        f"uvicorn not healthy after {timeout:.0f} s ({last}):\n{log_path.read_text()[-3000:]}"
-    )
+    await _wait_for_200(proc, port, probe, log_path, timeout, "uvicorn", "uvicorn not healthy")
 
 
 def start_py_spy(args, pid: int) -> subprocess.Popen:
@@ -122,12 +102,21 @@ async def wait_peer_ready(proc: subprocess.Popen, port: int, log_path: Path, tim
         f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
+    await _wait_for_200(proc, port, probe, log_path, timeout, "peer: node", "peer not ready")
+
+
+async def _wait_for_200(
+    proc: subprocess.Popen, port: int, probe: bytes, log_path: Path, timeout: float,
+    who: str, not_ready: str,
+) -> None:
+    """Send `probe` every 0.1 s until it gets a 200; the process's log on exit or timeout. A
+    connection refused or closed mid-answer (the server still starting) is tried again."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(
-                f"peer: node exited with {proc.returncode} during start-up:\n{log_path.read_text()[-3000:]}"
+                f"{who} exited with {proc.returncode} during start-up:\n{log_path.read_text()[-3000:]}"
             )
         conn = HttpConnection("127.0.0.1", port)
         try:
@@ -140,4 +129,4 @@ async def wait_peer_ready(proc: subprocess.Popen, port: int, log_path: Path, tim
         finally:
             conn.close()
         await asyncio.sleep(0.1)
-    raise SystemExit(f"peer not ready after {timeout:.0f} s ({last}):\n{log_path.read_text()[-3000:]}")
+    raise SystemExit(f"{not_ready} after {timeout:.0f} s ({last}):\n{log_path.read_text()[-3000:]}")
