@@ -21,6 +21,7 @@ from pathlib import Path
 
 from babel import negotiate_locale
 from babel.dates import format_date
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -41,11 +42,8 @@ def translations(locale: str) -> NullTranslations:
     """The catalog of a locale, compiled from its .po once per process."""
     if locale == SOURCE:
         return NullTranslations()
-    po = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with po.open("rb") as f:
-        catalog = read_po(f, locale=locale, domain=DOMAIN)
     buf = io.BytesIO()
-    write_mo(buf, catalog)
+    write_mo(buf, _catalog(locale))
     buf.seek(0)
     return Translations(buf, domain=DOMAIN)
 
@@ -87,8 +85,14 @@ def is_message(msgid: str) -> bool:
 
 @cache
 def _catalog_ids() -> frozenset[str]:
-    with (LOCALE_DIR / DEFAULT / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as f:
-        return frozenset(m.id for m in read_po(f, locale=DEFAULT) if m.id)
+    return frozenset(m.id for m in _catalog(DEFAULT) if m.id)
+
+
+@cache
+def _catalog(locale: str) -> Catalog:
+    """A locale's .po, read once per process (its translations and its msgids)."""
+    with (LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as f:
+        return read_po(f, locale=locale, domain=DOMAIN)
 
 
 def current_locale() -> str:
